@@ -1,0 +1,258 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Bus is an in-process event bus: a registry of named, typed topics whose
+// events are fanned out to every subscriber's own bounded queue.
+//
+// A Bus is safe for use by many goroutines at once, including from inside
+// handlers. Make one with New and end it with Close; there is no default
+// bus.
+type Bus struct {
+	logger     *slog.Logger
+	middleware []Middleware
+	onError    func(ctx context.Context, err *DeliveryError)
+
+	mu            sync.Mutex
+	topics        map[string]*topicCore
+	subscribers   map[*Subscription]struct{} // not yet retired, for Stats and Close
+	retired       SubscriptionStats          // totals of retired subscribers
+	closeStarted  bool
+	closeFinished chan struct{}
+	closeErr      error
+
+	// closing rejects publishes from outside the bus's handlers; stopped
+	// rejects every publish.
+	closing atomic.Bool
+	stopped atomic.Bool
+	// pending counts publishes in progress plus events queued or being
+	// handled; Close waits for it to reach zero.
+	pending atomic.Int64
+	idle    chan struct{}
+	workers sync.WaitGroup
+}
+
+// New returns a new bus configured by opts.
+func New(opts ...Option) (*Bus, error) {
+	var cfg busConfig
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Bus{
+		logger:        logger,
+		middleware:    slices.Clip(cfg.middleware),
+		onError:       cfg.onError,
+		topics:        make(map[string]*topicCore),
+		subscribers:   make(map[*Subscription]struct{}),
+		closeFinished: make(chan struct{}),
+		idle:          make(chan struct{}, 1),
+	}
+	if b.onError == nil {
+		b.onError = b.logFailure
+	}
+	return b, nil
+}
+
+func (b *Bus) logFailure(ctx context.Context, err *DeliveryError) {
+	b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: delivery failed",
+		slog.String("topic", err.Topic),
+		slog.String("subscriber", err.Subscriber),
+		slog.String("event_id", err.EventID.String()),
+		slog.Int("attempts", err.Attempts),
+		slog.String("error", err.Err.Error()))
+}
+
+// reportFailure hands a final failure to the error handler, shielding the
+// worker from a panicking handler.
+func (b *Bus) reportFailure(ctx context.Context, err *DeliveryError) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: error handler panicked",
+				slog.Any("panic", r), slog.String("failure", err.Error()))
+		}
+	}()
+	b.onError(ctx, err)
+}
+
+// acquire registers a unit of pending work; release ends it.
+func (b *Bus) acquire(n int64) { b.pending.Add(n) }
+
+func (b *Bus) release(n int64) {
+	if b.pending.Add(-n) == 0 && b.closing.Load() {
+		select {
+		case b.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Stats returns a snapshot of the bus's counters.
+func (b *Bus) Stats() BusStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := BusStats{Topics: len(b.topics), Subscriptions: len(b.subscribers), Totals: b.retired}
+	for _, t := range b.topics {
+		st.Published += t.published.Load()
+		st.NoSubscribers += t.noSubscribers.Load()
+	}
+	for s := range b.subscribers {
+		st.Totals.add(s.stats())
+	}
+	return st
+}
+
+// SubscriptionStats returns a snapshot of every live subscription's
+// counters, ordered by topic and then subscriber name.
+func (b *Bus) SubscriptionStats() []SubscriptionStats {
+	b.mu.Lock()
+	out := make([]SubscriptionStats, 0, len(b.subscribers))
+	for s := range b.subscribers {
+		out = append(out, s.stats())
+	}
+	b.mu.Unlock()
+	slices.SortFunc(out, func(a, b SubscriptionStats) int {
+		if a.Topic != b.Topic {
+			return cmpString(a.Topic, b.Topic)
+		}
+		return cmpString(a.Subscriber, b.Subscriber)
+	})
+	return out
+}
+
+// Topics returns a snapshot of every topic's counters, ordered by name.
+func (b *Bus) Topics() []TopicStats {
+	b.mu.Lock()
+	topics := make([]*topicCore, 0, len(b.topics))
+	for _, t := range b.topics {
+		topics = append(topics, t)
+	}
+	b.mu.Unlock()
+	out := make([]TopicStats, 0, len(topics))
+	for _, t := range topics {
+		out = append(out, t.stats())
+	}
+	slices.SortFunc(out, func(a, b TopicStats) int { return cmpString(a.Topic, b.Topic) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Close shuts the bus down. Publishes from outside the bus fail with
+// ErrClosed from the moment Close is called; events that handlers publish
+// (with the ctx they were given) while the bus drains are still accepted, so
+// chains of events complete. Close returns once every queued event has been
+// handled, every handler has returned and every goroutine of the bus has
+// exited.
+//
+// If ctx ends first, Close cancels the handlers' contexts, discards the
+// events still queued, waits for the running handlers to return, and
+// returns a *CloseError that counts the discarded events per subscriber and
+// unwraps to ctx's error. Handlers that ignore their ctx delay Close until
+// they return.
+//
+// Close is idempotent and safe to call concurrently: later calls wait for
+// the first to finish (or for their own ctx) and return its result.
+func (b *Bus) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closeStarted {
+		b.mu.Unlock()
+		select {
+		case <-b.closeFinished:
+			return b.closeErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.closeStarted = true
+	b.closing.Store(true)
+	b.mu.Unlock()
+
+	err := b.shutdown(ctx)
+	b.closeErr = err
+	close(b.closeFinished)
+	return err
+}
+
+func (b *Bus) shutdown(ctx context.Context) error {
+	forced := false
+	for !forced && b.pending.Load() != 0 {
+		select {
+		case <-b.idle:
+		case <-ctx.Done():
+			forced = true
+		}
+	}
+	b.stopped.Store(true)
+
+	b.mu.Lock()
+	subs := make([]*Subscription, 0, len(b.subscribers))
+	for s := range b.subscribers {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+
+	var undelivered map[string]int
+	for _, s := range subs {
+		if !forced {
+			s.finish()
+			continue
+		}
+		if n := s.stop(dropShutdown); n > 0 {
+			if undelivered == nil {
+				undelivered = make(map[string]int)
+			}
+			undelivered[s.topic.name+"/"+s.name] += n
+		}
+	}
+	b.workers.Wait()
+	if forced {
+		b.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: close ended before every event was delivered",
+			slog.Any("undelivered", undelivered))
+		return &CloseError{Undelivered: undelivered, Err: ctx.Err()}
+	}
+	return nil
+}
+
+// register adds a subscriber unless the bus is closing.
+func (b *Bus) register(s *Subscription) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing.Load() {
+		return ErrClosed
+	}
+	b.subscribers[s] = struct{}{}
+	b.workers.Add(len(s.lanes))
+	return nil
+}
+
+// retire moves a finished subscriber's counters into the bus's totals.
+func (b *Bus) retire(s *Subscription) {
+	b.mu.Lock()
+	delete(b.subscribers, s)
+	b.retired.add(s.stats())
+	b.mu.Unlock()
+}

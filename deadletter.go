@@ -1,0 +1,144 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// DefaultDeadLetterTopic is the topic the DeadLetter middleware publishes to
+// unless told otherwise.
+const DefaultDeadLetterTopic = "deadletter"
+
+// FailedDelivery is the payload of a dead-letter event: an event whose handler
+// chain finally failed for one subscriber, with what is needed to inspect it
+// and republish it (see Republish). The dead-letter event's causation ID is
+// the failed event's ID, and it keeps the failed event's correlation ID.
+type FailedDelivery struct {
+	// Envelope is the failed event's envelope, as published.
+	Envelope Envelope `json:"envelope"`
+	// PayloadType is the Go type of the failed event's payload.
+	PayloadType string `json:"payloadType"`
+	// Payload is the failed event's payload. It is shared with the original
+	// event and must be treated as read-only.
+	Payload any `json:"payload"`
+	// Subscriber is the name of the subscriber whose chain failed.
+	Subscriber string `json:"subscriber"`
+	// Error is the text of the final error.
+	Error string `json:"error"`
+	// Attempts is how many times the handler was called.
+	Attempts int `json:"attempts"`
+	// FailedAt is when the chain gave up.
+	FailedAt time.Time `json:"failedAt"`
+}
+
+// DeadLetterOption configures the DeadLetter middleware.
+type DeadLetterOption func(*deadLetterConfig) error
+
+type deadLetterConfig struct {
+	topic string
+}
+
+// DeadLetterTopic sets the name of the dead-letter topic (default
+// [DefaultDeadLetterTopic]). The name must pass ValidateTopicName.
+func DeadLetterTopic(name string) DeadLetterOption {
+	return func(c *deadLetterConfig) error {
+		if err := ValidateTopicName(name); err != nil {
+			return fmt.Errorf("%w: dead-letter topic: %w", ErrInvalidOption, err)
+		}
+		c.topic = name
+		return nil
+	}
+}
+
+// DeadLetter returns middleware that publishes every event whose
+// inner chain fails to the dead-letter topic, as an Event[FailedDelivery] on the
+// bus the delivery belongs to, and then reports the delivery as handled: the
+// failure is counted in SubscriptionStats.DeadLettered and not sent to the
+// bus's error handler. If the dead letter cannot be published, the original
+// error is returned joined with the publish error. Failures of a dead-letter
+// topic's own subscribers are not dead-lettered again.
+//
+// Put it outermost, so that it sees only final failures (after Retry) and
+// their attempt count. A dead letter published while the topic has no
+// subscriber is counted in TopicStats.NoSubscribers and logged at warn level
+// to the bus's logger.
+func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
+	cfg := deadLetterConfig{topic: DefaultDeadLetterTopic}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil DeadLetterOption", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, m Message) error {
+			err := next(ctx, m)
+			if err == nil {
+				return nil
+			}
+			d := deliveryFrom(ctx)
+			if d == nil || m.Header().Topic == cfg.topic {
+				return err
+			}
+			if perr := publishDeadLetter(ctx, d, cfg.topic, m, err); perr != nil {
+				return errors.Join(err, fmt.Errorf("eventbus: dead letter: %w", perr))
+			}
+			d.deadLettered.Store(true)
+			return nil
+		}
+	}, nil
+}
+
+func publishDeadLetter(ctx context.Context, d *deliveryContext, name string, m Message, cause error) error {
+	b := d.sub.bus
+	topic, err := newTopic[FailedDelivery](b, name, true)
+	if err != nil {
+		return err
+	}
+	h := m.Header()
+	dl := FailedDelivery{
+		Envelope:    *h,
+		PayloadType: d.sub.topic.payloadType.String(),
+		Payload:     m.AnyPayload(),
+		Subscriber:  d.sub.name,
+		Error:       cause.Error(),
+		Attempts:    int(d.attempt.Load()),
+		FailedAt:    time.Now(),
+	}
+	if len(*topic.core.subscribers.Load()) == 0 {
+		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: dead letter published with no subscriber on its topic",
+			slog.String("dead_letter_topic", name),
+			slog.String("topic", h.Topic),
+			slog.String("subscriber", d.sub.name),
+			slog.String("event_id", h.ID.String()),
+			slog.String("error", dl.Error))
+	}
+	return topic.Publish(ctx, dl, WithKey(h.Key))
+}
+
+// Republish publishes a dead letter's payload again on topic, with the
+// original ordering key, metadata and correlation ID, plus the metadata
+// entries "eventbus.republished-from" (the original event ID) and
+// "eventbus.dead-letter-error". The payload must be of type T, or Republish
+// returns an error matching [ErrTopicTypeMismatch].
+func Republish[T any](ctx context.Context, topic *Topic[T], dl FailedDelivery) error {
+	payload, ok := dl.Payload.(T)
+	if !ok {
+		return &TopicTypeError{Topic: topic.Name(), Existing: topic.core.payloadType.String(), Wanted: fmt.Sprintf("%T", dl.Payload)}
+	}
+	opts := []PublishOption{
+		WithKey(dl.Envelope.Key),
+		WithMetadataMap(dl.Envelope.Metadata),
+		WithMetadata("eventbus.republished-from", dl.Envelope.ID.String()),
+		WithMetadata("eventbus.dead-letter-error", dl.Error),
+	}
+	if dl.Envelope.CorrelationID != "" {
+		opts = append(opts, WithCorrelationID(dl.Envelope.CorrelationID))
+	}
+	return topic.Publish(ctx, payload, opts...)
+}

@@ -1,0 +1,175 @@
+package eventbus
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Sentinel errors. Every error returned by this package that has one of
+// these causes matches it with [errors.Is].
+var (
+	// ErrClosed is returned by Publish, Subscribe and NewTopic once Close
+	// has been called on the bus.
+	ErrClosed = errors.New("eventbus: bus is closed")
+
+	// ErrInvalidTopic is returned for a topic name that is not a
+	// dot-separated sequence of tokens of ASCII letters, digits, '-' and '_'.
+	ErrInvalidTopic = errors.New("eventbus: invalid topic name")
+
+	// ErrInvalidSubscriber is returned for a subscriber name that is empty,
+	// too long, or has characters other than ASCII letters, digits, '-' and '_'.
+	ErrInvalidSubscriber = errors.New("eventbus: invalid subscriber name")
+
+	// ErrTopicTypeMismatch is returned by NewTopic when the name is already
+	// bound to another payload type. The error is a *TopicTypeError.
+	ErrTopicTypeMismatch = errors.New("eventbus: topic bound to another payload type")
+
+	// ErrDuplicateSubscriber is returned by Subscribe when the topic already
+	// has a live subscriber with that name.
+	ErrDuplicateSubscriber = errors.New("eventbus: duplicate subscriber name")
+
+	// ErrNilHandler is returned by Subscribe when the handler is nil.
+	ErrNilHandler = errors.New("eventbus: nil handler")
+
+	// ErrInvalidOption is wrapped by every error that reports a bad option
+	// value, for the bus, a subscription, a publish or a middleware.
+	ErrInvalidOption = errors.New("eventbus: invalid option")
+
+	// ErrQueueFull is returned, wrapped in a *SubscriberError, by Publish
+	// when a subscriber with the OverflowFail policy has no room.
+	ErrQueueFull = errors.New("eventbus: subscriber queue is full")
+
+	// ErrDropped is reported to PublishSync callers for a subscriber that
+	// dropped the event (overflow policy, unsubscribe or shutdown) instead of
+	// handling it.
+	ErrDropped = errors.New("eventbus: event dropped")
+)
+
+// TopicTypeError reports that a topic name is already bound to a payload
+// type other than the one asked for. It matches [ErrTopicTypeMismatch].
+type TopicTypeError struct {
+	Topic    string
+	Existing string // the payload type the topic is bound to
+	Wanted   string // the payload type that was asked for
+}
+
+func (e *TopicTypeError) Error() string {
+	return fmt.Sprintf("eventbus: topic %q is bound to payload type %s, not %s", e.Topic, e.Existing, e.Wanted)
+}
+
+// Unwrap returns [ErrTopicTypeMismatch].
+func (e *TopicTypeError) Unwrap() error { return ErrTopicTypeMismatch }
+
+// SubscriberError is an error that concerns one subscriber of a topic, such
+// as a full queue under the OverflowFail policy or a dropped event.
+type SubscriberError struct {
+	Topic      string
+	Subscriber string
+	Err        error
+}
+
+func (e *SubscriberError) Error() string {
+	return fmt.Sprintf("eventbus: topic %q, subscriber %q: %s", e.Topic, e.Subscriber, trimPrefix(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *SubscriberError) Unwrap() error { return e.Err }
+
+// DeliveryError describes an event whose handler chain finally failed for
+// one subscriber. It is what the bus's error handler receives.
+type DeliveryError struct {
+	Topic      string
+	Subscriber string
+	EventID    uuid.UUID
+	Attempts   int     // how many times the handler was called
+	Message    Message // the event, read-only
+	Err        error
+}
+
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("eventbus: topic %q, subscriber %q, event %s failed after %d attempt(s): %s",
+		e.Topic, e.Subscriber, e.EventID, e.Attempts, trimPrefix(e.Err))
+}
+
+// Unwrap returns the handler's error.
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// PanicError is the error a handler's panic is turned into, by the Recover
+// middleware or by the worker itself.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the stack of the panicking goroutine
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("eventbus: handler panicked: %v", e.Value)
+}
+
+// Unwrap returns the panic value when it is an error, so that a panic(err)
+// still matches err with [errors.Is].
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// CloseError is returned by Close (and Drain) when its ctx ended before every
+// queued event was handled. It lists how many events each subscriber did not
+// get, and unwraps to the ctx's error.
+type CloseError struct {
+	// Undelivered maps "topic/subscriber" to the number of events that were
+	// queued for that subscriber and dropped.
+	Undelivered map[string]int
+	Err         error // the ctx's error
+}
+
+// Total returns the number of undelivered events over all subscribers.
+func (e *CloseError) Total() int {
+	n := 0
+	for _, c := range e.Undelivered {
+		n += c
+	}
+	return n
+}
+
+func (e *CloseError) Error() string {
+	keys := make([]string, 0, len(e.Undelivered))
+	for k := range e.Undelivered {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "eventbus: shutdown incomplete: %d event(s) not delivered", e.Total())
+	if len(keys) > 0 {
+		b.WriteString(" (")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s: %d", k, e.Undelivered[k])
+		}
+		b.WriteString(")")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the ctx's error.
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// trimPrefix drops a leading "eventbus: " from a wrapped error's text so a
+// message does not repeat the package name.
+func trimPrefix(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return strings.TrimPrefix(err.Error(), "eventbus: ")
+}

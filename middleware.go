@@ -1,0 +1,92 @@
+package eventbus
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// HandlerFunc is a handler as middleware sees it: the event is type-erased,
+// so one middleware serves every topic. It returns nil when the event was
+// handled, or an error; the outermost error decides whether the delivery
+// failed.
+type HandlerFunc func(ctx context.Context, m Message) error
+
+// Middleware wraps a HandlerFunc to add behaviour around it: retries,
+// logging, timeouts, recovery, dead letters.
+//
+// Chains are built once, when a subscription is made. The bus-level chain
+// (WithMiddleware) wraps the subscription's chain (WithSubscriptionMiddleware),
+// which wraps the typed handler. Within each chain the first middleware
+// given is the outermost: with WithMiddleware(A, B) and
+// WithSubscriptionMiddleware(C), a delivery runs A, then B, then C, then the
+// handler. A typical order is DeadLetter, Logging, Retry, Recover, Timeout:
+// every attempt is recovered and timed, failed attempts are retried, and only
+// the final failure is dead-lettered.
+type Middleware func(next HandlerFunc) HandlerFunc
+
+// chain wraps h in mws, the first middleware outermost.
+func chain(h HandlerFunc, mws []Middleware) HandlerFunc {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// DeliveryInfo describes the delivery a handler's ctx belongs to.
+type DeliveryInfo struct {
+	Topic      string
+	Subscriber string
+	// Attempt is 1 for the first call of the handler for this event and
+	// grows with each retry by the Retry middleware.
+	Attempt int
+}
+
+// DeliveryFromContext returns the delivery a handler's ctx belongs to, or
+// false when ctx is not (derived from) a handler's ctx.
+func DeliveryFromContext(ctx context.Context) (DeliveryInfo, bool) {
+	d := deliveryFrom(ctx)
+	if d == nil {
+		return DeliveryInfo{}, false
+	}
+	return DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load())}, true
+}
+
+type deliveryKey struct{}
+
+// deliveryContext is the ctx handlers get. There is one per worker, reused
+// for every delivery so a delivery allocates nothing; it is therefore only
+// meaningful while the handler runs. Its cancellation is the worker's:
+// Unsubscribe and a forced Close cancel it.
+type deliveryContext struct {
+	context.Context
+	sub          *Subscription
+	current      atomic.Value // Message being handled
+	attempt      atomic.Int32
+	deadLettered atomic.Bool
+}
+
+func (d *deliveryContext) Value(key any) any {
+	if key == (deliveryKey{}) {
+		return d
+	}
+	return d.Context.Value(key)
+}
+
+func (d *deliveryContext) begin(m Message) {
+	d.current.Store(m)
+	d.attempt.Store(1)
+	d.deadLettered.Store(false)
+}
+
+func (d *deliveryContext) message() Message {
+	m, _ := d.current.Load().(Message)
+	return m
+}
+
+func deliveryFrom(ctx context.Context) *deliveryContext {
+	if ctx == nil {
+		return nil
+	}
+	d, _ := ctx.Value(deliveryKey{}).(*deliveryContext)
+	return d
+}

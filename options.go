@@ -1,0 +1,293 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+)
+
+// Option configures a Bus. Options are validated by New; an invalid one
+// makes New return an error matching [ErrInvalidOption].
+type Option func(*busConfig) error
+
+type busConfig struct {
+	logger     *slog.Logger
+	middleware []Middleware
+	onError    func(ctx context.Context, err *DeliveryError)
+}
+
+// WithLogger sets the logger the bus writes its own records to (failures
+// reported by the default error handler, shutdown problems). A nil logger,
+// the default, discards them.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *busConfig) error {
+		c.logger = logger
+		return nil
+	}
+}
+
+// WithMiddleware appends middleware to the bus-level chain, which wraps the
+// handler of every subscription made afterwards, outside the subscription's
+// own middleware. The first middleware given is the outermost.
+func WithMiddleware(mw ...Middleware) Option {
+	return func(c *busConfig) error {
+		for i, m := range mw {
+			if m == nil {
+				return fmt.Errorf("%w: middleware %d is nil", ErrInvalidOption, i)
+			}
+		}
+		c.middleware = append(c.middleware, mw...)
+		return nil
+	}
+}
+
+// WithErrorHandler sets the function called with every event whose handler
+// chain finally failed and that no DeadLetter middleware took, except those
+// published with PublishSync, whose caller gets the error instead. It is
+// called on the subscriber's goroutine, with the handler's ctx and no lock
+// held; it should return quickly. The default writes an error record to the
+// bus's logger.
+func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
+	return func(c *busConfig) error {
+		if fn == nil {
+			return fmt.Errorf("%w: nil error handler", ErrInvalidOption)
+		}
+		c.onError = fn
+		return nil
+	}
+}
+
+// Overflow says what Publish does when a subscriber's queue is full.
+type Overflow int
+
+const (
+	// OverflowBlock makes the publisher wait for room until its ctx is
+	// done; Publish then returns the ctx's error. It is the default.
+	OverflowBlock Overflow = iota
+	// OverflowDropNewest drops the event being published for this
+	// subscriber and counts it.
+	OverflowDropNewest
+	// OverflowDropOldest drops the oldest queued event of this subscriber to
+	// make room, and counts it.
+	OverflowDropOldest
+	// OverflowFail makes Publish return an error matching [ErrQueueFull]
+	// that names the subscriber. The other subscribers still get the event.
+	OverflowFail
+)
+
+func (o Overflow) String() string {
+	switch o {
+	case OverflowBlock:
+		return "block"
+	case OverflowDropNewest:
+		return "drop-newest"
+	case OverflowDropOldest:
+		return "drop-oldest"
+	case OverflowFail:
+		return "fail"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// DefaultQueueCapacity is the queue capacity of a subscription made without
+// WithQueueCapacity.
+const DefaultQueueCapacity = 1024
+
+// SubscribeOption configures one subscription. Options are validated by
+// Subscribe; an invalid one makes it return an error matching
+// [ErrInvalidOption].
+type SubscribeOption func(*subscribeConfig) error
+
+type subscribeConfig struct {
+	payloadType reflect.Type // of the topic; set before options apply
+	capacity    int
+	concurrency int
+	overflow    Overflow
+	keyOf       func(Message) string
+	filter      func(Message) bool
+	middleware  []Middleware
+}
+
+// WithQueueCapacity sets how many events may wait in the subscription's
+// queue (default [DefaultQueueCapacity]). With a concurrency above one the
+// capacity is split evenly over the workers' lanes, rounding up.
+func WithQueueCapacity(n int) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: queue capacity %d, want at least 1", ErrInvalidOption, n)
+		}
+		c.capacity = n
+		return nil
+	}
+}
+
+// WithConcurrency sets how many workers handle the subscription's events
+// (default 1). Each worker owns a lane of the queue; events with the same
+// ordering key always go to the same lane, so they are handled one at a time
+// in publish order, and events without a key go to the shortest lane.
+func WithConcurrency(n int) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: concurrency %d, want at least 1", ErrInvalidOption, n)
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// WithOverflow sets the policy applied when the queue is full (default
+// [OverflowBlock]).
+func WithOverflow(policy Overflow) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		if policy < OverflowBlock || policy > OverflowFail {
+			return fmt.Errorf("%w: unknown overflow policy %d", ErrInvalidOption, int(policy))
+		}
+		c.overflow = policy
+		return nil
+	}
+}
+
+// WithOrderingKey sets the function that gives an event's ordering key for
+// this subscription, replacing the key given at publish. Events with the
+// same key are handled one at a time in publish order; events with different
+// keys may be handled in parallel (see WithConcurrency). It is called by the
+// publishing goroutine; a panic in it counts the event as failed for this
+// subscriber and reports it to the error handler.
+func WithOrderingKey[T any](keyOf func(e *Event[T]) string) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		if keyOf == nil {
+			return fmt.Errorf("%w: nil ordering key function", ErrInvalidOption)
+		}
+		if err := checkOptionType[T](c, "ordering key"); err != nil {
+			return err
+		}
+		c.keyOf = func(m Message) string { return keyOf(m.(*Event[T])) }
+		return nil
+	}
+}
+
+// WithFilter sets a predicate that an event must satisfy to enter this
+// subscription's queue. Events it rejects are counted as filtered. It is
+// called by the publishing goroutine; a panic in it counts the event as
+// failed for this subscriber and reports it to the error handler.
+func WithFilter[T any](keep func(e *Event[T]) bool) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		if keep == nil {
+			return fmt.Errorf("%w: nil filter", ErrInvalidOption)
+		}
+		if err := checkOptionType[T](c, "filter"); err != nil {
+			return err
+		}
+		c.filter = func(m Message) bool { return keep(m.(*Event[T])) }
+		return nil
+	}
+}
+
+// WithSubscriptionMiddleware appends middleware to this subscription's own
+// chain, which runs inside the bus-level chain. The first given is the
+// outermost.
+func WithSubscriptionMiddleware(mw ...Middleware) SubscribeOption {
+	return func(c *subscribeConfig) error {
+		for i, m := range mw {
+			if m == nil {
+				return fmt.Errorf("%w: middleware %d is nil", ErrInvalidOption, i)
+			}
+		}
+		c.middleware = append(c.middleware, mw...)
+		return nil
+	}
+}
+
+func checkOptionType[T any](c *subscribeConfig, what string) error {
+	if want := reflect.TypeFor[T](); c.payloadType != want {
+		return fmt.Errorf("%w: %s is for payload type %s, the topic carries %s", ErrInvalidOption, what, want, c.payloadType)
+	}
+	return nil
+}
+
+// PublishOption configures one publish. It is a small value, so passing
+// options costs no allocation beyond what they carry.
+type PublishOption struct {
+	kind  publishOptionKind
+	text  string
+	value string
+	meta  map[string]string
+}
+
+type publishOptionKind uint8
+
+const (
+	optNone publishOptionKind = iota
+	optKey
+	optCorrelation
+	optMetadataPair
+	optMetadataMap
+)
+
+// WithKey sets the event's ordering key (Envelope.Key). Subscriptions
+// without their own WithOrderingKey use it to keep events with the same key
+// in order when they run several workers.
+func WithKey(key string) PublishOption { return PublishOption{kind: optKey, text: key} }
+
+// WithCorrelationID sets the event's correlation ID, replacing the one it
+// would inherit from ctx.
+func WithCorrelationID(id string) PublishOption {
+	return PublishOption{kind: optCorrelation, text: id}
+}
+
+// WithMetadata adds one metadata entry to the event. Keys must not be empty.
+func WithMetadata(key, value string) PublishOption {
+	return PublishOption{kind: optMetadataPair, text: key, value: value}
+}
+
+// WithMetadataMap adds every entry of m to the event's metadata. The map is
+// copied, so the caller may change it afterwards.
+func WithMetadataMap(m map[string]string) PublishOption {
+	return PublishOption{kind: optMetadataMap, meta: m}
+}
+
+type publishConfig struct {
+	key           string
+	correlationID string
+	metadata      map[string]string
+}
+
+func (c *publishConfig) apply(opts []PublishOption) error {
+	for _, o := range opts {
+		switch o.kind {
+		case optKey:
+			c.key = o.text
+		case optCorrelation:
+			if o.text == "" {
+				return fmt.Errorf("%w: empty correlation id", ErrInvalidOption)
+			}
+			c.correlationID = o.text
+		case optMetadataPair:
+			if o.text == "" {
+				return fmt.Errorf("%w: empty metadata key", ErrInvalidOption)
+			}
+			if c.metadata == nil {
+				c.metadata = make(map[string]string, len(opts))
+			}
+			c.metadata[o.text] = o.value
+		case optMetadataMap:
+			for k := range o.meta {
+				if k == "" {
+					return fmt.Errorf("%w: empty metadata key", ErrInvalidOption)
+				}
+			}
+			if len(o.meta) == 0 {
+				continue
+			}
+			if c.metadata == nil {
+				c.metadata = make(map[string]string, len(o.meta))
+			}
+			maps.Copy(c.metadata, o.meta)
+		default:
+			return fmt.Errorf("%w: zero PublishOption", ErrInvalidOption)
+		}
+	}
+	return nil
+}

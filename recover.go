@@ -1,0 +1,26 @@
+package eventbus
+
+import (
+	"context"
+	"runtime/debug"
+)
+
+// Recover returns middleware that turns a panic in the rest of the chain
+// into a *PanicError carrying the panic value and the stack, so the panic
+// counts as an ordinary failure: inside Retry it is retried, and it reaches
+// DeadLetter and the error handler like any error.
+//
+// Without Recover a worker still survives a panic, but the panic skips every
+// middleware between the handler and the worker.
+func Recover() Middleware {
+	return func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, m Message) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &PanicError{Value: r, Stack: debug.Stack()}
+				}
+			}()
+			return next(ctx, m)
+		}
+	}
+}

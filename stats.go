@@ -1,0 +1,132 @@
+package eventbus
+
+import "sync/atomic"
+
+// DropStats counts events a subscriber did not handle, by reason.
+type DropStats struct {
+	// QueueFull counts events not queued under OverflowDropNewest.
+	QueueFull uint64
+	// Evicted counts queued events pushed out under OverflowDropOldest.
+	Evicted uint64
+	// Rejected counts events refused under OverflowFail (Publish returned
+	// ErrQueueFull for them).
+	Rejected uint64
+	// Canceled counts events not queued under OverflowBlock because the
+	// publisher's ctx ended while it waited for room.
+	Canceled uint64
+	// Unsubscribed counts queued events discarded by Unsubscribe or by a
+	// Drain whose ctx ended.
+	Unsubscribed uint64
+	// Shutdown counts queued events discarded by a Close whose ctx ended.
+	Shutdown uint64
+}
+
+// Total returns the number of dropped events over all reasons.
+func (d DropStats) Total() uint64 {
+	return d.QueueFull + d.Evicted + d.Rejected + d.Canceled + d.Unsubscribed + d.Shutdown
+}
+
+func (d *DropStats) add(o DropStats) {
+	d.QueueFull += o.QueueFull
+	d.Evicted += o.Evicted
+	d.Rejected += o.Rejected
+	d.Canceled += o.Canceled
+	d.Unsubscribed += o.Unsubscribed
+	d.Shutdown += o.Shutdown
+}
+
+// SubscriptionStats is a snapshot of one subscription's counters. Counters
+// are read one by one while the bus runs, so a snapshot taken under load may
+// be off by the events in motion; once the subscription has stopped,
+//
+//	Enqueued == Delivered + Failed + DeadLettered + Dropped.Evicted +
+//	            Dropped.Unsubscribed + Dropped.Shutdown
+//
+// holds exactly, and while it runs the difference is QueueLength + InFlight.
+type SubscriptionStats struct {
+	Topic      string
+	Subscriber string
+	// Enqueued counts events accepted into the queue.
+	Enqueued uint64
+	// Delivered counts events whose handler chain succeeded.
+	Delivered uint64
+	// Failed counts events whose handler chain finally failed, or whose
+	// filter or ordering key function panicked.
+	Failed uint64
+	// Retried counts handler calls repeated by the Retry middleware.
+	Retried uint64
+	// DeadLettered counts events handed to the dead-letter topic.
+	DeadLettered uint64
+	// Filtered counts events the subscription's filter rejected.
+	Filtered uint64
+	// Dropped counts events not handled, by reason.
+	Dropped DropStats
+	// QueueLength is the number of events waiting in the queue.
+	QueueLength int
+	// InFlight is the number of events being handled.
+	InFlight int
+}
+
+func (s *SubscriptionStats) add(o SubscriptionStats) {
+	s.Enqueued += o.Enqueued
+	s.Delivered += o.Delivered
+	s.Failed += o.Failed
+	s.Retried += o.Retried
+	s.DeadLettered += o.DeadLettered
+	s.Filtered += o.Filtered
+	s.Dropped.add(o.Dropped)
+	s.QueueLength += o.QueueLength
+	s.InFlight += o.InFlight
+}
+
+// BusStats is a snapshot of the bus's counters: the sums over every
+// subscription it ever had, plus what only the bus knows.
+type BusStats struct {
+	// Published counts events accepted by Publish and PublishSync.
+	Published uint64
+	// NoSubscribers counts published events no subscriber was there for.
+	NoSubscribers uint64
+	// Topics and Subscriptions are the numbers of topics and of live
+	// subscriptions (including those draining).
+	Topics        int
+	Subscriptions int
+	// Totals sums the counters of every subscription, past and present;
+	// its Topic and Subscriber are empty.
+	Totals SubscriptionStats
+}
+
+// TopicStats is a snapshot of one topic's counters.
+type TopicStats struct {
+	Topic         string
+	PayloadType   string
+	Published     uint64
+	NoSubscribers uint64
+	Subscribers   []string
+}
+
+// subscriberCounters are the live atomic counters behind SubscriptionStats.
+type subscriberCounters struct {
+	enqueued, delivered, failed, retried, deadLettered, filtered   atomic.Uint64
+	queueFull, evicted, rejected, canceled, unsubscribed, shutdown atomic.Uint64
+	inFlight                                                       atomic.Int64
+}
+
+func (c *subscriberCounters) snapshot() SubscriptionStats {
+	return SubscriptionStats{
+		Enqueued:     c.enqueued.Load(),
+		Delivered:    c.delivered.Load(),
+		Failed:       c.failed.Load(),
+		Retried:      c.retried.Load(),
+		DeadLettered: c.deadLettered.Load(),
+		Filtered:     c.filtered.Load(),
+		Dropped: DropStats{
+			QueueFull:    c.queueFull.Load(),
+			Evicted:      c.evicted.Load(),
+			Rejected:     c.rejected.Load(),
+			Canceled:     c.canceled.Load(),
+			Unsubscribed: c.unsubscribed.Load(),
+			Shutdown:     c.shutdown.Load(),
+		},
+		InFlight: int(c.inFlight.Load()),
+	}
+}

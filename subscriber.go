@@ -1,0 +1,468 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync/atomic"
+)
+
+// Handler handles the events of a topic carrying payloads of type T. It
+// returns nil when the event was handled and an error otherwise; what
+// happens to a failed event depends on the middleware (Retry, DeadLetter)
+// and, at last, the bus's error handler.
+//
+// The event is shared with the topic's other subscribers and must not be
+// modified. The ctx is cancelled when the subscription is stopped or the
+// bus is closed forcibly; it carries the event's identity, so events
+// published with it continue the event's correlation chain. It is valid only
+// until the handler returns.
+type Handler[T any] func(ctx context.Context, e *Event[T]) error
+
+// Subscription is a subscriber's handle: its queue, its workers and its
+// counters. It is safe for use by many goroutines at once, including from
+// inside its own handler.
+type Subscription struct {
+	bus      *Bus
+	topic    *topicCore
+	name     string
+	handler  HandlerFunc
+	overflow Overflow
+	keyOf    func(Message) string
+	filter   func(Message) bool
+	lanes    []*queue
+	cancel   context.CancelFunc // cancels the handlers' ctx
+
+	detached    atomic.Bool
+	liveWorkers atomic.Int32
+	nextLane    atomic.Uint32
+	done        chan struct{}
+	counters    subscriberCounters
+}
+
+// Subscribe adds a subscriber named name to the topic and starts its
+// workers. The name must pass ValidateSubscriberName and be unique among the
+// topic's live subscribers, or Subscribe returns an error matching
+// [ErrDuplicateSubscriber]; once a subscription has stopped (or started to
+// drain) its name may be used again. The handler runs inside the bus-level
+// middleware and the subscription's own (see Middleware).
+//
+// The subscriber gets every event published after Subscribe returns.
+// Subscribe is safe to call from inside a handler.
+func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeOption) (*Subscription, error) {
+	tc := t.core
+	if err := ValidateSubscriberName(name); err != nil {
+		return nil, err
+	}
+	if handler == nil {
+		return nil, fmt.Errorf("%w: subscriber %q of topic %q", ErrNilHandler, name, tc.name)
+	}
+	cfg := subscribeConfig{payloadType: tc.payloadType, capacity: DefaultQueueCapacity, concurrency: 1}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil SubscribeOption", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+
+	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
+	s := &Subscription{
+		bus:      tc.bus,
+		topic:    tc,
+		name:     name,
+		handler:  chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)),
+		overflow: cfg.overflow,
+		keyOf:    cfg.keyOf,
+		filter:   cfg.filter,
+		lanes:    make([]*queue, cfg.concurrency),
+		done:     make(chan struct{}),
+	}
+	perLane := (cfg.capacity + cfg.concurrency - 1) / cfg.concurrency
+	for i := range s.lanes {
+		s.lanes[i] = newQueue(perLane)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	tc.mu.Lock()
+	current := *tc.subscribers.Load()
+	for _, other := range current {
+		if other.name == name {
+			tc.mu.Unlock()
+			cancel()
+			return nil, fmt.Errorf("%w: %q on topic %q", ErrDuplicateSubscriber, name, tc.name)
+		}
+	}
+	if err := tc.bus.register(s); err != nil {
+		tc.mu.Unlock()
+		cancel()
+		return nil, err
+	}
+	next := append(slices.Clip(current), s)
+	tc.subscribers.Store(&next)
+	tc.mu.Unlock()
+
+	s.liveWorkers.Store(int32(len(s.lanes)))
+	for _, lane := range s.lanes {
+		go s.run(ctx, lane)
+	}
+	return s, nil
+}
+
+// Name returns the subscriber's name.
+func (s *Subscription) Name() string { return s.name }
+
+// Topic returns the name of the topic subscribed to.
+func (s *Subscription) Topic() string { return s.topic.name }
+
+// Done returns a channel that is closed once the subscription has stopped
+// and all its workers have exited.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Stats returns a snapshot of the subscription's counters.
+func (s *Subscription) Stats() SubscriptionStats { return s.stats() }
+
+func (s *Subscription) stats() SubscriptionStats {
+	st := s.counters.snapshot()
+	st.Topic = s.topic.name
+	st.Subscriber = s.name
+	for _, q := range s.lanes {
+		st.QueueLength += int(q.length.Load())
+	}
+	return st
+}
+
+// Unsubscribe stops the subscription now: it takes no new events, the
+// handlers' ctx is cancelled, and the events still queued are dropped and
+// counted (DropStats.Unsubscribed). It does not wait for running handlers;
+// Done is closed when they have returned. Calling it again, or from the
+// subscription's own handler, is safe.
+func (s *Subscription) Unsubscribe() {
+	s.stop(dropUnsubscribed)
+}
+
+// Drain stops the subscription gracefully: it takes no new events, and its
+// workers handle every event already queued, then exit. Drain waits for that
+// and returns nil, or, if ctx ends first, stops the subscription as
+// Unsubscribe does and returns a *CloseError counting the dropped events.
+//
+// Called from the subscription's own handler with the handler's ctx, Drain
+// returns at once and the queue is finished after the handler returns.
+func (s *Subscription) Drain(ctx context.Context) error {
+	s.finish()
+	if d := deliveryFrom(ctx); d != nil && d.sub == s {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		n := s.stop(dropUnsubscribed)
+		return &CloseError{Undelivered: map[string]int{s.topic.name + "/" + s.name: n}, Err: ctx.Err()}
+	}
+}
+
+// detach removes the subscription from its topic, so publishes no longer
+// reach it.
+func (s *Subscription) detach() {
+	if !s.detached.CompareAndSwap(false, true) {
+		return
+	}
+	tc := s.topic
+	tc.mu.Lock()
+	current := *tc.subscribers.Load()
+	next := make([]*Subscription, 0, len(current))
+	for _, other := range current {
+		if other != s {
+			next = append(next, other)
+		}
+	}
+	tc.subscribers.Store(&next)
+	tc.mu.Unlock()
+}
+
+// finish detaches the subscription and lets its workers exit once their
+// lanes are empty.
+func (s *Subscription) finish() {
+	s.detach()
+	for _, q := range s.lanes {
+		q.close(false)
+	}
+}
+
+type dropReason uint8
+
+const (
+	dropUnsubscribed dropReason = iota
+	dropShutdown
+)
+
+// stop detaches the subscription, cancels its handlers and discards its
+// queued events, returning how many were discarded.
+func (s *Subscription) stop(reason dropReason) int {
+	s.detach()
+	s.cancel()
+	n := 0
+	for _, q := range s.lanes {
+		for _, it := range q.close(true) {
+			switch reason {
+			case dropShutdown:
+				s.counters.shutdown.Add(1)
+			default:
+				s.counters.unsubscribed.Add(1)
+			}
+			s.settleDropped(it)
+			n++
+		}
+	}
+	return n
+}
+
+// settleDropped ends the bookkeeping of a queued event that will not be
+// handled.
+func (s *Subscription) settleDropped(it item) {
+	if it.wait != nil {
+		it.wait.finish(s.dropError())
+	}
+	s.bus.release(1)
+}
+
+func (s *Subscription) dropError() error {
+	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrDropped}
+}
+
+// offer is a subscriber whose lane was full when an OverflowBlock publish
+// tried it; the publish then waits for room.
+type offer struct {
+	sub  *Subscription
+	lane *queue
+}
+
+// offer tries to queue m without waiting. It returns a non-empty offer when
+// m must wait for room, and an error for an OverflowFail rejection.
+func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
+	if s.filter != nil {
+		keep, err := s.callFilter(m)
+		if err != nil {
+			s.failUnqueued(m, wait, err)
+			return offer{}, nil
+		}
+		if !keep {
+			s.counters.filtered.Add(1)
+			return offer{}, nil
+		}
+	}
+	lane, err := s.laneFor(m)
+	if err != nil {
+		s.failUnqueued(m, wait, err)
+		return offer{}, nil
+	}
+
+	s.bus.acquire(1)
+	if wait != nil {
+		wait.add()
+	}
+	res, old, evicted := lane.tryPush(item{msg: m, wait: wait}, s.overflow == OverflowDropOldest)
+	switch res {
+	case pushed:
+		s.counters.enqueued.Add(1)
+		if evicted {
+			s.counters.evicted.Add(1)
+			s.settleDropped(old)
+		}
+		return offer{}, nil
+	case pushClosed:
+		s.unacquire(wait, nil)
+		return offer{}, nil
+	}
+	switch s.overflow {
+	case OverflowDropNewest:
+		s.counters.queueFull.Add(1)
+		s.unacquire(wait, s.dropError())
+		return offer{}, nil
+	case OverflowFail:
+		s.counters.rejected.Add(1)
+		s.unacquire(wait, nil)
+		return offer{}, &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrQueueFull}
+	}
+	return offer{sub: s, lane: lane}, nil // OverflowBlock: keeps what it acquired
+}
+
+// offerWait queues m on o's lane, waiting for room until ctx ends.
+func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *syncWait) error {
+	res, err := o.lane.pushWait(ctx, item{msg: m, wait: wait})
+	switch {
+	case res == pushed:
+		s.counters.enqueued.Add(1)
+		return nil
+	case res == pushClosed:
+		s.unacquire(wait, nil)
+		return nil
+	}
+	s.counters.canceled.Add(1)
+	s.unacquire(wait, nil)
+	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
+}
+
+// countCanceled accounts for a blocked offer that was never tried because
+// the publisher's ctx ended on an earlier one.
+func (s *Subscription) countCanceled(wait *syncWait) {
+	s.counters.canceled.Add(1)
+	s.unacquire(wait, s.dropError())
+}
+
+func (s *Subscription) unacquire(wait *syncWait, err error) {
+	if wait != nil {
+		wait.finish(err)
+	}
+	s.bus.release(1)
+}
+
+// failUnqueued accounts for an event whose filter or ordering key function
+// panicked: it is counted as enqueued and failed, and reported.
+func (s *Subscription) failUnqueued(m Message, wait *syncWait, err error) {
+	s.counters.enqueued.Add(1)
+	s.counters.failed.Add(1)
+	derr := s.deliveryError(m, 0, err)
+	if wait != nil {
+		wait.add()
+		wait.finish(derr)
+		return
+	}
+	s.bus.reportFailure(context.Background(), derr)
+}
+
+func (s *Subscription) callFilter(m Message) (keep bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("eventbus: filter: %w", &PanicError{Value: r, Stack: debug.Stack()})
+		}
+	}()
+	return s.filter(m), nil
+}
+
+func (s *Subscription) laneFor(m Message) (*queue, error) {
+	if len(s.lanes) == 1 {
+		return s.lanes[0], nil
+	}
+	key := m.Header().Key
+	if s.keyOf != nil {
+		var err error
+		if key, err = s.callKeyOf(m); err != nil {
+			return nil, err
+		}
+	}
+	if key == "" {
+		return s.shortestLane(), nil
+	}
+	return s.lanes[fnv1a(key)%uint32(len(s.lanes))], nil
+}
+
+func (s *Subscription) callKeyOf(m Message) (key string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("eventbus: ordering key: %w", &PanicError{Value: r, Stack: debug.Stack()})
+		}
+	}()
+	return s.keyOf(m), nil
+}
+
+// shortestLane picks the lane with the fewest queued events, starting the
+// scan at a rotating lane so that ties spread out.
+func (s *Subscription) shortestLane() *queue {
+	n := len(s.lanes)
+	start := int(s.nextLane.Add(1) % uint32(n))
+	best := s.lanes[start]
+	bestLen := best.length.Load()
+	for i := 1; i < n && bestLen > 0; i++ {
+		q := s.lanes[(start+i)%n]
+		if l := q.length.Load(); l < bestLen {
+			best, bestLen = q, l
+		}
+	}
+	return best
+}
+
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// run is one worker: it handles its lane's events in order until the lane is
+// closed and empty.
+func (s *Subscription) run(ctx context.Context, lane *queue) {
+	defer s.workerExited()
+	d := &deliveryContext{Context: ctx, sub: s}
+	for {
+		it, ok := lane.pop()
+		if !ok {
+			return
+		}
+		s.deliver(d, it)
+	}
+}
+
+func (s *Subscription) workerExited() {
+	if s.liveWorkers.Add(-1) == 0 {
+		s.detach()
+		s.cancel()
+		s.bus.retire(s)
+		close(s.done)
+	}
+	s.bus.workers.Done()
+}
+
+func (s *Subscription) deliver(d *deliveryContext, it item) {
+	s.counters.inFlight.Add(1)
+	d.begin(it.msg)
+	err := s.invoke(d, it.msg)
+	switch {
+	case err != nil:
+		s.counters.failed.Add(1)
+	case d.deadLettered.Load():
+		s.counters.deadLettered.Add(1)
+	default:
+		s.counters.delivered.Add(1)
+	}
+	if err != nil {
+		derr := s.deliveryError(it.msg, int(d.attempt.Load()), err)
+		if it.wait != nil {
+			it.wait.finish(derr)
+		} else {
+			s.bus.reportFailure(d, derr)
+		}
+	} else if it.wait != nil {
+		it.wait.finish(nil)
+	}
+	s.counters.inFlight.Add(-1)
+	s.bus.release(1)
+}
+
+// invoke runs the handler chain, turning a panic that escaped every
+// middleware into an error so the worker lives on.
+func (s *Subscription) invoke(ctx context.Context, m Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return s.handler(ctx, m)
+}
+
+func (s *Subscription) deliveryError(m Message, attempts int, err error) *DeliveryError {
+	return &DeliveryError{
+		Topic:      s.topic.name,
+		Subscriber: s.name,
+		EventID:    m.Header().ID,
+		Attempts:   attempts,
+		Message:    m,
+		Err:        err,
+	}
+}

@@ -1,0 +1,229 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Topic is a named stream of events whose payloads are all of type T. Get
+// one with NewTopic; a Topic is safe for use by many goroutines at once.
+type Topic[T any] struct {
+	core *topicCore
+}
+
+// topicCore is the payload-independent part of a topic.
+type topicCore struct {
+	bus         *Bus
+	name        string
+	payloadType reflect.Type
+	handle      any // the *Topic[T] handed out for this topic
+
+	sequence      atomic.Uint64
+	published     atomic.Uint64
+	noSubscribers atomic.Uint64
+
+	mu          sync.Mutex                      // serialises changes to subscribers
+	subscribers atomic.Pointer[[]*Subscription] // copy-on-write; read by publishers without a lock
+}
+
+// NewTopic returns the topic of bus named name, carrying payloads of type T,
+// creating it on first use. Asking again with the same name and type returns
+// the same *Topic; asking with the same name and another type returns a
+// *TopicTypeError matching [ErrTopicTypeMismatch]. The name must pass
+// ValidateTopicName.
+func NewTopic[T any](bus *Bus, name string) (*Topic[T], error) {
+	return newTopic[T](bus, name, false)
+}
+
+// newTopic is NewTopic; the bus's own middleware may create topics while the
+// bus drains (internal), which users may not.
+func newTopic[T any](bus *Bus, name string, internal bool) (*Topic[T], error) {
+	if bus == nil {
+		return nil, fmt.Errorf("%w: nil bus", ErrInvalidOption)
+	}
+	if err := ValidateTopicName(name); err != nil {
+		return nil, err
+	}
+	want := reflect.TypeFor[T]()
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	if bus.stopped.Load() || (bus.closing.Load() && !internal) {
+		return nil, ErrClosed
+	}
+	if tc, ok := bus.topics[name]; ok {
+		if t, ok := tc.handle.(*Topic[T]); ok {
+			return t, nil
+		}
+		return nil, &TopicTypeError{Topic: name, Existing: tc.payloadType.String(), Wanted: want.String()}
+	}
+	tc := &topicCore{bus: bus, name: name, payloadType: want}
+	tc.subscribers.Store(new([]*Subscription))
+	t := &Topic[T]{core: tc}
+	tc.handle = t
+	bus.topics[name] = tc
+	return t, nil
+}
+
+// Name returns the topic's name.
+func (t *Topic[T]) Name() string { return t.core.name }
+
+// Stats returns a snapshot of the topic's counters.
+func (t *Topic[T]) Stats() TopicStats { return t.core.stats() }
+
+func (tc *topicCore) stats() TopicStats {
+	subs := *tc.subscribers.Load()
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	slices.Sort(names)
+	return TopicStats{
+		Topic:         tc.name,
+		PayloadType:   tc.payloadType.String(),
+		Published:     tc.published.Load(),
+		NoSubscribers: tc.noSubscribers.Load(),
+		Subscribers:   names,
+	}
+}
+
+// Publish stamps payload into a new event and offers it to every current
+// subscriber of the topic, each according to its overflow policy, then
+// returns without waiting for handlers.
+//
+// Publish returns ErrClosed once the bus is closing, unless ctx is the ctx of
+// a handler of this bus (see Bus.Close). With ctx being a handler's ctx, the
+// new event's causation ID is the handled event's ID and its correlation ID
+// is inherited. A subscriber with OverflowBlock makes Publish wait for room;
+// if ctx ends first, Publish returns an error matching ctx's error, and the
+// event is counted as dropped for the subscribers it could not reach.
+// Subscribers with OverflowFail and a full queue make Publish return a
+// *SubscriberError matching [ErrQueueFull] for each, joined; every other
+// subscriber still gets the event. Publishing to a topic with no subscriber
+// is not an error; it is counted.
+//
+// Events published by one goroutine reach each subscriber in publish order
+// (per lane, see WithConcurrency). Publish is safe to call from many
+// goroutines at once and from inside handlers.
+func (t *Topic[T]) Publish(ctx context.Context, payload T, opts ...PublishOption) error {
+	_, err := t.publish(ctx, payload, nil, opts)
+	return err
+}
+
+// PublishSync is Publish that also waits until every subscriber's handler
+// chain has finished with the event, and returns their errors joined with
+// errors.Join (each a *DeliveryError), together with any publish error and a
+// *SubscriberError matching [ErrDropped] for each subscriber that dropped
+// the event. Failures returned to the caller are not also sent to the bus's
+// error handler. If ctx ends first, PublishSync returns ctx's error; the
+// event is still delivered.
+//
+// A handler that calls PublishSync on a topic it is itself subscribed to
+// waits for itself: use Publish there.
+func (t *Topic[T]) PublishSync(ctx context.Context, payload T, opts ...PublishOption) error {
+	wait := newSyncWait()
+	published, err := t.publish(ctx, payload, wait, opts)
+	if !published {
+		return err
+	}
+	select {
+	case <-wait.done:
+		return errors.Join(append([]error{err}, wait.errs...)...)
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+}
+
+// publish reports whether the event was stamped and offered; a false result
+// comes with an error and no event.
+func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts []PublishOption) (bool, error) {
+	tc := t.core
+	b := tc.bus
+	parent := deliveryFrom(ctx)
+	if parent != nil && parent.sub.bus != b {
+		parent = nil // a handler of another bus: no causal link, no drain privilege
+	}
+	b.acquire(1)
+	defer b.release(1)
+	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
+		return false, ErrClosed
+	}
+
+	var cfg publishConfig
+	if err := cfg.apply(opts); err != nil {
+		return false, err
+	}
+	id, err := newEventID()
+	if err != nil {
+		return false, err
+	}
+
+	e := &Event[T]{Payload: payload}
+	e.ID = id
+	e.Topic = tc.name
+	e.Time = time.Now()
+	e.Key = cfg.key
+	e.Metadata = cfg.metadata
+	e.CorrelationID = cfg.correlationID
+	if e.CorrelationID == "" {
+		e.CorrelationID, _ = ctx.Value(correlationKey{}).(string)
+	}
+	if parent != nil {
+		if m := parent.message(); m != nil {
+			h := m.Header()
+			e.CausationID = h.ID
+			if e.CorrelationID == "" {
+				e.CorrelationID = h.CorrelationID
+			}
+		}
+	}
+	if e.CorrelationID == "" {
+		e.CorrelationID = idString(id, &e.idText)
+	}
+	e.Sequence = tc.sequence.Add(1)
+	tc.published.Add(1)
+
+	if wait != nil {
+		defer wait.finish(nil) // the publisher's own share
+	}
+	return true, tc.fanout(ctx, e, wait)
+}
+
+// fanout offers m to every current subscriber: first to each without
+// waiting, then, for the full queues of OverflowBlock subscribers, waiting
+// for room in turn, so that one slow subscriber does not hold the event back
+// from the others.
+func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) error {
+	subs := *tc.subscribers.Load()
+	if len(subs) == 0 {
+		tc.noSubscribers.Add(1)
+		return nil
+	}
+	var blockedBuf [8]offer
+	blocked := blockedBuf[:0]
+	var errs []error
+	for _, s := range subs {
+		o, err := s.offer(m, wait)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if o.lane != nil {
+			blocked = append(blocked, o)
+		}
+	}
+	for i, o := range blocked {
+		if err := o.sub.offerWait(ctx, o, m, wait); err != nil {
+			for _, rest := range blocked[i+1:] {
+				rest.sub.countCanceled(wait)
+			}
+			errs = append(errs, err)
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
