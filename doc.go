@@ -1,0 +1,68 @@
+// Package eventbus is an embeddable, in-process event bus with typed topics.
+//
+// Publishers emit events on named topics; the bus stamps each one into an
+// envelope (a UUIDv7 ID, the publish time, a per-topic sequence number,
+// correlation and causation IDs, an ordering key and metadata) and fans it
+// out to every subscriber's own bounded queue, drained by the subscriber's
+// own worker goroutines through a middleware chain.
+//
+// # Topics and events
+//
+// A Bus is a registry of topics, each bound to one payload type:
+//
+//	bus, _ := eventbus.New()
+//	sent, _ := eventbus.NewTopic[MessageSent](bus, "message.sent")
+//
+// Topic names are dot-separated tokens of ASCII letters, digits, '-' and
+// '_' (see ValidateTopicName). Publishing allocates one *Event[T], shared by
+// every subscriber: handlers must not modify it.
+//
+// When a handler publishes with the ctx it was given, the new event's
+// causation ID is the handled event's ID and it inherits the handled event's
+// correlation ID, so a chain of events can be traced.
+//
+// # Subscribers and queues
+//
+// Each Subscription has a bounded queue (DefaultQueueCapacity) and one or
+// more workers (WithConcurrency). With one worker, events are handled one at
+// a time in the order they were accepted. With several, the queue is split
+// into one lane per worker; events with the same ordering key (WithKey at
+// publish, or WithOrderingKey on the subscription) share a lane and keep
+// their order, while other events go to the shortest lane.
+//
+// When a queue is full, the subscription's Overflow policy applies: the
+// publisher blocks until its ctx ends (OverflowBlock, the default), the new
+// or the oldest event is dropped and counted (OverflowDropNewest,
+// OverflowDropOldest), or Publish reports ErrQueueFull for that subscriber
+// (OverflowFail). Other subscribers get the event in every case.
+//
+// # Middleware
+//
+// Handlers run inside a chain of Middleware: the bus-level chain
+// (WithMiddleware) around the subscription's own (WithSubscriptionMiddleware),
+// the first middleware given outermost in each. Built in: Recover, Retry,
+// Logging, Timeout and DeadLetter.
+//
+// # Failures
+//
+// An event is never lost silently. A handler chain that finally fails goes
+// to the dead-letter topic when the DeadLetter middleware is in the chain,
+// and to the bus's error handler (WithErrorHandler; by default an error
+// record on the bus's logger) otherwise. Events dropped by an overflow
+// policy, by Unsubscribe or by a forced Close are counted in
+// SubscriptionStats. A panicking handler never kills its worker.
+//
+// # Concurrency
+//
+// The bus never calls user code (handlers, filters, key functions, the
+// error handler) while holding one of its locks. Publish, PublishSync,
+// NewTopic, Subscribe, Unsubscribe and Drain may all be called from inside a
+// handler.
+//
+// # Shutdown
+//
+// Bus.Close stops new publishes, lets every queued event be handled, and
+// returns once every goroutine of the bus has exited; if its ctx ends first,
+// it cancels the handlers and reports what was not delivered in a
+// *CloseError.
+package eventbus
