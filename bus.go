@@ -19,6 +19,7 @@ type Bus struct {
 	logger     *slog.Logger
 	middleware []Middleware
 	onError    func(ctx context.Context, err *DeliveryError)
+	ids        *idGenerator
 
 	mu            sync.Mutex
 	topics        map[string]*topicCore
@@ -58,6 +59,7 @@ func New(opts ...Option) (*Bus, error) {
 		logger:        logger,
 		middleware:    slices.Clip(cfg.middleware),
 		onError:       cfg.onError,
+		ids:           newIDGenerator(),
 		topics:        make(map[string]*topicCore),
 		subscribers:   make(map[*Subscription]struct{}),
 		closeFinished: make(chan struct{}),

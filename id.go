@@ -1,20 +1,66 @@
 package eventbus
 
 import (
-	"fmt"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/google/uuid"
 )
 
-// newEventID returns a new UUID version 7 (RFC 9562). The uuid package keeps
-// IDs made in one process strictly increasing, even within a millisecond.
-func newEventID() (uuid.UUID, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("eventbus: generate event id: %w", err)
+// idGenerator makes UUID version 7 values (RFC 9562, section 5.7) that are
+// strictly increasing within a process, using a dedicated counter (the
+// "fixed bit-length dedicated counter" method of section 6.2) instead of
+// reading the random source for the monotonic part.
+//
+// Its whole state is one atomic word: milliseconds since base in the high
+// 42 bits and a 22-bit counter below them. A new millisecond restarts the
+// counter at a random value under 2^20; within a millisecond the counter
+// grows, and if it ever overflows (over four million IDs in a millisecond)
+// the carry moves the timestamp one millisecond ahead, which keeps order.
+// The 52 low bits of rand_b are random for every ID, so IDs of different
+// processes do not collide.
+type idGenerator struct {
+	base  int64 // Unix milliseconds at which the generator started
+	state atomic.Uint64
+}
+
+const (
+	idCounterBits = 22
+	idCounterMask = 1<<idCounterBits - 1
+)
+
+func newIDGenerator() *idGenerator {
+	return &idGenerator{base: time.Now().UnixMilli()}
+}
+
+// next returns a new ID whose timestamp is now (or slightly later, to stay
+// above every ID it returned before).
+func (g *idGenerator) next(now time.Time) uuid.UUID {
+	rel := uint64(max(now.UnixMilli()-g.base, 0)) // a clock stepping back keeps the last timestamp
+	var s uint64
+	for {
+		old := g.state.Load()
+		if rel > old>>idCounterBits {
+			s = rel<<idCounterBits | rand.Uint64N(1<<20)
+		} else {
+			s = old + 1
+		}
+		if g.state.CompareAndSwap(old, s) {
+			break
+		}
 	}
-	return id, nil
+	ms := uint64(g.base) + s>>idCounterBits
+	counter := s & idCounterMask
+	var id uuid.UUID
+	// 48-bit timestamp, then version 7 and the counter's high 12 bits
+	// (rand_a), then the variant, the counter's low 10 bits and 52 random
+	// bits (rand_b).
+	binary.BigEndian.PutUint64(id[0:8], ms<<16|0x7<<12|counter>>10)
+	binary.BigEndian.PutUint64(id[8:16], 0b10<<62|(counter&0x3ff)<<52|rand.Uint64()&(1<<52-1))
+	return id
 }
 
 const hexDigits = "0123456789abcdef"

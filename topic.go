@@ -158,15 +158,12 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	if err := cfg.apply(opts); err != nil {
 		return false, err
 	}
-	id, err := newEventID()
-	if err != nil {
-		return false, err
-	}
-
+	now := time.Now()
+	id := b.ids.next(now)
 	e := &Event[T]{Payload: payload}
 	e.ID = id
 	e.Topic = tc.name
-	e.Time = time.Now()
+	e.Time = now
 	e.Key = cfg.key
 	e.Metadata = cfg.metadata
 	e.CorrelationID = cfg.correlationID
