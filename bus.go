@@ -185,6 +185,11 @@ func (b *Bus) Close(ctx context.Context) error {
 		select {
 		case <-b.closeFinished:
 			return b.closeErr
+		default:
+		}
+		select {
+		case <-b.closeFinished:
+			return b.closeErr
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -215,7 +220,17 @@ func (b *Bus) shutdown(ctx context.Context) error {
 	for s := range b.subscribers {
 		subs = append(subs, s)
 	}
+	topics := make([]*topicCore, 0, len(b.topics))
+	for _, t := range b.topics {
+		topics = append(topics, t)
+	}
 	b.mu.Unlock()
+	for _, t := range topics {
+		t.detachAll()
+	}
+	for _, s := range subs {
+		s.detached.Store(true)
+	}
 
 	var undelivered map[string]int
 	for _, s := range subs {

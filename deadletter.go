@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 )
 
@@ -34,6 +35,8 @@ type FailedDelivery struct {
 	FailedAt time.Time `json:"failedAt"`
 }
 
+var failedDeliveryType = reflect.TypeFor[FailedDelivery]()
+
 // DeadLetterOption configures the DeadLetter middleware.
 type DeadLetterOption func(*deadLetterConfig) error
 
@@ -59,7 +62,8 @@ func DeadLetterTopic(name string) DeadLetterOption {
 // failure is counted in SubscriptionStats.DeadLettered and not sent to the
 // bus's error handler. If the dead letter cannot be published, the original
 // error is returned joined with the publish error. Failures of a dead-letter
-// topic's own subscribers are not dead-lettered again.
+// topic's own subscribers, and of every other topic carrying FailedDelivery
+// payloads, are not dead-lettered again.
 //
 // Put it outermost, so that it sees only final failures (after Retry) and
 // their attempt count. A dead letter published while the topic has no
@@ -82,8 +86,8 @@ func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
 				return nil
 			}
 			d := deliveryFrom(ctx)
-			if d == nil || m.Header().Topic == cfg.topic {
-				return err
+			if d == nil || d.sub.topic.payloadType == failedDeliveryType {
+				return err // dead-lettering a dead letter could loop
 			}
 			if perr := publishDeadLetter(ctx, d, cfg.topic, m, err); perr != nil {
 				return errors.Join(err, fmt.Errorf("eventbus: dead letter: %w", perr))

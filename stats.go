@@ -12,7 +12,8 @@ type DropStats struct {
 	// ErrQueueFull for them).
 	Rejected uint64
 	// Canceled counts events not queued under OverflowBlock because the
-	// publisher's ctx ended while it waited for room.
+	// wait for room ended first: the publisher's ctx ended, or the
+	// subscription stopped or drained, or the bus closed, meanwhile.
 	Canceled uint64
 	// Unsubscribed counts queued events discarded by Unsubscribe or by a
 	// Drain whose ctx ended.

@@ -82,28 +82,15 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	}
 	perLane := (cfg.capacity + cfg.concurrency - 1) / cfg.concurrency
 	for i := range s.lanes {
-		s.lanes[i] = newQueue(perLane)
+		s.lanes[i] = newQueue(perLane, &s.counters)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	tc.mu.Lock()
-	current := *tc.subscribers.Load()
-	for _, other := range current {
-		if other.name == name {
-			tc.mu.Unlock()
-			cancel()
-			return nil, fmt.Errorf("%w: %q on topic %q", ErrDuplicateSubscriber, name, tc.name)
-		}
-	}
-	if err := tc.bus.register(s); err != nil {
-		tc.mu.Unlock()
+	if err := tc.attach(s); err != nil {
 		cancel()
 		return nil, err
 	}
-	next := append(slices.Clip(current), s)
-	tc.subscribers.Store(&next)
-	tc.mu.Unlock()
 
 	s.liveWorkers.Store(int32(len(s.lanes)))
 	for _, lane := range s.lanes {
@@ -168,20 +155,9 @@ func (s *Subscription) Drain(ctx context.Context) error {
 // detach removes the subscription from its topic, so publishes no longer
 // reach it.
 func (s *Subscription) detach() {
-	if !s.detached.CompareAndSwap(false, true) {
-		return
+	if s.detached.CompareAndSwap(false, true) {
+		s.topic.detach(s)
 	}
-	tc := s.topic
-	tc.mu.Lock()
-	current := *tc.subscribers.Load()
-	next := make([]*Subscription, 0, len(current))
-	for _, other := range current {
-		if other != s {
-			next = append(next, other)
-		}
-	}
-	tc.subscribers.Store(&next)
-	tc.mu.Unlock()
 }
 
 // finish detaches the subscription and lets its workers exit once their
@@ -204,7 +180,9 @@ const (
 // queued events, returning how many were discarded.
 func (s *Subscription) stop(reason dropReason) int {
 	s.detach()
-	s.cancel()
+	// Discard the queue before cancelling, so that a worker whose handler
+	// returns on the cancellation cannot start a queued event with a dead ctx.
+	defer s.cancel()
 	n := 0
 	for _, q := range s.lanes {
 		for _, it := range q.close(true) {
@@ -251,7 +229,7 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 			return offer{}, nil
 		}
 		if !keep {
-			s.counters.filtered.Add(1)
+			s.lanes[0].ifOpen(func() { s.counters.filtered.Add(1) })
 			return offer{}, nil
 		}
 	}
@@ -265,67 +243,70 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 	if wait != nil {
 		wait.add()
 	}
-	res, old, evicted := lane.tryPush(item{msg: m, wait: wait}, s.overflow == OverflowDropOldest)
-	switch res {
-	case pushed:
-		s.counters.enqueued.Add(1)
+	adm, old, evicted := lane.offer(item{msg: m, wait: wait}, s.overflow)
+	switch adm {
+	case admitted:
 		if evicted {
-			s.counters.evicted.Add(1)
 			s.settleDropped(old)
 		}
 		return offer{}, nil
-	case pushClosed:
-		s.unacquire(wait, nil)
-		return offer{}, nil
-	}
-	switch s.overflow {
-	case OverflowDropNewest:
-		s.counters.queueFull.Add(1)
-		s.unacquire(wait, s.dropError())
-		return offer{}, nil
-	case OverflowFail:
-		s.counters.rejected.Add(1)
-		s.unacquire(wait, nil)
+	case admitFull:
+		return offer{sub: s, lane: lane}, nil // keeps what it acquired, to wait
+	case admitFailed:
+		s.unacquire(wait, false)
 		return offer{}, &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrQueueFull}
 	}
-	return offer{sub: s, lane: lane}, nil // OverflowBlock: keeps what it acquired
+	s.unacquire(wait, true) // admitDropped, admitClosed
+	return offer{}, nil
 }
 
 // offerWait queues m on o's lane, waiting for room until ctx ends.
 func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *syncWait) error {
-	res, err := o.lane.pushWait(ctx, item{msg: m, wait: wait})
-	switch {
-	case res == pushed:
-		s.counters.enqueued.Add(1)
-		return nil
-	case res == pushClosed:
-		s.unacquire(wait, nil)
+	queued, err := o.lane.offerWait(ctx, item{msg: m, wait: wait})
+	if queued {
 		return nil
 	}
-	s.counters.canceled.Add(1)
-	s.unacquire(wait, nil)
-	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
+	if err != nil {
+		// The publisher's ctx ended: Publish returns err itself.
+		s.unacquire(wait, false)
+		return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
+	}
+	// The subscription stopped while the publisher waited in line.
+	s.unacquire(wait, true)
+	return nil
 }
 
-// countCanceled accounts for a blocked offer that was never tried because
-// the publisher's ctx ended on an earlier one.
-func (s *Subscription) countCanceled(wait *syncWait) {
-	s.counters.canceled.Add(1)
-	s.unacquire(wait, s.dropError())
+// giveUp accounts for a blocked offer that was never tried because the
+// publisher's ctx ended on an earlier one.
+func (s *Subscription) giveUp(o offer, wait *syncWait) {
+	o.lane.cancelIfOpen()
+	s.unacquire(wait, true)
 }
 
-func (s *Subscription) unacquire(wait *syncWait, err error) {
+// unacquire releases what offer acquired for an event that was not queued;
+// dropped says whether a PublishSync caller must hear that this subscriber
+// did not get the event (it hears of a rejection through Publish's error).
+func (s *Subscription) unacquire(wait *syncWait, dropped bool) {
 	if wait != nil {
+		var err error
+		if dropped {
+			err = s.dropError()
+		}
 		wait.finish(err)
 	}
 	s.bus.release(1)
 }
 
 // failUnqueued accounts for an event whose filter or ordering key function
-// panicked: it is counted as enqueued and failed, and reported.
+// panicked: it is counted as enqueued and failed, and reported, unless the
+// subscription stopped meanwhile (then the event was never its own).
 func (s *Subscription) failUnqueued(m Message, wait *syncWait, err error) {
-	s.counters.enqueued.Add(1)
-	s.counters.failed.Add(1)
+	if !s.lanes[0].ifOpen(func() {
+		s.counters.enqueued.Add(1)
+		s.counters.failed.Add(1)
+	}) {
+		return
+	}
 	derr := s.deliveryError(m, 0, err)
 	if wait != nil {
 		wait.add()

@@ -28,8 +28,57 @@ type topicCore struct {
 	published     atomic.Uint64
 	noSubscribers atomic.Uint64
 
-	mu          sync.Mutex                      // serialises changes to subscribers
-	subscribers atomic.Pointer[[]*Subscription] // copy-on-write; read by publishers without a lock
+	mu     sync.Mutex               // serialises changes to subscribers and byName
+	byName map[string]*Subscription // live subscribers, for the uniqueness check
+	// subscribers is read by publishers without a lock. Adding appends in
+	// place when the backing array has room (no published snapshot reaches
+	// past its own length), so subscribing is amortised O(1); removing
+	// copies.
+	subscribers atomic.Pointer[[]*Subscription]
+}
+
+// attach adds s unless its name is taken or the bus is closing.
+func (tc *topicCore) attach(s *Subscription) error {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if _, taken := tc.byName[s.name]; taken {
+		return fmt.Errorf("%w: %q on topic %q", ErrDuplicateSubscriber, s.name, tc.name)
+	}
+	if err := tc.bus.register(s); err != nil {
+		return err
+	}
+	tc.byName[s.name] = s
+	next := append(*tc.subscribers.Load(), s)
+	tc.subscribers.Store(&next)
+	return nil
+}
+
+// detach removes s, so publishes no longer reach it. It reports false if s
+// was already detached.
+func (tc *topicCore) detach(s *Subscription) bool {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.byName[s.name] != s {
+		return false
+	}
+	delete(tc.byName, s.name)
+	current := *tc.subscribers.Load()
+	next := make([]*Subscription, 0, len(current))
+	for _, other := range current {
+		if other != s {
+			next = append(next, other)
+		}
+	}
+	tc.subscribers.Store(&next)
+	return true
+}
+
+// detachAll removes every subscriber at once, for Close.
+func (tc *topicCore) detachAll() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	clear(tc.byName)
+	tc.subscribers.Store(new([]*Subscription))
 }
 
 // NewTopic returns the topic of bus named name, carrying payloads of type T,
@@ -62,7 +111,7 @@ func newTopic[T any](bus *Bus, name string, internal bool) (*Topic[T], error) {
 		}
 		return nil, &TopicTypeError{Topic: name, Existing: tc.payloadType.String(), Wanted: want.String()}
 	}
-	tc := &topicCore{bus: bus, name: name, payloadType: want}
+	tc := &topicCore{bus: bus, name: name, payloadType: want, byName: make(map[string]*Subscription)}
 	tc.subscribers.Store(new([]*Subscription))
 	t := &Topic[T]{core: tc}
 	tc.handle = t
@@ -216,7 +265,7 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 	for i, o := range blocked {
 		if err := o.sub.offerWait(ctx, o, m, wait); err != nil {
 			for _, rest := range blocked[i+1:] {
-				rest.sub.countCanceled(wait)
+				rest.sub.giveUp(rest, wait)
 			}
 			errs = append(errs, err)
 			break
