@@ -1,0 +1,525 @@
+// Command chat is a small customer-support chat service built on eventbus.
+//
+// The service publishes a "message.sent" event for every message of a short
+// scripted conversation. Four subscribers react to it:
+//
+//   - analytics counts messages per conversation;
+//   - notification alerts the conversation's agent through a push gateway
+//     that is flaky at first: its first calls fail, and the Retry
+//     middleware calls the handler again after a few milliseconds;
+//   - ai-responder answers customers with a canned reply, published on
+//     "ai.reply.generated" with the handler's ctx, so that the reply carries
+//     the message's correlation ID and has the message's ID as its causation
+//     ID. It cannot read attachments: such a message fails permanently and
+//     the DeadLetter middleware routes it to the "deadletter" topic, where
+//     an operations inbox picks it up;
+//   - audit-log records every message with its event ID.
+//
+// The chat service subscribes to "ai.reply.generated" to show the replies
+// in the transcript. At the end the program closes the bus and prints the
+// delivery stats.
+//
+// Run it with:
+//
+//	go run ./examples/chat
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/busline/eventbus"
+)
+
+// MessageSent is the payload of the "message.sent" topic.
+type MessageSent struct {
+	ConversationID string
+	From           string
+	FromAgent      bool // written by a support agent, not a customer
+	Text           string
+	Attachment     string // file name of an attached file, or empty
+}
+
+// AIReplyGenerated is the payload of the "ai.reply.generated" topic.
+type AIReplyGenerated struct {
+	ConversationID string
+	Text           string
+}
+
+const (
+	topicMessageSent = "message.sent"
+	topicAIReply     = "ai.reply.generated"
+)
+
+// script is the conversation the demo plays, in order.
+var script = []MessageSent{
+	{ConversationID: "conv-1001", From: "alice", Text: "Hi! My order #4411 still hasn't arrived."},
+	{ConversationID: "conv-1002", From: "bob", Text: "How do I change my billing address?"},
+	{ConversationID: "conv-1001", From: "alice", Text: "It was due last Monday."},
+	{ConversationID: "conv-1003", From: "chen", Text: "I was charged twice this month, statement attached.", Attachment: "statement.pdf"},
+	{ConversationID: "conv-1001", From: "maria", FromAgent: true, Text: "Hi Alice, the courier will redeliver #4411 tomorrow morning."},
+	{ConversationID: "conv-1002", From: "bob", Text: "Found it, thanks!"},
+	{ConversationID: "conv-1003", From: "sam", FromAgent: true, Text: "Hi Chen, I see the duplicate charge and have refunded it."},
+	{ConversationID: "conv-1003", From: "chen", Text: "Great, how long does a refund take?"},
+	{ConversationID: "conv-1001", From: "alice", Text: "Perfect, thank you!"},
+}
+
+// agents assigns each conversation to the agent the notification alerts.
+var agents = map[string]string{"conv-1001": "maria", "conv-1002": "maria", "conv-1003": "sam"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+// run plays the script on a new bus, writing the transcript, a summary and
+// the delivery stats to w. It returns once the bus is closed.
+func run(ctx context.Context, w io.Writer) error {
+	opsLog := &lineBuffer{}
+	logger := slog.New(slog.NewTextHandler(opsLog, &slog.HandlerOptions{
+		Level:       slog.LevelWarn,
+		ReplaceAttr: dropVolatileAttrs,
+	}))
+
+	deadLetter, err := eventbus.DeadLetter()
+	if err != nil {
+		return err
+	}
+	retry, err := eventbus.Retry(eventbus.RetryPolicy{
+		MaxAttempts:     4,
+		InitialInterval: 5 * time.Millisecond,
+		MaxInterval:     50 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	timeout, err := eventbus.Timeout(2 * time.Second)
+	if err != nil {
+		return err
+	}
+	// Outermost first: only final failures are logged and dead-lettered;
+	// every attempt is recovered from panics and gets its own deadline.
+	bus, err := eventbus.New(
+		eventbus.WithLogger(logger),
+		eventbus.WithMiddleware(deadLetter, eventbus.Logging(logger), retry, eventbus.Recover(), timeout),
+	)
+	if err != nil {
+		return err
+	}
+
+	app, err := newChat(bus)
+	if err == nil {
+		err = app.play(ctx, w)
+	}
+
+	// Close even after an error, so that no goroutine outlives run.
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if cerr := bus.Close(closeCtx); cerr != nil {
+		return errors.Join(err, fmt.Errorf("close: %w", cerr))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "Bus closed: every queued event was handled and every worker has stopped.")
+	fmt.Fprintln(w)
+
+	app.printSummary(w, opsLog)
+	return app.printStats(w, bus.Stats())
+}
+
+// chat is the service and the subscribers it wires up.
+type chat struct {
+	sent    *eventbus.Topic[MessageSent]
+	replies *eventbus.Topic[AIReplyGenerated]
+	subs    []*eventbus.Subscription
+
+	gateway   *pushGateway
+	analytics *analytics
+	audit     *auditLog
+	notes     *lineBuffer // what the notification handler did, per message
+
+	shownReplies chan shownReply              // from the chat service's own subscriber
+	deadLetters  chan eventbus.FailedDelivery // from the operations inbox
+}
+
+// shownReply is an AI reply as the chat service received it.
+type shownReply struct {
+	payload       AIReplyGenerated
+	correlationID string
+	causationID   string
+}
+
+func newChat(bus *eventbus.Bus) (*chat, error) {
+	c := &chat{
+		gateway:      &pushGateway{failFirst: 2},
+		analytics:    &analytics{counts: make(map[string]int)},
+		audit:        &auditLog{},
+		notes:        &lineBuffer{},
+		shownReplies: make(chan shownReply, len(script)),
+		deadLetters:  make(chan eventbus.FailedDelivery, len(script)),
+	}
+	var err error
+	if c.sent, err = eventbus.NewTopic[MessageSent](bus, topicMessageSent); err != nil {
+		return nil, err
+	}
+	if c.replies, err = eventbus.NewTopic[AIReplyGenerated](bus, topicAIReply); err != nil {
+		return nil, err
+	}
+	dead, err := eventbus.NewTopic[eventbus.FailedDelivery](bus, eventbus.DefaultDeadLetterTopic)
+	if err != nil {
+		return nil, err
+	}
+
+	subscribe := func(sub *eventbus.Subscription, err error) error {
+		if err == nil {
+			c.subs = append(c.subs, sub)
+		}
+		return err
+	}
+	return c, errors.Join(
+		subscribe(c.sent.Subscribe("analytics", c.analytics.handle)),
+		subscribe(c.sent.Subscribe("notification", c.notify)),
+		// Replies may be written for several conversations at once, but
+		// the messages of one conversation are answered in order.
+		subscribe(c.sent.Subscribe("ai-responder", c.respond,
+			eventbus.WithConcurrency(2),
+			eventbus.WithOrderingKey(func(e *eventbus.Event[MessageSent]) string { return e.Payload.ConversationID }))),
+		subscribe(c.sent.Subscribe("audit-log", c.audit.handle)),
+		subscribe(c.replies.Subscribe("chat-service", c.showReply)),
+		subscribe(dead.Subscribe("ops-inbox", c.inbox)),
+	)
+}
+
+// notify alerts the conversation's agent of a customer's message.
+func (c *chat) notify(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+	m := e.Payload
+	if m.FromAgent {
+		return nil
+	}
+	attempt := 1
+	if d, ok := eventbus.DeliveryFromContext(ctx); ok {
+		attempt = d.Attempt
+	}
+	agent := agents[m.ConversationID]
+	if err := c.gateway.push(ctx, agent, m.From+": "+m.Text); err != nil {
+		c.notes.printf("notify  attempt %d failed: %v", attempt, err)
+		return fmt.Errorf("alert %s: %w", agent, err)
+	}
+	c.notes.printf("notify  %s alerted on attempt %d", agent, attempt)
+	return nil
+}
+
+// respond answers a customer's message with a canned reply, published with
+// the handler's ctx so that the reply continues the message's causal chain.
+func (c *chat) respond(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+	m := e.Payload
+	if m.FromAgent {
+		return nil
+	}
+	if m.Attachment != "" {
+		// Retrying will not help: mark the error permanent, so that it goes
+		// straight to the dead-letter topic.
+		return eventbus.Permanent(fmt.Errorf("ai-responder cannot read attachment %q", m.Attachment))
+	}
+	return c.replies.Publish(ctx, AIReplyGenerated{ConversationID: m.ConversationID, Text: cannedReply(m.Text)})
+}
+
+// showReply is the chat service's subscriber of "ai.reply.generated": it
+// hands each reply to the transcript.
+func (c *chat) showReply(ctx context.Context, e *eventbus.Event[AIReplyGenerated]) error {
+	r := shownReply{payload: e.Payload, correlationID: e.CorrelationID, causationID: e.CausationID.String()}
+	select {
+	case c.shownReplies <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// inbox is the operations team's subscriber of the dead-letter topic.
+func (c *chat) inbox(ctx context.Context, e *eventbus.Event[eventbus.FailedDelivery]) error {
+	select {
+	case c.deadLetters <- e.Payload:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// play publishes the script, one message at a time, and writes the
+// transcript. Each message is published with PublishSync, so that every
+// subscriber has handled it before the next one is sent; then play waits
+// for the AI's reply (or the dead letter that replaces it).
+func (c *chat) play(ctx context.Context, w io.Writer) error {
+	conversations := make(map[string]bool)
+	for _, m := range script {
+		conversations[m.ConversationID] = true
+	}
+	fmt.Fprintf(w, "Support chat: %d conversations, %d messages\n\n", len(conversations), len(script))
+
+	for i, m := range script {
+		if err := c.sent.PublishSync(ctx, m); err != nil {
+			return fmt.Errorf("message %d: %w", i+1, err)
+		}
+		rec, ok := c.audit.last()
+		if !ok || rec.payload != m {
+			return fmt.Errorf("message %d: not in the audit log", i+1)
+		}
+
+		who := m.From
+		if m.FromAgent {
+			who += " (agent)"
+		}
+		fmt.Fprintf(w, "[%s] %s: %s\n", m.ConversationID, who, m.Text)
+		if m.Attachment != "" {
+			fmt.Fprintf(w, "          attachment: %s\n", m.Attachment)
+		}
+		fmt.Fprintf(w, "          audit   event %s (seq %d)\n", rec.id, rec.sequence)
+		for _, note := range c.notes.take() {
+			fmt.Fprintf(w, "          %s\n", note)
+		}
+		if m.FromAgent {
+			continue
+		}
+
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		select {
+		case r := <-c.shownReplies:
+			cancel()
+			if r.causationID != rec.id || r.correlationID != rec.correlationID || r.payload.ConversationID != m.ConversationID {
+				return fmt.Errorf("message %d: reply not linked to event %s: correlation %s, causation %s",
+					i+1, rec.id, r.correlationID, r.causationID)
+			}
+			fmt.Fprintf(w, "[%s] AI assistant: %s\n", r.payload.ConversationID, r.payload.Text)
+			fmt.Fprintf(w, "          link    correlation %s, caused by event %s\n", r.correlationID, r.causationID)
+		case dl := <-c.deadLetters:
+			cancel()
+			if dl.Envelope.ID.String() != rec.id {
+				return fmt.Errorf("message %d: dead letter for event %s, want %s", i+1, dl.Envelope.ID, rec.id)
+			}
+			fmt.Fprintf(w, "          dead letter from %s after %d attempt(s): %s\n", dl.Subscriber, dl.Attempts, dl.Error)
+			fmt.Fprintf(w, "          ops-inbox: routed to %s for a human answer\n", agents[m.ConversationID])
+		case <-wait.Done():
+			cancel()
+			return fmt.Errorf("message %d: no AI reply: %w", i+1, wait.Err())
+		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// printSummary writes what the analytics and the audit log collected, and
+// the operations log.
+func (c *chat) printSummary(w io.Writer, opsLog *lineBuffer) {
+	fmt.Fprintln(w, "Analytics: messages per conversation")
+	for _, conv := range c.analytics.conversations() {
+		fmt.Fprintf(w, "  %s  %d\n", conv, c.analytics.count(conv))
+	}
+	fmt.Fprintf(w, "Audit log: %d entries\n", c.audit.len())
+	calls, failed := c.gateway.stats()
+	fmt.Fprintf(w, "Push gateway: %d calls, %d failed\n", calls, failed)
+	fmt.Fprintln(w, "Operations log (warn and above):")
+	lines := opsLog.take()
+	if len(lines) == 0 {
+		fmt.Fprintln(w, "  (empty)")
+	}
+	for _, line := range lines {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	fmt.Fprintln(w)
+}
+
+// printStats writes one row per subscription and the bus totals.
+func (c *chat) printStats(w io.Writer, bus eventbus.BusStats) error {
+	rows := make([]eventbus.SubscriptionStats, 0, len(c.subs))
+	for _, s := range c.subs {
+		rows = append(rows, s.Stats())
+	}
+	slices.SortFunc(rows, func(a, b eventbus.SubscriptionStats) int {
+		return strings.Compare(a.Topic+"/"+a.Subscriber, b.Topic+"/"+b.Subscriber)
+	})
+
+	fmt.Fprintln(w, "Delivery stats")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tSUBSCRIBER\tENQUEUED\tDELIVERED\tFAILED\tRETRIED\tDEAD-LETTERED\tDROPPED")
+	row := func(topic, sub string, s eventbus.SubscriptionStats) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", topic, sub,
+			s.Enqueued, s.Delivered, s.Failed, s.Retried, s.DeadLettered, s.Dropped.Total())
+	}
+	for _, s := range rows {
+		row(s.Topic, s.Subscriber, s)
+	}
+	row("TOTAL", "", bus.Totals)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Published %d events on %d topics (%d with no subscriber).\n",
+		bus.Published, bus.Topics, bus.NoSubscribers)
+	return err
+}
+
+// cannedReply is the AI responder's whole intelligence.
+func cannedReply(text string) string {
+	t := strings.ToLower(text)
+	switch {
+	case strings.Contains(t, "order"):
+		return "Sorry about the delay! I've opened a delivery case and an agent will check with the courier."
+	case strings.Contains(t, "billing"):
+		return "You can change it under Settings > Billing > Address."
+	case strings.Contains(t, "refund"):
+		return "Refunds reach your account within 3 to 5 business days."
+	case strings.Contains(t, "thank"):
+		return "You're welcome! Anything else I can help with?"
+	}
+	return "Thanks, I've added that to your case."
+}
+
+// pushGateway simulates a push-notification service that is down for its
+// first failFirst calls.
+type pushGateway struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     int
+}
+
+var errGatewayUnavailable = errors.New("push gateway: 503 service unavailable")
+
+func (g *pushGateway) push(ctx context.Context, agent, text string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls++
+	if g.calls <= g.failFirst {
+		return errGatewayUnavailable
+	}
+	return nil
+}
+
+func (g *pushGateway) stats() (calls, failed int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls, min(g.calls, g.failFirst)
+}
+
+// analytics counts messages per conversation.
+type analytics struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (a *analytics) handle(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+	a.mu.Lock()
+	a.counts[e.Payload.ConversationID]++
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *analytics) conversations() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	convs := make([]string, 0, len(a.counts))
+	for conv := range a.counts {
+		convs = append(convs, conv)
+	}
+	slices.Sort(convs)
+	return convs
+}
+
+func (a *analytics) count(conv string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counts[conv]
+}
+
+// auditLog records every message with its envelope.
+type auditLog struct {
+	mu      sync.Mutex
+	records []auditRecord
+}
+
+type auditRecord struct {
+	id            string
+	sequence      uint64
+	correlationID string
+	payload       MessageSent
+}
+
+func (l *auditLog) handle(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+	l.mu.Lock()
+	l.records = append(l.records, auditRecord{
+		id:            e.ID.String(),
+		sequence:      e.Sequence,
+		correlationID: e.CorrelationID,
+		payload:       e.Payload,
+	})
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *auditLog) last() (auditRecord, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.records) == 0 {
+		return auditRecord{}, false
+	}
+	return l.records[len(l.records)-1], true
+}
+
+func (l *auditLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.records)
+}
+
+// lineBuffer collects lines written by several goroutines; it is also an
+// io.Writer for a slog handler.
+type lineBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.lines = append(b.lines, strings.TrimRight(string(p), "\n"))
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+func (b *lineBuffer) printf(format string, args ...any) {
+	fmt.Fprintf(b, format, args...)
+}
+
+// take returns the lines collected so far and forgets them.
+func (b *lineBuffer) take() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := b.lines
+	b.lines = nil
+	return lines
+}
+
+// dropVolatileAttrs removes the time and duration from log records, so that
+// the operations log reads the same on every run.
+func dropVolatileAttrs(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "duration") {
+		return slog.Attr{}
+	}
+	return a
+}
