@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/busline/eventbus/benchmarks
+cpu: AMD EPYC
+BenchmarkFanout/subs=4/eventbus-2   	  100	  400.0 ns/op	  10000000 deliveries/s	  400.0 ns/publish	  176 B/op	  1 allocs/op
+BenchmarkFanout/subs=4/kelindar-2   	  100	  100.0 ns/op	  40000000 deliveries/s	  100.0 ns/publish	  0 B/op	  0 allocs/op
+BenchmarkFanout/subs=4/eventbus-2   	  100	  500.0 ns/op	  8000000 deliveries/s	  500.0 ns/publish	  176 B/op	  1 allocs/op
+BenchmarkFanout/subs=4/kelindar-2   	  100	  100.0 ns/op	  20000000 deliveries/s	  100.0 ns/publish	  0 B/op	  0 allocs/op
+BenchmarkFanout/subs=4/eventbus-2   	  100	  600.0 ns/op	  6000000 deliveries/s	  600.0 ns/publish	  176 B/op	  1 allocs/op
+BenchmarkLatency/rate=100k/subs=4/eventbus-2 	1	100000000 ns/op	400000 deliveries/s	10000 ns/publish	1.5 p50-us	30 p99-us	60 p99.9-us	100000 publishes/s	1760000 B/op	10000 allocs/op
+BenchmarkLatency/rate=100k/subs=4/kelindar-2 	1	100000000 ns/op	400000 deliveries/s	10000 ns/publish	400 p50-us	3000 p99-us	4000 p99.9-us	100000 publishes/s	0 B/op	0 allocs/op
+BenchmarkOverflow/policy=block/eventbus-2 	10	300 ns/op	3000000 deliveries/s	0 dropped/publish	300 ns/publish	176 B/op	1 allocs/op
+BenchmarkOverflow/policy=fail/eventbus-2 	10	300 ns/op	100000 deliveries/s	0.95 dropped/publish	300 ns/publish	275 B/op	4 allocs/op
+--- SKIP: BenchmarkSomething
+PASS
+`
+
+func TestParseAndMedian(t *testing.T) {
+	var r Results
+	if err := r.Parse(strings.NewReader(sample)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, unit string
+		want       float64
+	}{
+		{"BenchmarkFanout/subs=4/eventbus", "ns/publish", 500},          // odd count
+		{"BenchmarkFanout/subs=4/kelindar", "deliveries/s", 30_000_000}, // even count
+		{"BenchmarkLatency/rate=100k/subs=4/eventbus", "p99-us", 30},
+	} {
+		got, ok := r.Median(c.name, c.unit)
+		if !ok || got != c.want {
+			t.Errorf("Median(%s, %s) = %v, %v; want %v", c.name, c.unit, got, ok, c.want)
+		}
+	}
+	if _, ok := r.Median("BenchmarkFanout/subs=4/eventbus-2", "ns/op"); ok {
+		t.Error("the -GOMAXPROCS suffix was kept")
+	}
+}
+
+func TestWrite(t *testing.T) {
+	var r Results
+	if err := r.Parse(strings.NewReader(sample)); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	r.Write(&out, "kelindar")
+	got := out.String()
+	for _, want := range []string{
+		"### Fanout subs=4\n",
+		"Median of 3 run(s).",
+		"| implementation | ns/publish | deliveries/s | B/op | allocs/op | deliveries/s ÷ kelindar |",
+		"| eventbus | 500 | 8.00M | 176 | 1 | 0.27× |",
+		"| kelindar | 100 | 30.00M | 0 | 0 | 1.00× |",
+		"### Latency rate=100k subs=4\n",
+		"| eventbus | 1.50 | 30.00 | 60.00 | 100.0k | 400.0k | 0.01× |",
+		// Single-implementation workloads of one benchmark share a table,
+		// and metrics the layout does not know get a column.
+		"### Overflow\n",
+		"| implementation | ns/publish | deliveries/s | B/op | allocs/op | dropped/publish | deliveries/s ÷ kelindar |",
+		"| policy=fail/eventbus | 300 | 100.0k | 275 | 4 | 0.95 | — |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}
