@@ -29,8 +29,8 @@ fi
 
 failed=()
 for dir in "${modules[@]}"; do
-	echo "==> testing module in ${dir} (go test -race -count=1 ./...)"
-	if ! (cd "$root/$dir" && go test -race -count=1 ./...); then
+	echo "==> testing module in ${dir} (go test -race -count=1 -bench=. -benchtime=1x ./...)"
+	if ! (cd "$root/$dir" && go test -race -count=1 -bench=. -benchtime=1x ./...); then
 		failed+=("$dir")
 	fi
 done
