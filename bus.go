@@ -66,13 +66,19 @@ func New(opts ...Option) (*Bus, error) {
 		idle:          make(chan struct{}, 1),
 	}
 	if b.onError == nil {
-		b.onError = b.logFailure
+		// Final failures are the one thing the bus never keeps quiet about:
+		// without a logger of its own it reports them to slog's default.
+		failures := cfg.logger
+		if failures == nil {
+			failures = slog.Default()
+		}
+		b.onError = func(ctx context.Context, err *DeliveryError) { logFailure(ctx, failures, err) }
 	}
 	return b, nil
 }
 
-func (b *Bus) logFailure(ctx context.Context, err *DeliveryError) {
-	b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: delivery failed",
+func logFailure(ctx context.Context, logger *slog.Logger, err *DeliveryError) {
+	logger.LogAttrs(ctx, slog.LevelError, "eventbus: delivery failed",
 		slog.String("topic", err.Topic),
 		slog.String("subscriber", err.Subscriber),
 		slog.String("event_id", err.EventID.String()),

@@ -18,9 +18,11 @@ type busConfig struct {
 	onError    func(ctx context.Context, err *DeliveryError)
 }
 
-// WithLogger sets the logger the bus writes its own records to (failures
-// reported by the default error handler, shutdown problems). A nil logger,
-// the default, discards them.
+// WithLogger sets the logger the bus writes its own records to: failures
+// reported by the default error handler, dead letters nobody subscribed to,
+// shutdown problems. A nil logger, the default, discards them, except the
+// default error handler's records, which then go to slog.Default() so that
+// a final failure is never silent.
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *busConfig) error {
 		c.logger = logger
@@ -48,7 +50,7 @@ func WithMiddleware(mw ...Middleware) Option {
 // published with PublishSync, whose caller gets the error instead. It is
 // called on the subscriber's goroutine, with the handler's ctx and no lock
 // held; it should return quickly. The default writes an error record to the
-// bus's logger.
+// bus's logger, or to slog.Default() when the bus has none.
 func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
 	return func(c *busConfig) error {
 		if fn == nil {
