@@ -268,7 +268,6 @@ func (b *Bus) register(s *Subscription) error {
 		return ErrClosed
 	}
 	b.subscribers[s] = struct{}{}
-	b.workers.Add(len(s.lanes))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -13,45 +14,53 @@ type item struct {
 	wait *syncWait
 }
 
-// queue is a bounded FIFO ring with many producers and one consumer: a
-// subscription's worker owns one queue, its lane. All state is guarded by
-// mu, which is never held while user code runs.
+// queue is a bounded FIFO ring with many producers and at most one
+// consumer: a subscription's lane. The lane's worker goroutine runs only
+// while the lane has work: a push to an idle lane starts it, and it exits
+// once the lane is empty, so an idle subscription costs no goroutine. All
+// state is guarded by mu, which is never held while user code runs.
 //
 // The queue also keeps the subscription's admission counters (enqueued,
 // dropped by policy, canceled) under mu, so that no count can land after the
-// queue has closed and its worker has exited: only then does the
-// subscription retire its counters into the bus's totals.
+// lane has finished: only then does the subscription retire its counters
+// into the bus's totals.
 type queue struct {
 	mu       sync.Mutex
 	buf      []item // grows on demand up to capacity, so idle queues stay small
 	capacity int
 	head     int  // index of the oldest item
 	n        int  // number of items
-	closed   bool // no more pushes; the worker exits once the queue is empty and no publisher waits
+	closed   bool // no more pushes
+	running  bool // a worker goroutine is handling this lane
+	finished bool // closed, empty, no worker, no waiting publisher: done for good
 
-	// notify wakes the worker; it has room for one token, sent by a push to
-	// an empty queue, by close and by the last waiter leaving a closed queue,
-	// so a wake-up is never lost.
-	notify chan struct{}
 	// space is closed (and replaced) when a pop makes room while publishers
 	// wait for it, or when the queue closes.
 	space   chan struct{}
 	waiters int
 
-	length   atomic.Int64 // mirror of n for lock-free reads
-	counters *subscriberCounters
+	length atomic.Int64 // mirror of n for lock-free reads
+	owner  *Subscription
+	// delivery is the ctx the lane's handlers get, reused by every worker
+	// the lane starts (one at a time).
+	delivery *deliveryContext
+	// work is the worker's body, made once so that starting a worker
+	// allocates nothing.
+	work func()
 }
 
 // initialQueueSlots is the ring size a queue starts with.
 const initialQueueSlots = 8
 
-func newQueue(capacity int, counters *subscriberCounters) *queue {
-	return &queue{
+func newQueue(capacity int, owner *Subscription, delivery *deliveryContext) *queue {
+	q := &queue{
 		buf:      make([]item, min(capacity, initialQueueSlots)),
 		capacity: capacity,
-		notify:   make(chan struct{}, 1),
-		counters: counters,
+		owner:    owner,
+		delivery: delivery,
 	}
+	q.work = func() { owner.run(q) }
+	return q
 }
 
 // admission is what became of an offered item.
@@ -81,14 +90,14 @@ func (q *queue) offer(it item, policy Overflow) (admission, item, bool) {
 	switch policy {
 	case OverflowDropOldest:
 		old := q.popLocked()
-		q.counters.evicted.Add(1)
+		q.owner.counters.evicted.Add(1)
 		q.pushLocked(it)
 		return admitted, old, true
 	case OverflowDropNewest:
-		q.counters.queueFull.Add(1)
+		q.owner.counters.queueFull.Add(1)
 		return admitDropped, item{}, false
 	case OverflowFail:
-		q.counters.rejected.Add(1)
+		q.owner.counters.rejected.Add(1)
 		return admitFailed, item{}, false
 	}
 	return admitFull, item{}, false
@@ -98,11 +107,11 @@ func (q *queue) offer(it item, policy Overflow) (admission, item, bool) {
 // closes. It reports whether it was queued; if not, err is ctx's error when
 // ctx ended the wait, and the item was counted as Canceled unless the queue
 // had already closed before the wait began (the subscription was gone, so
-// the event was not its own; its worker may have retired the counters).
+// the event was not its own; it may have retired its counters).
 func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return false, nil
 	}
 	for q.n >= q.capacity && !q.closed {
@@ -126,11 +135,14 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 	}
 	if err == nil && !q.closed {
 		q.pushLocked(it)
+		q.mu.Unlock()
 		return true, nil
 	}
-	q.counters.canceled.Add(1)
-	if q.closed && q.waiters == 0 {
-		q.wakeWorker() // it may be waiting for the last publisher to leave
+	q.owner.counters.canceled.Add(1)
+	done := q.finishLocked()
+	q.mu.Unlock()
+	if done {
+		q.owner.laneFinished()
 	}
 	return false, err
 }
@@ -138,7 +150,7 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 // cancelIfOpen counts an item the publisher gave up on before trying to
 // queue it; it reports false when the queue had closed meanwhile.
 func (q *queue) cancelIfOpen() bool {
-	return q.ifOpen(func() { q.counters.canceled.Add(1) })
+	return q.ifOpen(func() { q.owner.counters.canceled.Add(1) })
 }
 
 // ifOpen runs count, which must only update counters, if the queue is
@@ -160,9 +172,11 @@ func (q *queue) pushLocked(it item) {
 	q.buf[(q.head+q.n)%len(q.buf)] = it
 	q.n++
 	q.length.Store(int64(q.n))
-	q.counters.enqueued.Add(1)
-	if q.n == 1 {
-		q.wakeWorker()
+	q.owner.counters.enqueued.Add(1)
+	if !q.running {
+		q.running = true
+		q.owner.bus.workers.Add(1)
+		go q.work()
 	}
 }
 
@@ -184,31 +198,42 @@ func (q *queue) popLocked() item {
 	return it
 }
 
-func (q *queue) wakeWorker() {
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
-}
+// idleSpins is how many times a worker that finds its lane empty yields the
+// processor and looks again before it exits: under a steady stream this
+// saves starting a new worker for every event.
+const idleSpins = 2
 
-// pop waits for an item and removes it. It returns false once the queue is
-// closed, empty, and no publisher is still waiting on it (whose count must
-// land before the subscription retires).
-func (q *queue) pop() (item, bool) {
+// next removes the next item for the lane's worker. When the lane is empty
+// it returns false and the worker must exit; finished then says whether the
+// lane is done for good (closed, nothing left, nobody waiting).
+func (q *queue) next() (it item, ok, finished bool) {
 	q.mu.Lock()
-	for q.n == 0 {
-		if q.closed && q.waiters == 0 {
-			q.mu.Unlock()
-			return item{}, false
-		}
+	for spins := 0; q.n == 0 && !q.closed && spins < idleSpins; spins++ {
 		q.mu.Unlock()
-		<-q.notify
+		runtime.Gosched()
 		q.mu.Lock()
 	}
-	it := q.popLocked()
+	if q.n == 0 {
+		q.running = false
+		finished = q.finishLocked()
+		q.mu.Unlock()
+		return item{}, false, finished
+	}
+	it = q.popLocked()
 	q.wakeWaitersLocked()
 	q.mu.Unlock()
-	return it, true
+	return it, true, false
+}
+
+// finishLocked marks the queue finished, once, when it is closed, empty,
+// without a worker and without a waiting publisher, and reports whether
+// this call did it.
+func (q *queue) finishLocked() bool {
+	if q.finished || !q.closed || q.n > 0 || q.running || q.waiters > 0 {
+		return false
+	}
+	q.finished = true
+	return true
 }
 
 func (q *queue) wakeWaitersLocked() {
@@ -219,8 +244,9 @@ func (q *queue) wakeWaitersLocked() {
 }
 
 // close stops pushes. With discard, it also removes and returns every queued
-// item; otherwise the worker finishes them.
-func (q *queue) close(discard bool) []item {
+// item, counted as dropped for reason; otherwise the worker finishes them. It reports whether the queue
+// finished at once.
+func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 	q.mu.Lock()
 	q.closed = true
 	var out []item
@@ -229,11 +255,16 @@ func (q *queue) close(discard bool) []item {
 		for q.n > 0 {
 			out = append(out, q.popLocked())
 		}
+		if reason == dropShutdown {
+			q.owner.counters.shutdown.Add(uint64(len(out)))
+		} else {
+			q.owner.counters.unsubscribed.Add(uint64(len(out)))
+		}
 	}
 	q.wakeWaitersLocked()
+	done := q.finishLocked()
 	q.mu.Unlock()
-	q.wakeWorker()
-	return out
+	return out, done
 }
 
 // syncWait collects the outcome of one PublishSync over its subscribers.

@@ -35,7 +35,7 @@ type Subscription struct {
 	cancel   context.CancelFunc // cancels the handlers' ctx
 
 	detached    atomic.Bool
-	liveWorkers atomic.Int32
+	liveLanes   atomic.Int32
 	nextLane    atomic.Uint32
 	done        chan struct{}
 	counters    subscriberCounters
@@ -80,21 +80,16 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		lanes:    make([]*queue, cfg.concurrency),
 		done:     make(chan struct{}),
 	}
-	perLane := (cfg.capacity + cfg.concurrency - 1) / cfg.concurrency
-	for i := range s.lanes {
-		s.lanes[i] = newQueue(perLane, &s.counters)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-
+	perLane := (cfg.capacity + cfg.concurrency - 1) / cfg.concurrency
+	for i := range s.lanes {
+		s.lanes[i] = newQueue(perLane, s, &deliveryContext{Context: ctx, sub: s})
+	}
+	s.liveLanes.Store(int32(len(s.lanes)))
 	if err := tc.attach(s); err != nil {
 		cancel()
 		return nil, err
-	}
-
-	s.liveWorkers.Store(int32(len(s.lanes)))
-	for _, lane := range s.lanes {
-		go s.run(ctx, lane)
 	}
 	return s, nil
 }
@@ -165,7 +160,9 @@ func (s *Subscription) detach() {
 func (s *Subscription) finish() {
 	s.detach()
 	for _, q := range s.lanes {
-		q.close(false)
+		if _, done := q.close(false, dropUnsubscribed); done {
+			s.laneFinished()
+		}
 	}
 }
 
@@ -185,18 +182,27 @@ func (s *Subscription) stop(reason dropReason) int {
 	defer s.cancel()
 	n := 0
 	for _, q := range s.lanes {
-		for _, it := range q.close(true) {
-			switch reason {
-			case dropShutdown:
-				s.counters.shutdown.Add(1)
-			default:
-				s.counters.unsubscribed.Add(1)
-			}
+		dropped, done := q.close(true, reason)
+		for _, it := range dropped {
 			s.settleDropped(it)
-			n++
+		}
+		n += len(dropped)
+		if done {
+			s.laneFinished()
 		}
 	}
 	return n
+}
+
+// laneFinished is called once per lane, when it is done for good; the last
+// one retires the subscription.
+func (s *Subscription) laneFinished() {
+	if s.liveLanes.Add(-1) == 0 {
+		s.detach()
+		s.cancel()
+		s.bus.retire(s)
+		close(s.done)
+	}
 }
 
 // settleDropped ends the bookkeeping of a queued event that will not be
@@ -376,28 +382,20 @@ func fnv1a(s string) uint32 {
 	return h
 }
 
-// run is one worker: it handles its lane's events in order until the lane is
-// closed and empty.
-func (s *Subscription) run(ctx context.Context, lane *queue) {
-	defer s.workerExited()
-	d := &deliveryContext{Context: ctx, sub: s}
+// run is a lane's worker: it handles the lane's events in order until the
+// lane is empty, then exits; the next push starts a new one.
+func (s *Subscription) run(lane *queue) {
+	defer s.bus.workers.Done()
 	for {
-		it, ok := lane.pop()
+		it, ok, finished := lane.next()
 		if !ok {
+			if finished {
+				s.laneFinished()
+			}
 			return
 		}
-		s.deliver(d, it)
+		s.deliver(lane.delivery, it)
 	}
-}
-
-func (s *Subscription) workerExited() {
-	if s.liveWorkers.Add(-1) == 0 {
-		s.detach()
-		s.cancel()
-		s.bus.retire(s)
-		close(s.done)
-	}
-	s.bus.workers.Done()
 }
 
 func (s *Subscription) deliver(d *deliveryContext, it item) {
