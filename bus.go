@@ -33,9 +33,13 @@ type Bus struct {
 	// rejects every publish.
 	closing atomic.Bool
 	stopped atomic.Bool
-	// pending counts publishes in progress plus events queued or being
-	// handled; Close waits for it to reach zero.
-	pending atomic.Int64
+	// publishesStarted and publishesFinished count publishes; their
+	// difference is the number in progress. Close waits for none to be in
+	// progress and every lane to be idle, seeing no new publish meanwhile.
+	publishesStarted  atomic.Uint64
+	publishesFinished atomic.Uint64
+	// idle is signalled, while the bus closes, whenever a publish finishes
+	// or a worker exits, for Close to look again.
 	idle    chan struct{}
 	workers sync.WaitGroup
 }
@@ -98,16 +102,46 @@ func (b *Bus) reportFailure(ctx context.Context, err *DeliveryError) {
 	b.onError(ctx, err)
 }
 
-// acquire registers a unit of pending work; release ends it.
-func (b *Bus) acquire(n int64) { b.pending.Add(n) }
+// publishBegin registers a publish in progress; publishEnd ends it.
+func (b *Bus) publishBegin() { b.publishesStarted.Add(1) }
 
-func (b *Bus) release(n int64) {
-	if b.pending.Add(-n) == 0 && b.closing.Load() {
+func (b *Bus) publishEnd() {
+	b.publishesFinished.Add(1)
+	b.nudgeClose()
+}
+
+// nudgeClose wakes a Close waiting for the bus to go idle.
+func (b *Bus) nudgeClose() {
+	if b.closing.Load() {
 		select {
 		case b.idle <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// quiescent reports whether no publish is in progress and no lane has work,
+// with no publish starting while it looked: then none can start but from a
+// handler, and no handler runs.
+func (b *Bus) quiescent() bool {
+	started := b.publishesStarted.Load()
+	if b.publishesFinished.Load() != started {
+		return false
+	}
+	b.mu.Lock()
+	subs := make([]*Subscription, 0, len(b.subscribers))
+	for s := range b.subscribers {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		for _, q := range s.lanes {
+			if q.busy() {
+				return false
+			}
+		}
+	}
+	return b.publishesStarted.Load() == started
 }
 
 // Stats returns a snapshot of the bus's counters.
@@ -212,7 +246,7 @@ func (b *Bus) Close(ctx context.Context) error {
 
 func (b *Bus) shutdown(ctx context.Context) error {
 	forced := false
-	for !forced && b.pending.Load() != 0 {
+	for !forced && !b.quiescent() {
 		select {
 		case <-b.idle:
 		case <-ctx.Done():

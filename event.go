@@ -84,8 +84,8 @@ func CorrelationIDFromContext(ctx context.Context) (string, bool) {
 		return id, true
 	}
 	if d := deliveryFrom(ctx); d != nil {
-		if m := d.message(); m != nil {
-			return m.Header().CorrelationID, true
+		if h := d.envelope(); h != nil {
+			return h.CorrelationID, true
 		}
 	}
 	return "", false

@@ -60,7 +60,7 @@ type deliveryKey struct{}
 type deliveryContext struct {
 	context.Context
 	sub          *Subscription
-	current      atomic.Value // Message being handled
+	current      atomic.Pointer[Envelope] // of the event being handled
 	attempt      atomic.Int32
 	deadLettered atomic.Bool
 }
@@ -73,15 +73,14 @@ func (d *deliveryContext) Value(key any) any {
 }
 
 func (d *deliveryContext) begin(m Message) {
-	d.current.Store(m)
+	d.current.Store(m.Header())
 	d.attempt.Store(1)
 	d.deadLettered.Store(false)
 }
 
-func (d *deliveryContext) message() Message {
-	m, _ := d.current.Load().(Message)
-	return m
-}
+// envelope returns the envelope of the event being handled, or nil before
+// the first delivery.
+func (d *deliveryContext) envelope() *Envelope { return d.current.Load() }
 
 func deliveryFrom(ctx context.Context) *deliveryContext {
 	if ctx == nil {

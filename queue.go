@@ -225,6 +225,13 @@ func (q *queue) next() (it item, ok, finished bool) {
 	return it, true, false
 }
 
+// busy reports whether the lane has queued events or a running worker.
+func (q *queue) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n > 0 || q.running
+}
+
 // finishLocked marks the queue finished, once, when it is closed, empty,
 // without a worker and without a waiting publisher, and reports whether
 // this call did it.

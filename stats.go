@@ -106,10 +106,17 @@ type TopicStats struct {
 }
 
 // subscriberCounters are the live atomic counters behind SubscriptionStats.
+// Those that publishers update and those that the workers update sit on
+// different cache lines, so that the two sides do not contend for one.
 type subscriberCounters struct {
-	enqueued, delivered, failed, retried, deadLettered, filtered   atomic.Uint64
-	queueFull, evicted, rejected, canceled, unsubscribed, shutdown atomic.Uint64
-	inFlight                                                       atomic.Int64
+	_                                      [64]byte
+	enqueued, filtered                     atomic.Uint64 // publishers
+	queueFull, evicted, rejected, canceled atomic.Uint64
+	_                                      [64]byte
+	delivered, failed, retried             atomic.Uint64 // workers
+	deadLettered, unsubscribed, shutdown   atomic.Uint64
+	inFlight                               atomic.Int64
+	_                                      [64]byte
 }
 
 func (c *subscriberCounters) snapshot() SubscriptionStats {

@@ -34,11 +34,11 @@ type Subscription struct {
 	lanes    []*queue
 	cancel   context.CancelFunc // cancels the handlers' ctx
 
-	detached    atomic.Bool
-	liveLanes   atomic.Int32
-	nextLane    atomic.Uint32
-	done        chan struct{}
-	counters    subscriberCounters
+	detached  atomic.Bool
+	liveLanes atomic.Int32
+	nextLane  atomic.Uint32
+	done      chan struct{}
+	counters  subscriberCounters
 }
 
 // Subscribe adds a subscriber named name to the topic and starts its
@@ -211,7 +211,6 @@ func (s *Subscription) settleDropped(it item) {
 	if it.wait != nil {
 		it.wait.finish(s.dropError())
 	}
-	s.bus.release(1)
 }
 
 func (s *Subscription) dropError() error {
@@ -245,7 +244,6 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 		return offer{}, nil
 	}
 
-	s.bus.acquire(1)
 	if wait != nil {
 		wait.add()
 	}
@@ -257,12 +255,12 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 		}
 		return offer{}, nil
 	case admitFull:
-		return offer{sub: s, lane: lane}, nil // keeps what it acquired, to wait
+		return offer{sub: s, lane: lane}, nil // the publisher waits for room
 	case admitFailed:
-		s.unacquire(wait, false)
+		s.settleUnqueued(wait, false)
 		return offer{}, &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrQueueFull}
 	}
-	s.unacquire(wait, true) // admitDropped, admitClosed
+	s.settleUnqueued(wait, true) // admitDropped, admitClosed
 	return offer{}, nil
 }
 
@@ -274,11 +272,11 @@ func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *
 	}
 	if err != nil {
 		// The publisher's ctx ended: Publish returns err itself.
-		s.unacquire(wait, false)
+		s.settleUnqueued(wait, false)
 		return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
 	}
 	// The subscription stopped while the publisher waited in line.
-	s.unacquire(wait, true)
+	s.settleUnqueued(wait, true)
 	return nil
 }
 
@@ -286,13 +284,13 @@ func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *
 // publisher's ctx ended on an earlier one.
 func (s *Subscription) giveUp(o offer, wait *syncWait) {
 	o.lane.cancelIfOpen()
-	s.unacquire(wait, true)
+	s.settleUnqueued(wait, true)
 }
 
-// unacquire releases what offer acquired for an event that was not queued;
-// dropped says whether a PublishSync caller must hear that this subscriber
-// did not get the event (it hears of a rejection through Publish's error).
-func (s *Subscription) unacquire(wait *syncWait, dropped bool) {
+// settleUnqueued settles the PublishSync share of an event that was not queued;
+// dropped says whether the caller must hear that this subscriber did not
+// get the event (it hears of a rejection through Publish's error).
+func (s *Subscription) settleUnqueued(wait *syncWait, dropped bool) {
 	if wait != nil {
 		var err error
 		if dropped {
@@ -300,7 +298,6 @@ func (s *Subscription) unacquire(wait *syncWait, dropped bool) {
 		}
 		wait.finish(err)
 	}
-	s.bus.release(1)
 }
 
 // failUnqueued accounts for an event whose filter or ordering key function
@@ -392,6 +389,7 @@ func (s *Subscription) run(lane *queue) {
 			if finished {
 				s.laneFinished()
 			}
+			s.bus.nudgeClose()
 			return
 		}
 		s.deliver(lane.delivery, it)
@@ -421,7 +419,6 @@ func (s *Subscription) deliver(d *deliveryContext, it item) {
 		it.wait.finish(nil)
 	}
 	s.counters.inFlight.Add(-1)
-	s.bus.release(1)
 }
 
 // invoke runs the handler chain, turning a panic that escaped every

@@ -197,8 +197,8 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	if parent != nil && parent.sub.bus != b {
 		parent = nil // a handler of another bus: no causal link, no drain privilege
 	}
-	b.acquire(1)
-	defer b.release(1)
+	b.publishBegin()
+	defer b.publishEnd()
 	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
 		return false, ErrClosed
 	}
@@ -220,8 +220,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 		e.CorrelationID, _ = ctx.Value(correlationKey{}).(string)
 	}
 	if parent != nil {
-		if m := parent.message(); m != nil {
-			h := m.Header()
+		if h := parent.envelope(); h != nil {
 			e.CausationID = h.ID
 			if e.CorrelationID == "" {
 				e.CorrelationID = h.CorrelationID
