@@ -1,0 +1,464 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type mwtOrder struct {
+	ID     string `json:"id"`
+	Amount int    `json:"amount"`
+}
+
+var errMwtRejected = errors.New("order rejected")
+
+// mwtDeadLetter builds DeadLetter middleware from options that must be
+// valid.
+func mwtDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
+	t.Helper()
+	mw, err := DeadLetter(opts...)
+	require.NoError(t, err)
+	require.NotNil(t, mw)
+	return mw
+}
+
+// mwtCollectDeadLetters subscribes to the dead-letter topic name and
+// forwards every dead letter to the returned channel.
+func mwtCollectDeadLetters(t *testing.T, bus *Bus, name string) (*Subscription, <-chan *Event[FailedDelivery]) {
+	t.Helper()
+	topic, err := NewTopic[FailedDelivery](bus, name)
+	require.NoError(t, err)
+	ch := make(chan *Event[FailedDelivery], 64)
+	sub, err := topic.Subscribe("collector", func(_ context.Context, e *Event[FailedDelivery]) error {
+		ch <- e
+		return nil
+	})
+	require.NoError(t, err)
+	return sub, ch
+}
+
+// mwtFailingOrders subscribes a handler to "orders.placed" that fails
+// every event and reports each event it got.
+func mwtFailingOrders(t *testing.T, bus *Bus, mws ...Middleware) (*Topic[mwtOrder], *Subscription, <-chan *Event[mwtOrder]) {
+	t.Helper()
+	topic, err := NewTopic[mwtOrder](bus, "orders.placed")
+	require.NoError(t, err)
+	got := make(chan *Event[mwtOrder], 64)
+	sub, err := topic.Subscribe("billing", func(_ context.Context, e *Event[mwtOrder]) error {
+		got <- e
+		return errMwtRejected
+	}, WithSubscriptionMiddleware(mws...))
+	require.NoError(t, err)
+	return topic, sub, got
+}
+
+func TestDeadLetterAfterRetryExhausts(t *testing.T) {
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink)
+	dlSub, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, sub, got := mwtFailingOrders(t, bus,
+		mwtDeadLetter(t), mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}))
+
+	before := time.Now()
+	order := mwtOrder{ID: "o-1", Amount: 42}
+	require.NoError(t, topic.Publish(mwtCtx(t), order,
+		WithKey("customer-7"), WithMetadata("tenant", "acme"), WithCorrelationID("request-1")))
+	orig := mwtRecv(t, got, "the failing event")
+	dl := mwtRecv(t, deadLetters, "the dead letter")
+	after := time.Now()
+
+	fd := dl.Payload
+	assert.Equal(t, orig.Envelope, fd.Envelope, "the original envelope")
+	assert.Equal(t, "orders.placed", fd.Envelope.Topic)
+	assert.EqualValues(t, 1, fd.Envelope.Sequence)
+	assert.Equal(t, "customer-7", fd.Envelope.Key)
+	assert.Equal(t, map[string]string{"tenant": "acme"}, fd.Envelope.Metadata)
+	assert.Equal(t, "request-1", fd.Envelope.CorrelationID)
+	assert.Equal(t, "eventbus.mwtOrder", fd.PayloadType)
+	assert.Equal(t, order, fd.Payload)
+	assert.Equal(t, "billing", fd.Subscriber)
+	assert.Equal(t, errMwtRejected.Error(), fd.Error)
+	assert.Equal(t, 3, fd.Attempts)
+	assert.False(t, fd.FailedAt.Before(before) || fd.FailedAt.After(after), "FailedAt %v", fd.FailedAt)
+
+	assert.Equal(t, DefaultDeadLetterTopic, dl.Topic)
+	assert.Equal(t, orig.ID, dl.CausationID, "caused by the failed event")
+	assert.Equal(t, "request-1", dl.CorrelationID, "in the failed event's correlation chain")
+	assert.NotEqual(t, orig.ID, dl.ID)
+	assert.Equal(t, "customer-7", dl.Key)
+
+	mwtClose(t, bus)
+	st := sub.Stats()
+	assert.EqualValues(t, 1, st.DeadLettered)
+	assert.EqualValues(t, 0, st.Delivered)
+	assert.EqualValues(t, 0, st.Failed)
+	assert.EqualValues(t, 2, st.Retried)
+	assert.EqualValues(t, 1, dlSub.Stats().Delivered)
+	mwtNoMore(t, failures, "failure sent to the error handler")
+	mwtNoMore(t, deadLetters, "dead letter")
+}
+
+func TestDeadLetterInheritsARootCorrelationID(t *testing.T) {
+	bus := mwtNewBus(t)
+	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, got := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-2"}))
+	orig := mwtRecv(t, got, "the failing event")
+	dl := mwtRecv(t, deadLetters, "the dead letter")
+	assert.Equal(t, orig.ID.String(), orig.CorrelationID)
+	assert.Equal(t, orig.CorrelationID, dl.CorrelationID)
+	assert.Equal(t, orig.ID, dl.CausationID)
+	assert.Equal(t, 1, dl.Payload.Attempts, "no Retry: one attempt")
+	assert.Empty(t, dl.Key)
+}
+
+func TestDeadLetterCustomTopic(t *testing.T) {
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink)
+	_, deadLetters := mwtCollectDeadLetters(t, bus, "billing.dead")
+	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t, DeadLetterTopic("billing.dead")))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-3"}))
+	dl := mwtRecv(t, deadLetters, "the dead letter")
+	assert.Equal(t, "billing.dead", dl.Topic)
+	assert.Equal(t, "o-3", dl.Payload.Payload.(mwtOrder).ID)
+
+	mwtClose(t, bus)
+	for _, ts := range bus.Topics() {
+		assert.NotEqual(t, DefaultDeadLetterTopic, ts.Topic, "the default topic is not used")
+	}
+	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
+	mwtNoMore(t, failures, "failure")
+}
+
+func TestDeadLetterPassesSuccessesThrough(t *testing.T) {
+	bus := mwtNewBus(t)
+	topic, err := NewTopic[int](bus, "orders.fine")
+	require.NoError(t, err)
+	sub, err := topic.Subscribe("fine", func(context.Context, *Event[int]) error { return nil },
+		WithSubscriptionMiddleware(mwtDeadLetter(t)))
+	require.NoError(t, err)
+	require.NoError(t, topic.PublishSync(mwtCtx(t), 1))
+	mwtClose(t, bus)
+	assert.EqualValues(t, 1, sub.Stats().Delivered)
+	assert.EqualValues(t, 0, sub.Stats().DeadLettered)
+	for _, ts := range bus.Topics() {
+		assert.NotEqual(t, DefaultDeadLetterTopic, ts.Topic, "no dead-letter topic without a failure")
+	}
+}
+
+func TestDeadLetterSubscriberFailuresAreNotDeadLetteredAgain(t *testing.T) {
+	errDLQ := errors.New("dead-letter handler failed")
+	sink, failures := mwtErrorSink()
+	// Bus-level, so the dead-letter topic's own subscriber has it too.
+	bus := mwtNewBus(t, sink, WithMiddleware(mwtDeadLetter(t)))
+	dlTopic, err := NewTopic[FailedDelivery](bus, DefaultDeadLetterTopic)
+	require.NoError(t, err)
+	var dlCalls atomic.Int32
+	dlSub, err := dlTopic.Subscribe("broken", func(context.Context, *Event[FailedDelivery]) error {
+		dlCalls.Add(1)
+		return errDLQ
+	})
+	require.NoError(t, err)
+	topic, sub, _ := mwtFailingOrders(t, bus)
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-4"}))
+	derr := mwtRecv(t, failures, "the dead-letter subscriber's failure")
+	assert.Equal(t, DefaultDeadLetterTopic, derr.Topic)
+	assert.Equal(t, "broken", derr.Subscriber)
+	assert.ErrorIs(t, derr, errDLQ)
+
+	mwtClose(t, bus)
+	mwtNoMore(t, failures, "failure")
+	assert.EqualValues(t, 1, dlCalls.Load())
+	assert.EqualValues(t, 1, dlTopic.Stats().Published, "exactly one dead letter, no loop")
+	assert.EqualValues(t, 1, dlSub.Stats().Failed)
+	assert.EqualValues(t, 0, dlSub.Stats().DeadLettered)
+	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
+}
+
+func TestDeadLetterPublishFailureGoesToTheErrorHandler(t *testing.T) {
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink)
+	// The dead-letter topic name is taken by another payload type.
+	_, err := NewTopic[string](bus, DefaultDeadLetterTopic)
+	require.NoError(t, err)
+	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-5"}))
+	derr := mwtRecv(t, failures, "the failure")
+	assert.ErrorIs(t, derr, errMwtRejected, "the original error")
+	assert.ErrorIs(t, derr, ErrTopicTypeMismatch, "the dead-letter publish error")
+	mwtClose(t, bus)
+	assert.EqualValues(t, 1, sub.Stats().Failed)
+	assert.EqualValues(t, 0, sub.Stats().DeadLettered)
+}
+
+func TestDeadLetterWithoutSubscriberIsCountedAndLogged(t *testing.T) {
+	logger, buf := mwtJSONLogger(slog.LevelDebug)
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink, WithLogger(logger))
+	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-6"}))
+	mwtClose(t, bus)
+	mwtNoMore(t, failures, "failure")
+	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
+	var dlStats *TopicStats
+	for _, ts := range bus.Topics() {
+		if ts.Topic == DefaultDeadLetterTopic {
+			dlStats = &ts
+		}
+	}
+	require.NotNil(t, dlStats, "the dead-letter topic was created")
+	assert.EqualValues(t, 1, dlStats.NoSubscribers)
+	assert.Equal(t, "eventbus.FailedDelivery", dlStats.PayloadType)
+
+	recs := buf.withMsg(t, "eventbus: dead letter published with no subscriber on its topic")
+	require.Len(t, recs, 1)
+	assert.Equal(t, "WARN", recs[0]["level"])
+	assert.Equal(t, "orders.placed", recs[0]["topic"])
+	assert.Equal(t, "billing", recs[0]["subscriber"])
+}
+
+func TestRepublish(t *testing.T) {
+	bus := mwtNewBus(t)
+	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, err := NewTopic[mwtOrder](bus, "orders.placed")
+	require.NoError(t, err)
+	got := make(chan *Event[mwtOrder], 4)
+	_, err = topic.Subscribe("billing", func(_ context.Context, e *Event[mwtOrder]) error {
+		got <- e
+		if _, again := e.Metadata["eventbus.republished-from"]; !again {
+			return errMwtRejected
+		}
+		return nil
+	}, WithSubscriptionMiddleware(mwtDeadLetter(t)))
+	require.NoError(t, err)
+
+	ctx := mwtCtx(t)
+	order := mwtOrder{ID: "o-7", Amount: 3}
+	require.NoError(t, topic.Publish(ctx, order,
+		WithKey("customer-9"), WithMetadata("tenant", "acme"), WithCorrelationID("request-9")))
+	orig := mwtRecv(t, got, "the failing event")
+	dl := mwtRecv(t, deadLetters, "the dead letter")
+
+	require.NoError(t, Republish(ctx, topic, dl.Payload))
+	again := mwtRecv(t, got, "the republished event")
+	assert.Equal(t, order, again.Payload)
+	assert.NotEqual(t, orig.ID, again.ID, "a new event")
+	assert.EqualValues(t, 2, again.Sequence)
+	assert.Equal(t, "customer-9", again.Key)
+	assert.Equal(t, "request-9", again.CorrelationID)
+	assert.Equal(t, map[string]string{
+		"tenant":                     "acme",
+		"eventbus.republished-from":  orig.ID.String(),
+		"eventbus.dead-letter-error": errMwtRejected.Error(),
+	}, again.Metadata)
+	assert.Equal(t, uuid.Nil, again.CausationID, "republished from outside a handler")
+	assert.Equal(t, map[string]string{"tenant": "acme"}, orig.Metadata, "the original event is untouched")
+
+	// The wrong payload type.
+	other, err := NewTopic[string](bus, "orders.other")
+	require.NoError(t, err)
+	err = Republish(ctx, other, dl.Payload)
+	assert.ErrorIs(t, err, ErrTopicTypeMismatch)
+	var terr *TopicTypeError
+	require.ErrorAs(t, err, &terr)
+	assert.Equal(t, "orders.other", terr.Topic)
+	assert.EqualValues(t, 0, other.Stats().Published)
+}
+
+func TestFailedDeliveryJSONRoundTrip(t *testing.T) {
+	bus := mwtNewBus(t)
+	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t), mwtRetry(t, RetryPolicy{MaxAttempts: 2, InitialInterval: msec}))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-8", Amount: 99},
+		WithKey("k"), WithMetadata("a", "1"), WithMetadata("b", "2")))
+	fd := mwtRecv(t, deadLetters, "the dead letter").Payload
+
+	data, err := json.Marshal(fd)
+	require.NoError(t, err)
+	var back FailedDelivery
+	require.NoError(t, json.Unmarshal(data, &back))
+
+	assert.Equal(t, fd.Envelope.ID, back.Envelope.ID)
+	assert.Equal(t, fd.Envelope.Topic, back.Envelope.Topic)
+	assert.True(t, fd.Envelope.Time.Equal(back.Envelope.Time), "%v vs %v", fd.Envelope.Time, back.Envelope.Time)
+	assert.Equal(t, fd.Envelope.Sequence, back.Envelope.Sequence)
+	assert.Equal(t, fd.Envelope.CorrelationID, back.Envelope.CorrelationID)
+	assert.Equal(t, fd.Envelope.CausationID, back.Envelope.CausationID)
+	assert.Equal(t, "k", back.Envelope.Key)
+	assert.Equal(t, map[string]string{"a": "1", "b": "2"}, back.Envelope.Metadata)
+	assert.Equal(t, "eventbus.mwtOrder", back.PayloadType)
+	assert.Equal(t, map[string]any{"id": "o-8", "amount": float64(99)}, back.Payload)
+	assert.Equal(t, "billing", back.Subscriber)
+	assert.Equal(t, fd.Error, back.Error)
+	assert.Equal(t, 2, back.Attempts)
+	assert.True(t, fd.FailedAt.Equal(back.FailedAt))
+
+	// Encoding the decoded value again gives the same JSON.
+	again, err := json.Marshal(back)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(data), string(again))
+}
+
+func TestDeadLetterInvalidOptions(t *testing.T) {
+	for _, name := range []string{"", "a..b", "dead letters", "dead.*", ".dead"} {
+		mw, err := DeadLetter(DeadLetterTopic(name))
+		assert.ErrorIs(t, err, ErrInvalidOption, "DeadLetterTopic(%q)", name)
+		assert.ErrorIs(t, err, ErrInvalidTopic, "DeadLetterTopic(%q)", name)
+		assert.Nil(t, mw)
+	}
+	mw, err := DeadLetter(nil)
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	assert.Nil(t, mw)
+}
+
+func TestDeadLettersDuringGracefulClose(t *testing.T) {
+	const n = 5
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink)
+	dlSub, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, err := NewTopic[int](bus, "orders.closing")
+	require.NoError(t, err)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	sub, err := topic.Subscribe("slow", func(ctx context.Context, e *Event[int]) error {
+		if e.Payload == 1 {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return errMwtRejected
+	}, WithSubscriptionMiddleware(mwtDeadLetter(t)))
+	require.NoError(t, err)
+
+	ctx := mwtCtx(t)
+	for i := 1; i <= n; i++ {
+		require.NoError(t, topic.Publish(ctx, i))
+	}
+	mwtRecv(t, started, "the first handler call")
+
+	closed := make(chan error, 1)
+	go func() { closed <- bus.Close(ctx) }()
+	// Close has begun once the bus refuses new topics.
+	require.Eventually(t, func() bool {
+		_, err := NewTopic[int](bus, "orders.probe")
+		return errors.Is(err, ErrClosed)
+	}, mwtWait, msec)
+	close(release)
+
+	require.NoError(t, mwtRecv(t, closed, "Close to return"))
+	got := map[int]bool{}
+	for range n {
+		dl := mwtRecv(t, deadLetters, "a dead letter")
+		got[dl.Payload.Payload.(int)] = true
+	}
+	assert.Len(t, got, n, "every event was dead-lettered and delivered")
+	mwtNoMore(t, failures, "failure")
+	assert.EqualValues(t, n, sub.Stats().DeadLettered)
+	assert.EqualValues(t, n, dlSub.Stats().Delivered)
+	assert.Zero(t, dlSub.Stats().Dropped.Total())
+}
+
+// A failure of a subscriber of any dead-letter topic must not be
+// dead-lettered again ("Failures of a dead-letter topic's own subscribers
+// are not dead-lettered again"), even when another DeadLetter middleware,
+// publishing to another topic, is in its chain: here the bus-level
+// DeadLetter (topic "deadletter") wraps the subscriber of "billing.dead",
+// the dead-letter topic of one subscription.
+func TestDeadLetterDoesNotDeadLetterAnotherDeadLetterTopicsFailures(t *testing.T) {
+	errDLQ := errors.New("dead-letter handler failed")
+	sink, failures := mwtErrorSink()
+	bus := mwtNewBus(t, sink, WithMiddleware(mwtDeadLetter(t)))
+	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	billingDead, err := NewTopic[FailedDelivery](bus, "billing.dead")
+	require.NoError(t, err)
+	_, err = billingDead.Subscribe("broken", func(context.Context, *Event[FailedDelivery]) error { return errDLQ })
+	require.NoError(t, err)
+	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t, DeadLetterTopic("billing.dead")))
+
+	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-9"}))
+	timer := time.NewTimer(mwtWait)
+	defer timer.Stop()
+	select {
+	case derr := <-failures:
+		assert.Equal(t, "billing.dead", derr.Topic)
+		assert.Equal(t, "broken", derr.Subscriber)
+		assert.ErrorIs(t, derr, errDLQ)
+	case dl := <-deadLetters:
+		assert.Failf(t, "a dead letter's failure was dead-lettered again",
+			"%q published a dead letter of the failed dead letter %s (from %s/%s)",
+			dl.Topic, dl.Payload.Envelope.ID, dl.Payload.Envelope.Topic, dl.Payload.Subscriber)
+	case <-timer.C:
+		require.FailNow(t, "neither a failure nor a dead letter")
+	}
+	mwtClose(t, bus)
+	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
+	assert.EqualValues(t, 1, billingDead.Stats().Published)
+}
+
+// Two bus-level DeadLetter middlewares with different topics, each topic
+// with a failing subscriber: every failing dead letter is dead-lettered to
+// the other topic, for ever, unless dead letters are never dead-lettered
+// again.
+func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
+	errDLQ := errors.New("dead-letter handler failed")
+	sink, failures := mwtErrorSink()
+	bus, err := New(sink, WithMiddleware(
+		mwtDeadLetter(t, DeadLetterTopic("dead.first")),
+		mwtDeadLetter(t, DeadLetterTopic("dead.second"))))
+	require.NoError(t, err)
+	var dlTopics []*Topic[FailedDelivery]
+	for _, name := range []string{"dead.first", "dead.second"} {
+		dlTopic, err := NewTopic[FailedDelivery](bus, name)
+		require.NoError(t, err)
+		_, err = dlTopic.Subscribe("broken", func(context.Context, *Event[FailedDelivery]) error { return errDLQ })
+		require.NoError(t, err)
+		dlTopics = append(dlTopics, dlTopic)
+	}
+	topic, err := NewTopic[int](bus, "orders.looping")
+	require.NoError(t, err)
+	_, err = topic.Subscribe("source", func(context.Context, *Event[int]) error { return errMwtRejected })
+	require.NoError(t, err)
+	deadLettersPublished := func() uint64 {
+		return dlTopics[0].Stats().Published + dlTopics[1].Stats().Published
+	}
+
+	require.NoError(t, topic.Publish(mwtCtx(t), 1))
+	var derr *DeliveryError
+	require.Eventually(t, func() bool {
+		select {
+		case derr = <-failures:
+			return true
+		default:
+			return deadLettersPublished() > 100
+		}
+	}, mwtWait, msec)
+	looped := deadLettersPublished()
+
+	// A looping bus never drains; stop it by force.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	closeErr := bus.Close(ctx)
+
+	require.LessOrEqual(t, looped, uint64(1), "dead letters ping-pong between the two dead-letter topics")
+	require.NotNil(t, derr)
+	assert.Equal(t, "dead.second", derr.Topic, "the inner dead-letter topic's failure goes to the error handler")
+	assert.ErrorIs(t, derr, errDLQ)
+	assert.NoError(t, closeErr)
+}

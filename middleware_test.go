@@ -1,0 +1,320 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Helpers shared by the middleware, error-hook and name tests. Their names
+// start with "mwt" so that they cannot clash with other test files of the
+// package.
+
+// mwtWait bounds every wait for an event in these tests. It is far longer
+// than anything should take, so that a loaded machine does not make the
+// tests flaky, and far shorter than the long intervals some tests use to
+// prove that a wait was cut short.
+const mwtWait = 10 * time.Second
+
+// mwtRecv receives one value from ch, failing the test if none arrives
+// within mwtWait.
+func mwtRecv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(mwtWait)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		require.FailNowf(t, "timed out", "waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// mwtCtx returns a ctx bounded by mwtWait, cancelled when the test ends.
+func mwtCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mwtNewBus returns a bus that is closed gracefully when the test ends; the
+// close must succeed. Tests that close the bus themselves may do so: Close
+// is idempotent and returns the first result again.
+func mwtNewBus(t *testing.T, opts ...Option) *Bus {
+	t.Helper()
+	bus, err := New(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
+		defer cancel()
+		assert.NoError(t, bus.Close(ctx), "closing the bus")
+	})
+	return bus
+}
+
+// mwtClose closes bus gracefully and requires success.
+func mwtClose(t *testing.T, bus *Bus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
+	defer cancel()
+	require.NoError(t, bus.Close(ctx))
+}
+
+// mwtErrorSink returns a WithErrorHandler option that forwards every failure
+// to the returned channel. It never blocks the worker: failures beyond the
+// channel's capacity are dropped, which the tests notice as missing ones.
+func mwtErrorSink() (Option, <-chan *DeliveryError) {
+	ch := make(chan *DeliveryError, 128)
+	return WithErrorHandler(func(_ context.Context, err *DeliveryError) {
+		select {
+		case ch <- err:
+		default:
+		}
+	}), ch
+}
+
+// mwtNoMore fails the test if ch holds a value. Call it only once every
+// goroutine that could send has finished (after Close).
+func mwtNoMore[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		assert.Failf(t, "unexpected value", "%s: %v", what, v)
+	default:
+	}
+}
+
+// mwtTrace records strings from many goroutines.
+type mwtTrace struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *mwtTrace) add(s string) {
+	r.mu.Lock()
+	r.got = append(r.got, s)
+	r.mu.Unlock()
+}
+
+func (r *mwtTrace) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+// mwtMark returns middleware that records name+">" on entry and "<"+name on
+// exit, and counts how many times it was applied to build a chain.
+func mwtMark(tr *mwtTrace, name string, built *atomic.Int32) Middleware {
+	return func(next HandlerFunc) HandlerFunc {
+		if built != nil {
+			built.Add(1)
+		}
+		return func(ctx context.Context, m Message) error {
+			tr.add(name + ">")
+			err := next(ctx, m)
+			tr.add("<" + name)
+			return err
+		}
+	}
+}
+
+func TestMiddlewareChainOrder(t *testing.T) {
+	tr := &mwtTrace{}
+	var built atomic.Int32
+	bus := mwtNewBus(t,
+		WithMiddleware(mwtMark(tr, "bus1", &built), mwtMark(tr, "bus2", &built)),
+		WithMiddleware(mwtMark(tr, "bus3", &built)))
+	topic, err := NewTopic[string](bus, "chain.order")
+	require.NoError(t, err)
+	_, err = topic.Subscribe("ordered", func(ctx context.Context, e *Event[string]) error {
+		tr.add("handler:" + e.Payload)
+		return nil
+	}, WithSubscriptionMiddleware(mwtMark(tr, "sub1", &built), mwtMark(tr, "sub2", &built)),
+		WithSubscriptionMiddleware(mwtMark(tr, "sub3", &built)))
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, built.Load(), "each middleware is applied once when the subscription is made")
+
+	ctx := mwtCtx(t)
+	require.NoError(t, topic.PublishSync(ctx, "a"))
+	assert.Equal(t, []string{
+		"bus1>", "bus2>", "bus3>", "sub1>", "sub2>", "sub3>",
+		"handler:a",
+		"<sub3", "<sub2", "<sub1", "<bus3", "<bus2", "<bus1",
+	}, tr.list())
+
+	require.NoError(t, topic.PublishSync(ctx, "b"))
+	assert.Len(t, tr.list(), 26)
+	assert.EqualValues(t, 6, built.Load(), "the chain is not rebuilt per event")
+}
+
+func TestMiddlewareBusLevelWrapsEverySubscription(t *testing.T) {
+	tr := &mwtTrace{}
+	bus := mwtNewBus(t, WithMiddleware(mwtMark(tr, "bus", nil)))
+	first, err := NewTopic[int](bus, "chain.first")
+	require.NoError(t, err)
+	second, err := NewTopic[string](bus, "chain.second")
+	require.NoError(t, err)
+	_, err = first.Subscribe("plain", func(context.Context, *Event[int]) error {
+		tr.add("plain")
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = second.Subscribe("own", func(context.Context, *Event[string]) error {
+		tr.add("own")
+		return nil
+	}, WithSubscriptionMiddleware(mwtMark(tr, "sub", nil)))
+	require.NoError(t, err)
+
+	ctx := mwtCtx(t)
+	require.NoError(t, first.PublishSync(ctx, 1))
+	assert.Equal(t, []string{"bus>", "plain", "<bus"}, tr.list())
+	require.NoError(t, second.PublishSync(ctx, "x"))
+	assert.Equal(t, []string{"bus>", "plain", "<bus", "bus>", "sub>", "own", "<sub", "<bus"}, tr.list())
+}
+
+func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
+	bus := mwtNewBus(t)
+	topic, err := NewTopic[string](bus, "chain.event")
+	require.NoError(t, err)
+	seen := make(chan Message, 1)
+	handled := make(chan *Event[string], 1)
+	spy := func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, m Message) error {
+			seen <- m
+			return next(ctx, m)
+		}
+	}
+	_, err = topic.Subscribe("spy", func(_ context.Context, e *Event[string]) error {
+		handled <- e
+		return nil
+	}, WithSubscriptionMiddleware(spy))
+	require.NoError(t, err)
+
+	require.NoError(t, topic.PublishSync(mwtCtx(t), "payload", WithKey("k")))
+	m := mwtRecv(t, seen, "the middleware's message")
+	e := mwtRecv(t, handled, "the handler's event")
+	assert.Same(t, e, m, "middleware and handler share one *Event")
+	assert.Equal(t, "payload", m.AnyPayload())
+	assert.Equal(t, "chain.event", m.Header().Topic)
+	assert.Equal(t, "k", m.Header().Key)
+	assert.Same(t, &e.Envelope, m.Header())
+}
+
+func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
+	errBlocked := errors.New("blocked by middleware")
+	errHandler := errors.New("handler failed")
+	block := func(HandlerFunc) HandlerFunc {
+		return func(context.Context, Message) error { return errBlocked }
+	}
+	swallow := func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, m Message) error {
+			_ = next(ctx, m)
+			return nil
+		}
+	}
+	bus := mwtNewBus(t)
+	topic, err := NewTopic[int](bus, "chain.decide")
+	require.NoError(t, err)
+	var calls atomic.Int32
+	handler := func(context.Context, *Event[int]) error {
+		calls.Add(1)
+		return errHandler
+	}
+	blocked, err := topic.Subscribe("blocked", handler, WithSubscriptionMiddleware(block))
+	require.NoError(t, err)
+	swallowed, err := topic.Subscribe("swallowed", handler, WithSubscriptionMiddleware(swallow))
+	require.NoError(t, err)
+
+	err = topic.PublishSync(mwtCtx(t), 1)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, errBlocked)
+	assert.NotErrorIs(t, err, errHandler, "the outermost error decides")
+	var derr *DeliveryError
+	require.ErrorAs(t, err, &derr)
+	assert.Equal(t, "blocked", derr.Subscriber)
+	assert.EqualValues(t, 1, calls.Load(), "only the swallowing subscriber's handler ran")
+
+	mwtClose(t, bus)
+	assert.EqualValues(t, 1, blocked.Stats().Failed)
+	assert.EqualValues(t, 0, blocked.Stats().Delivered)
+	assert.EqualValues(t, 1, swallowed.Stats().Delivered)
+	assert.EqualValues(t, 0, swallowed.Stats().Failed)
+}
+
+func TestMiddlewareNilIsInvalid(t *testing.T) {
+	_, err := New(WithMiddleware(Recover(), nil))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+
+	bus := mwtNewBus(t)
+	topic, err := NewTopic[int](bus, "chain.nil")
+	require.NoError(t, err)
+	_, err = topic.Subscribe("nilmw", func(context.Context, *Event[int]) error { return nil },
+		WithSubscriptionMiddleware(nil))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	assert.Empty(t, topic.Stats().Subscribers)
+}
+
+func TestDeliveryFromContext(t *testing.T) {
+	info, ok := DeliveryFromContext(context.Background())
+	assert.False(t, ok, "a plain ctx is not a delivery")
+	assert.Zero(t, info)
+	ctx := mwtCtx(t)
+	_, ok = DeliveryFromContext(ctx)
+	assert.False(t, ok)
+
+	type seen struct {
+		where string
+		info  DeliveryInfo
+		ok    bool
+	}
+	got := make(chan seen, 16)
+	inMiddleware := func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, m Message) error {
+			info, ok := DeliveryFromContext(ctx)
+			got <- seen{"middleware", info, ok}
+			return next(ctx, m)
+		}
+	}
+	bus := mwtNewBus(t, WithMiddleware(inMiddleware))
+	topic, err := NewTopic[string](bus, "delivery.info")
+	require.NoError(t, err)
+	for _, name := range []string{"alpha", "beta"} {
+		_, err := topic.Subscribe(name, func(ctx context.Context, _ *Event[string]) error {
+			info, ok := DeliveryFromContext(ctx)
+			got <- seen{"handler", info, ok}
+			derived, cancel := context.WithTimeout(context.WithValue(ctx, mwtCtxKey{}, 1), time.Minute)
+			defer cancel()
+			info, ok = DeliveryFromContext(derived)
+			got <- seen{"derived", info, ok}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, topic.PublishSync(ctx, "x"))
+	bySubscriber := map[string][]string{}
+	for range 6 {
+		s := mwtRecv(t, got, "a delivery info")
+		require.True(t, s.ok, "%s: DeliveryFromContext reported false", s.where)
+		assert.Equal(t, "delivery.info", s.info.Topic, s.where)
+		assert.Equal(t, 1, s.info.Attempt, s.where)
+		bySubscriber[s.info.Subscriber] = append(bySubscriber[s.info.Subscriber], s.where)
+	}
+	assert.ElementsMatch(t, []string{"middleware", "handler", "derived"}, bySubscriber["alpha"])
+	assert.ElementsMatch(t, []string{"middleware", "handler", "derived"}, bySubscriber["beta"])
+
+	// The publisher's ctx is still not a delivery.
+	_, ok = DeliveryFromContext(ctx)
+	assert.False(t, ok)
+}
+
+type mwtCtxKey struct{}
