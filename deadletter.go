@@ -1,7 +1,9 @@
 package eventbus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,12 +130,14 @@ func publishDeadLetter(ctx context.Context, d *deliveryContext, name string, m M
 // Republish publishes a dead letter's payload again on topic, with the
 // original ordering key, metadata and correlation ID, plus the metadata
 // entries "eventbus.republished-from" (the original event ID) and
-// "eventbus.dead-letter-error". The payload must be of type T, or Republish
-// returns an error matching [ErrTopicTypeMismatch].
+// "eventbus.dead-letter-error". The payload must be of type T, or, for a
+// dead letter read back from JSON (where it became a map), something that
+// encoding/json turns into a T; otherwise Republish returns an error matching
+// [ErrTopicTypeMismatch].
 func Republish[T any](ctx context.Context, topic *Topic[T], dl FailedDelivery) error {
-	payload, ok := dl.Payload.(T)
-	if !ok {
-		return &TopicTypeError{Topic: topic.Name(), Existing: topic.core.payloadType.String(), Wanted: fmt.Sprintf("%T", dl.Payload)}
+	payload, err := payloadAs[T](dl.Payload)
+	if err != nil {
+		return &TopicTypeError{Topic: topic.Name(), Existing: topic.core.payloadType.String(), Wanted: fmt.Sprintf("%T (%v)", dl.Payload, err)}
 	}
 	opts := []PublishOption{
 		WithKey(dl.Envelope.Key),
@@ -145,4 +149,26 @@ func Republish[T any](ctx context.Context, topic *Topic[T], dl FailedDelivery) e
 		opts = append(opts, WithCorrelationID(dl.Envelope.CorrelationID))
 	}
 	return topic.Publish(ctx, payload, opts...)
+}
+
+// payloadAs returns v as a T, converting it through encoding/json when it is
+// not one already.
+func payloadAs[T any](v any) (T, error) {
+	if t, ok := v.(T); ok {
+		return t, nil
+	}
+	var t T
+	if v == nil {
+		return t, errors.New("no payload")
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return t, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return t, err
+	}
+	return t, nil
 }

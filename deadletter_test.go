@@ -462,3 +462,31 @@ func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 	assert.ErrorIs(t, derr, errDLQ)
 	assert.NoError(t, closeErr)
 }
+
+// A dead letter stored as JSON and read back holds its payload as a map;
+// Republish turns it back into the topic's payload type, and refuses a map
+// that does not fit it.
+func TestRepublishAfterJSONRoundTrip(t *testing.T) {
+	bus := mwtNewBus(t)
+	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, failed := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+
+	ctx := mwtCtx(t)
+	require.NoError(t, topic.Publish(ctx, mwtOrder{ID: "o-9", Amount: 12}))
+	mwtRecv(t, failed, "the failing event")
+	fd := mwtRecv(t, deadLetters, "the dead letter").Payload
+
+	data, err := json.Marshal(fd)
+	require.NoError(t, err)
+	var stored FailedDelivery
+	require.NoError(t, json.Unmarshal(data, &stored))
+	require.IsType(t, map[string]any{}, stored.Payload)
+
+	require.NoError(t, Republish(ctx, topic, stored))
+	again := mwtRecv(t, failed, "the republished event")
+	assert.Equal(t, mwtOrder{ID: "o-9", Amount: 12}, again.Payload)
+	assert.Equal(t, fd.Envelope.ID.String(), again.Metadata["eventbus.republished-from"])
+
+	stored.Payload = map[string]any{"sku": "x"}
+	assert.ErrorIs(t, Republish(ctx, topic, stored), ErrTopicTypeMismatch, "unknown fields do not fit")
+}

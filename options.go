@@ -48,8 +48,10 @@ func WithMiddleware(mw ...Middleware) Option {
 // WithErrorHandler sets the function called with every event whose handler
 // chain finally failed and that no DeadLetter middleware took, except those
 // published with PublishSync, whose caller gets the error instead. It is
-// called on the subscriber's goroutine, with the handler's ctx and no lock
-// held; it should return quickly. The default writes an error record to the
+// called with no lock held and should return quickly: for a handler failure,
+// on the subscriber's goroutine with the handler's ctx; for a panic in a
+// subscription's filter or ordering key function, on the publisher's
+// goroutine with context.Background() and Attempts 0. The default writes an error record to the
 // bus's logger, or to slog.Default() when the bus has none.
 func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
 	return func(c *busConfig) error {

@@ -17,7 +17,8 @@ type RetryPolicy struct {
 	MaxAttempts int
 	// InitialInterval is the wait before the second attempt. Default 100ms.
 	InitialInterval time.Duration
-	// MaxInterval caps every wait. Default 10s.
+	// MaxInterval caps every wait. Default 10s, or InitialInterval if that
+	// is longer.
 	MaxInterval time.Duration
 	// Multiplier scales the wait after each attempt; at least 1. Default 2.
 	Multiplier float64
@@ -54,7 +55,7 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		p.InitialInterval = 100 * time.Millisecond
 	}
 	if p.MaxInterval == 0 {
-		p.MaxInterval = 10 * time.Second
+		p.MaxInterval = max(10*time.Second, p.InitialInterval)
 	}
 	if p.MaxInterval < p.InitialInterval {
 		return p, fmt.Errorf("%w: retry: MaxInterval %s is below InitialInterval %s", ErrInvalidOption, p.MaxInterval, p.InitialInterval)

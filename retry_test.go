@@ -297,6 +297,11 @@ func TestRetryBackoffWithoutJitterIsExact(t *testing.T) {
 	assert.Equal(t, 7*msec, constant.Backoff(50))
 
 	assert.Zero(t, RetryPolicy{MaxAttempts: -1}.Backoff(1), "an invalid policy has no backoff")
+
+	slow := RetryPolicy{InitialInterval: time.Minute}
+	_, err := Retry(slow)
+	require.NoError(t, err, "a long InitialInterval raises the default MaxInterval")
+	assert.Equal(t, time.Minute, slow.Backoff(3), "capped at the raised MaxInterval")
 }
 
 func TestRetryMeasuredWaitsWithoutJitter(t *testing.T) {
