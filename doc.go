@@ -24,8 +24,9 @@
 // # Subscribers and queues
 //
 // Each Subscription has a bounded queue (DefaultQueueCapacity) and one or
-// more workers (WithConcurrency). With one worker, events are handled one at
-// a time in the order they were accepted. With several, the queue is split
+// more workers (WithConcurrency), goroutines that run only while there are
+// events to handle. With one worker, events are handled one at a time in
+// the order they were accepted. With several, the queue is split
 // into one lane per worker; events with the same ordering key (WithKey at
 // publish, or WithOrderingKey on the subscription) share a lane and keep
 // their order, while other events go to the shortest lane.

@@ -53,9 +53,9 @@ func DeliveryFromContext(ctx context.Context) (DeliveryInfo, bool) {
 
 type deliveryKey struct{}
 
-// deliveryContext is the ctx handlers get. There is one per worker, reused
+// deliveryContext is the ctx handlers get. There is one per lane, reused
 // for every delivery so a delivery allocates nothing; it is therefore only
-// meaningful while the handler runs. Its cancellation is the worker's:
+// meaningful while the handler runs. Its cancellation is the subscription's:
 // Unsubscribe and a forced Close cancel it.
 type deliveryContext struct {
 	context.Context

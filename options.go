@@ -51,8 +51,9 @@ func WithMiddleware(mw ...Middleware) Option {
 // called with no lock held and should return quickly: for a handler failure,
 // on the subscriber's goroutine with the handler's ctx; for a panic in a
 // subscription's filter or ordering key function, on the publisher's
-// goroutine with context.Background() and Attempts 0. The default writes an error record to the
-// bus's logger, or to slog.Default() when the bus has none.
+// goroutine with context.Background() and Attempts 0. The default writes an
+// error record to the bus's logger, or to slog.Default() when the bus has
+// none.
 func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
 	return func(c *busConfig) error {
 		if fn == nil {
@@ -128,7 +129,8 @@ func WithQueueCapacity(n int) SubscribeOption {
 }
 
 // WithConcurrency sets how many workers handle the subscription's events
-// (default 1). Each worker owns a lane of the queue; events with the same
+// (default 1). Each worker owns a lane of the queue and runs only while its
+// lane has events; events with the same
 // ordering key always go to the same lane, so they are handled one at a time
 // in publish order, and events without a key go to the shortest lane.
 func WithConcurrency(n int) SubscribeOption {
