@@ -49,9 +49,10 @@
 // An event is never lost silently. A handler chain that finally fails goes
 // to the dead-letter topic when the DeadLetter middleware is in the chain,
 // and to the bus's error handler (WithErrorHandler; by default an error
-// record on the bus's logger) otherwise. Events dropped by an overflow
-// policy, by Unsubscribe or by a forced Close are counted in
-// SubscriptionStats. A panicking handler never kills its worker.
+// record on the bus's logger, or on slog.Default() when it has none)
+// otherwise. Events dropped by an overflow policy, by Unsubscribe or by a
+// forced Close are counted in SubscriptionStats. A panicking handler never
+// kills its worker.
 //
 // # Concurrency
 //

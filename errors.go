@@ -47,6 +47,10 @@ var (
 	// dropped the event (overflow policy, unsubscribe or shutdown) instead of
 	// handling it.
 	ErrDropped = errors.New("eventbus: event dropped")
+
+	// ErrHandlerTimeout is wrapped by the error of a handler that failed
+	// after the Timeout middleware's deadline passed.
+	ErrHandlerTimeout = errors.New("eventbus: handler timed out")
 )
 
 // TopicTypeError reports that a topic name is already bound to a payload

@@ -7,11 +7,28 @@ import (
 	"sync/atomic"
 )
 
-// item is one queued delivery: the shared event and, for PublishSync, the
-// waiter to tell when the subscriber is done with it.
+// item is one queued delivery: the shared event and, when someone waits
+// for its outcome, what to tell.
 type item struct {
 	msg  Message
-	wait *syncWait
+	done completion
+}
+
+func newItem(m Message, wait *syncWait) item {
+	if wait == nil {
+		return item{msg: m} // not a non-nil interface holding a nil pointer
+	}
+	return item{msg: m, done: wait}
+}
+
+// completion receives the outcome of one delivery: nil once the handler
+// chain succeeded, the final *DeliveryError, or a *SubscriberError matching
+// ErrDropped when the event was dropped instead. A delivery with a
+// completion leaves reporting its failure to the completion's owner: the
+// bus's error handler does not see it. PublishSync's waiter is one; a
+// transport's acknowledgement will be another.
+type completion interface {
+	finish(err error)
 }
 
 // queue is a bounded FIFO ring with many producers and at most one

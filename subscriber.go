@@ -212,8 +212,8 @@ func (s *Subscription) laneFinished() {
 // settleDropped ends the bookkeeping of a queued event that will not be
 // handled.
 func (s *Subscription) settleDropped(it item) {
-	if it.wait != nil {
-		it.wait.finish(s.dropError())
+	if it.done != nil {
+		it.done.finish(s.dropError())
 	}
 }
 
@@ -251,7 +251,7 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 	if wait != nil {
 		wait.add()
 	}
-	adm, old, evicted := lane.offer(item{msg: m, wait: wait}, s.overflow)
+	adm, old, evicted := lane.offer(newItem(m, wait), s.overflow)
 	switch adm {
 	case admitted:
 		if evicted {
@@ -270,7 +270,7 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 
 // offerWait queues m on o's lane, waiting for room until ctx ends.
 func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *syncWait) error {
-	queued, err := o.lane.offerWait(ctx, item{msg: m, wait: wait})
+	queued, err := o.lane.offerWait(ctx, newItem(m, wait))
 	if queued {
 		return nil
 	}
@@ -414,13 +414,13 @@ func (s *Subscription) deliver(d *deliveryContext, it item) {
 	}
 	if err != nil {
 		derr := s.deliveryError(it.msg, int(d.attempt.Load()), err)
-		if it.wait != nil {
-			it.wait.finish(derr)
+		if it.done != nil {
+			it.done.finish(derr)
 		} else {
 			s.bus.reportFailure(d, derr)
 		}
-	} else if it.wait != nil {
-		it.wait.finish(nil)
+	} else if it.done != nil {
+		it.done.finish(nil)
 	}
 	s.counters.inFlight.Add(-1)
 }

@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// ErrHandlerTimeout is wrapped by the error of a handler that failed after
-// the Timeout middleware's deadline passed.
-var ErrHandlerTimeout = errors.New("eventbus: handler timed out")
-
 // Timeout returns middleware that gives the rest of the chain a ctx with a
 // deadline d from the start of each call. A handler that fails after the
 // deadline passed returns an error matching both [ErrHandlerTimeout] and the
