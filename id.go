@@ -69,15 +69,22 @@ const hexDigits = "0123456789abcdef"
 // string that shares buf's memory. buf must never change afterwards; it lives
 // inside the event, which is immutable once published.
 func idString(id uuid.UUID, buf *[36]byte) string {
-	j := 0
-	for i, b := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			buf[j] = '-'
-			j++
-		}
-		buf[j] = hexDigits[b>>4]
-		buf[j+1] = hexDigits[b&0x0f]
-		j += 2
-	}
+	hexBytes(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hexBytes(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hexBytes(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hexBytes(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hexBytes(buf[24:36], id[10:16])
 	return unsafe.String(&buf[0], len(buf))
+}
+
+func hexBytes(dst, src []byte) {
+	_ = dst[2*len(src)-1]
+	for i, b := range src {
+		dst[2*i] = hexDigits[b>>4]
+		dst[2*i+1] = hexDigits[b&0x0f]
+	}
 }
