@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -150,7 +151,7 @@ func (b *Bus) Stats() BusStats {
 	defer b.mu.Unlock()
 	st := BusStats{Topics: len(b.topics), Subscriptions: len(b.subscribers), Totals: b.retired}
 	for _, t := range b.topics {
-		st.Published += t.published.Load()
+		st.Published += t.sequence.Load() // one sequence number per publish
 		st.NoSubscribers += t.noSubscribers.Load()
 	}
 	for s := range b.subscribers {
@@ -170,9 +171,9 @@ func (b *Bus) SubscriptionStats() []SubscriptionStats {
 	b.mu.Unlock()
 	slices.SortFunc(out, func(a, b SubscriptionStats) int {
 		if a.Topic != b.Topic {
-			return cmpString(a.Topic, b.Topic)
+			return strings.Compare(a.Topic, b.Topic)
 		}
-		return cmpString(a.Subscriber, b.Subscriber)
+		return strings.Compare(a.Subscriber, b.Subscriber)
 	})
 	return out
 }
@@ -189,18 +190,8 @@ func (b *Bus) Topics() []TopicStats {
 	for _, t := range topics {
 		out = append(out, t.stats())
 	}
-	slices.SortFunc(out, func(a, b TopicStats) int { return cmpString(a.Topic, b.Topic) })
+	slices.SortFunc(out, func(a, b TopicStats) int { return strings.Compare(a.Topic, b.Topic) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Close shuts the bus down. Publishes from outside the bus fail with

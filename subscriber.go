@@ -221,31 +221,32 @@ func (s *Subscription) dropError() error {
 	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrDropped}
 }
 
-// offer is a subscriber whose lane was full when an OverflowBlock publish
-// tried it; the publish then waits for room.
-type offer struct {
+// blockedOffer is a subscriber whose lane was full when an OverflowBlock
+// publish tried it; the publish then waits for room.
+type blockedOffer struct {
 	sub  *Subscription
 	lane *queue
 }
 
-// offer tries to queue m without waiting. It returns a non-empty offer when
-// m must wait for room, and an error for an OverflowFail rejection.
-func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
+// offer tries to queue m without waiting. It returns a non-empty
+// blockedOffer when m must wait for room, and an error for an OverflowFail
+// rejection.
+func (s *Subscription) offer(m Message, wait *syncWait) (blockedOffer, error) {
 	if s.filter != nil {
 		keep, err := s.callFilter(m)
 		if err != nil {
 			s.failUnqueued(m, wait, err)
-			return offer{}, nil
+			return blockedOffer{}, nil
 		}
 		if !keep {
 			s.lanes[0].ifOpen(func() { s.counters.filtered.Add(1) })
-			return offer{}, nil
+			return blockedOffer{}, nil
 		}
 	}
 	lane, err := s.laneFor(m)
 	if err != nil {
 		s.failUnqueued(m, wait, err)
-		return offer{}, nil
+		return blockedOffer{}, nil
 	}
 
 	if wait != nil {
@@ -257,19 +258,19 @@ func (s *Subscription) offer(m Message, wait *syncWait) (offer, error) {
 		if evicted {
 			s.settleDropped(old)
 		}
-		return offer{}, nil
+		return blockedOffer{}, nil
 	case admitFull:
-		return offer{sub: s, lane: lane}, nil // the publisher waits for room
+		return blockedOffer{sub: s, lane: lane}, nil // the publisher waits for room
 	case admitFailed:
 		s.settleUnqueued(wait, false)
-		return offer{}, &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrQueueFull}
+		return blockedOffer{}, &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrQueueFull}
 	}
 	s.settleUnqueued(wait, true) // admitDropped, admitClosed
-	return offer{}, nil
+	return blockedOffer{}, nil
 }
 
 // offerWait queues m on o's lane, waiting for room until ctx ends.
-func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *syncWait) error {
+func (s *Subscription) offerWait(ctx context.Context, o blockedOffer, m Message, wait *syncWait) error {
 	queued, err := o.lane.offerWait(ctx, newItem(m, wait))
 	if queued {
 		return nil
@@ -286,7 +287,7 @@ func (s *Subscription) offerWait(ctx context.Context, o offer, m Message, wait *
 
 // giveUp accounts for a blocked offer that was never tried because the
 // publisher's ctx ended on an earlier one.
-func (s *Subscription) giveUp(o offer, wait *syncWait) {
+func (s *Subscription) giveUp(o blockedOffer, wait *syncWait) {
 	o.lane.cancelIfOpen()
 	s.settleUnqueued(wait, true)
 }

@@ -25,7 +25,6 @@ type topicCore struct {
 	handle      any // the *Topic[T] handed out for this topic
 
 	sequence      atomic.Uint64
-	published     atomic.Uint64
 	noSubscribers atomic.Uint64
 
 	mu     sync.Mutex               // serialises changes to subscribers and byName
@@ -135,7 +134,7 @@ func (tc *topicCore) stats() TopicStats {
 	return TopicStats{
 		Topic:         tc.name,
 		PayloadType:   tc.payloadType.String(),
-		Published:     tc.published.Load(),
+		Published:     tc.sequence.Load(),
 		NoSubscribers: tc.noSubscribers.Load(),
 		Subscribers:   names,
 	}
@@ -231,7 +230,6 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 		e.CorrelationID = idString(id, &e.idText)
 	}
 	e.Sequence = tc.sequence.Add(1)
-	tc.published.Add(1)
 
 	if wait != nil {
 		defer wait.finish(nil) // the publisher's own share
@@ -249,7 +247,7 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 		tc.noSubscribers.Add(1)
 		return nil
 	}
-	var blockedBuf [8]offer
+	var blockedBuf [8]blockedOffer
 	blocked := blockedBuf[:0]
 	var errs []error
 	for _, s := range subs {
