@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // passThrough is the cheapest possible middleware: it only calls next.
@@ -123,4 +124,49 @@ func TestPublishAllocatesOnlyTheEnvelope(t *testing.T) {
 	if allocs > 1 {
 		t.Errorf("%.2f allocations per publish to 4 subscribers, want at most 1", allocs)
 	}
+}
+
+// BenchmarkEnvelope measures what stamping one event costs, part by part,
+// next to a whole Publish with no subscriber: the floor under any publish
+// that carries a full envelope.
+func BenchmarkEnvelope(b *testing.B) {
+	b.Run("clock", func(b *testing.B) {
+		var last time.Time
+		for b.Loop() {
+			last = time.Now()
+		}
+		_ = last
+	})
+	b.Run("id", func(b *testing.B) {
+		g := newIDGenerator()
+		now := time.Now()
+		for b.Loop() {
+			_ = g.next(now)
+		}
+	})
+	b.Run("id-text", func(b *testing.B) {
+		id := newIDGenerator().next(time.Now())
+		var buf [36]byte
+		for b.Loop() {
+			_ = idString(id, &buf)
+		}
+	})
+	b.Run("alloc", func(b *testing.B) {
+		b.ReportAllocs()
+		var e *Event[int]
+		for b.Loop() {
+			e = &Event[int]{Payload: 1}
+		}
+		_ = e
+	})
+	b.Run("publish-no-subscriber", func(b *testing.B) {
+		bus, topic, _ := benchBus(b, 0)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = topic.Publish(ctx, 1)
+		}
+		b.StopTimer()
+		_ = bus.Close(ctx)
+	})
 }
