@@ -2,7 +2,6 @@ package eventbus
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -215,21 +214,11 @@ func (q *queue) popLocked() item {
 	return it
 }
 
-// idleSpins is how many times a worker that finds its lane empty yields the
-// processor and looks again before it exits: under a steady stream this
-// saves starting a new worker for every event.
-const idleSpins = 2
-
 // next removes the next item for the lane's worker. When the lane is empty
 // it returns false and the worker must exit; finished then says whether the
 // lane is done for good (closed, nothing left, nobody waiting).
 func (q *queue) next() (it item, ok, finished bool) {
 	q.mu.Lock()
-	for spins := 0; q.n == 0 && !q.closed && spins < idleSpins; spins++ {
-		q.mu.Unlock()
-		runtime.Gosched()
-		q.mu.Lock()
-	}
 	if q.n == 0 {
 		q.running = false
 		finished = q.finishLocked()
