@@ -51,6 +51,15 @@ var (
 	// ErrHandlerTimeout is wrapped by the error of a handler that failed
 	// after the Timeout middleware's deadline passed.
 	ErrHandlerTimeout = errors.New("eventbus: handler timed out")
+
+	// ErrMalformedEvent is wrapped by every error that DecodeCloudEvent
+	// returns for input that is not a valid event of the expected type.
+	ErrMalformedEvent = errors.New("eventbus: malformed event")
+
+	// ErrDuplicateInFlight is returned by the Idempotent middleware for a
+	// redelivered event that the same subscriber is still handling, so that
+	// the source delivers it again later instead of losing it.
+	ErrDuplicateInFlight = errors.New("eventbus: duplicate of an event still being handled")
 )
 
 // TopicTypeError reports that a topic name is already bound to a payload
