@@ -1,0 +1,520 @@
+package eventbus
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cdtOrder is a JSON payload for the codec tests.
+type cdtOrder struct {
+	OrderID string   `json:"orderId"`
+	Total   int      `json:"total"`
+	Items   []string `json:"items"`
+}
+
+// cdtTextCodec is a non-JSON codec: string payloads as text/plain.
+type cdtTextCodec struct{}
+
+func (cdtTextCodec) ContentType() string { return "text/plain" }
+
+func (cdtTextCodec) Marshal(v any) ([]byte, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("text codec: cannot marshal %T", v)
+	}
+	return []byte(s), nil
+}
+
+func (cdtTextCodec) Unmarshal(data []byte, v any) error {
+	p, ok := v.(*string)
+	if !ok {
+		return fmt.Errorf("text codec: cannot unmarshal into %T", v)
+	}
+	*p = string(data)
+	return nil
+}
+
+// cdtFailingCodec fails to marshal.
+type cdtFailingCodec struct{ JSONCodec }
+
+var errCdtMarshal = errors.New("cannot marshal")
+
+func (cdtFailingCodec) Marshal(any) ([]byte, error) { return nil, errCdtMarshal }
+
+// cdtBadJSONCodec claims JSON but produces something else.
+type cdtBadJSONCodec struct{ JSONCodec }
+
+func (cdtBadJSONCodec) Marshal(any) ([]byte, error) { return []byte("{not json"), nil }
+
+func cdtFullEvent() *Event[cdtOrder] {
+	return &Event[cdtOrder]{
+		Envelope: Envelope{
+			ID:            uuid.MustParse("0192f3a4-5b6c-7d8e-9f01-23456789abcd"),
+			Topic:         "order.placed",
+			Time:          time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("CET", 3600)),
+			Sequence:      1<<63 + 12345, // beyond 32 and even 63 bits
+			CorrelationID: "req-42",
+			CausationID:   uuid.MustParse("0192f3a4-0000-7000-8000-000000000001"),
+			Key:           "customer-7",
+			Metadata:      map[string]string{"tenant": "acme", "note": "<&> \"quoted\" ünïcødé"},
+		},
+		Payload: cdtOrder{OrderID: "o-1", Total: 4200, Items: []string{"book", "pen"}},
+	}
+}
+
+// cdtEqualEnvelope checks two envelopes field by field, times with Equal.
+func cdtEqualEnvelope(t testing.TB, want, got *Envelope) {
+	t.Helper()
+	if want.ID != got.ID {
+		t.Fatalf("ID: want %s, got %s", want.ID, got.ID)
+	}
+	if want.Topic != got.Topic {
+		t.Fatalf("Topic: want %q, got %q", want.Topic, got.Topic)
+	}
+	if !want.Time.Equal(got.Time) {
+		t.Fatalf("Time: want %v, got %v", want.Time, got.Time)
+	}
+	if want.Sequence != got.Sequence {
+		t.Fatalf("Sequence: want %d, got %d", want.Sequence, got.Sequence)
+	}
+	if want.CorrelationID != got.CorrelationID {
+		t.Fatalf("CorrelationID: want %q, got %q", want.CorrelationID, got.CorrelationID)
+	}
+	if want.CausationID != got.CausationID {
+		t.Fatalf("CausationID: want %s, got %s", want.CausationID, got.CausationID)
+	}
+	if want.Key != got.Key {
+		t.Fatalf("Key: want %q, got %q", want.Key, got.Key)
+	}
+	if len(want.Metadata) != len(got.Metadata) {
+		t.Fatalf("Metadata: want %v, got %v", want.Metadata, got.Metadata)
+	}
+	for k, v := range want.Metadata {
+		if gv, ok := got.Metadata[k]; !ok || gv != v {
+			t.Fatalf("Metadata: want %v, got %v", want.Metadata, got.Metadata)
+		}
+	}
+}
+
+func TestCloudEventRoundTrip(t *testing.T) {
+	in := cdtFullEvent()
+	doc, err := EncodeCloudEvent(in, "https://example.com/orders", nil)
+	require.NoError(t, err)
+
+	out, err := DecodeCloudEvent[cdtOrder](doc, nil)
+	require.NoError(t, err)
+	cdtEqualEnvelope(t, &in.Envelope, &out.Envelope)
+	assert.Equal(t, in.ID, out.ID)
+	assert.Equal(t, in.Topic, out.Topic)
+	assert.True(t, in.Time.Equal(out.Time), "time %v != %v", in.Time, out.Time)
+	assert.Equal(t, time.UTC, out.Time.Location())
+	assert.Equal(t, in.Sequence, out.Sequence)
+	assert.Equal(t, in.CorrelationID, out.CorrelationID)
+	assert.Equal(t, in.CausationID, out.CausationID)
+	assert.Equal(t, in.Key, out.Key)
+	assert.Equal(t, in.Metadata, out.Metadata)
+	assert.Equal(t, in.Payload, out.Payload)
+
+	// The same with an explicit JSONCodec.
+	doc2, err := EncodeCloudEvent(in, "https://example.com/orders", JSONCodec{})
+	require.NoError(t, err)
+	assert.Equal(t, string(doc), string(doc2))
+}
+
+func TestCloudEventRoundTripPublished(t *testing.T) {
+	// A real published event: its CorrelationID shares the event's idText.
+	bus, err := New()
+	require.NoError(t, err)
+	topic, err := NewTopic[cdtOrder](bus, "order.placed")
+	require.NoError(t, err)
+	got := make(chan *Event[cdtOrder], 1)
+	_, err = topic.Subscribe("codec", func(_ context.Context, e *Event[cdtOrder]) error {
+		got <- e
+		return nil
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, topic.Publish(ctx, cdtOrder{OrderID: "o-2"}))
+	in := <-got
+	require.NoError(t, bus.Close(ctx))
+
+	doc, err := EncodeCloudEvent(in, "/orders", nil)
+	require.NoError(t, err)
+	out, err := DecodeCloudEvent[cdtOrder](doc, nil)
+	require.NoError(t, err)
+	cdtEqualEnvelope(t, &in.Envelope, &out.Envelope)
+	assert.Equal(t, in.ID.String(), out.CorrelationID)
+	assert.Equal(t, in.Payload, out.Payload)
+}
+
+func TestCloudEventJSONDocument(t *testing.T) {
+	doc, err := EncodeCloudEvent(cdtFullEvent(), "/orders", nil)
+	require.NoError(t, err)
+	s := string(doc)
+
+	// The payload is embedded as JSON, not as a string or base64.
+	assert.Contains(t, s, `"data":{"orderId":"o-1","total":4200,"items":["book","pen"]}`)
+	assert.NotContains(t, s, "data_base64")
+
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(doc, &m))
+	assert.Equal(t, map[string]any{
+		"specversion":     "1.0",
+		"id":              "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+		"source":          "/orders",
+		"type":            "order.placed",
+		"time":            "2025-03-14T14:09:26.535897932Z",
+		"datacontenttype": "application/json",
+		"sequence":        "09223372036854788153",
+		"correlationid":   "req-42",
+		"causationid":     "0192f3a4-0000-7000-8000-000000000001",
+		"partitionkey":    "customer-7",
+		"metadata":        `{"note":"<&> \"quoted\" ünïcødé","tenant":"acme"}`,
+		"data":            map[string]any{"orderId": "o-1", "total": float64(4200), "items": []any{"book", "pen"}},
+	}, m)
+
+	// Every extension name follows the CloudEvents naming rule.
+	for name := range m {
+		switch name {
+		case "data", "data_base64":
+			continue
+		}
+		assert.LessOrEqual(t, len(name), 20, name)
+		for _, c := range name {
+			assert.True(t, 'a' <= c && c <= 'z' || '0' <= c && c <= '9', "attribute %q", name)
+		}
+	}
+}
+
+func TestCloudEventSequenceIsOrderableString(t *testing.T) {
+	// Sequences compare as strings in numeric order, as the CloudEvents
+	// sequence extension requires.
+	seqs := []uint64{1, 9, 10, 99, 100, 1<<32 + 1, 1<<64 - 1}
+	prev := ""
+	for _, seq := range seqs {
+		e := &Event[int]{Envelope: Envelope{ID: uuid.New(), Topic: "a", Sequence: seq}}
+		doc, err := EncodeCloudEvent(e, "/s", nil)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(doc, &m))
+		s, ok := m["sequence"].(string)
+		require.True(t, ok, "sequence must be a JSON string: %s", doc)
+		assert.Greater(t, s, prev)
+		prev = s
+		out, err := DecodeCloudEvent[int](doc, nil)
+		require.NoError(t, err)
+		assert.Equal(t, seq, out.Sequence)
+	}
+	assert.Equal(t, "18446744073709551615", prev)
+}
+
+func TestCloudEventOmitsEmptyAttributes(t *testing.T) {
+	e := &Event[int]{Envelope: Envelope{ID: uuid.MustParse("0192f3a4-5b6c-7d8e-9f01-23456789abcd"), Topic: "a.b"}, Payload: 7}
+	doc, err := EncodeCloudEvent(e, "/s", nil)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{
+		"specversion": "1.0",
+		"id": "0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+		"source": "/s",
+		"type": "a.b",
+		"datacontenttype": "application/json",
+		"data": 7
+	}`, string(doc))
+
+	out, err := DecodeCloudEvent[int](doc, nil)
+	require.NoError(t, err)
+	assert.True(t, out.Time.IsZero())
+	assert.Zero(t, out.Sequence)
+	assert.Equal(t, uuid.Nil, out.CausationID)
+	assert.Empty(t, out.Key)
+	assert.Nil(t, out.Metadata)
+	// A missing correlation ID is that of a root event: the event's own ID.
+	assert.Equal(t, "0192f3a4-5b6c-7d8e-9f01-23456789abcd", out.CorrelationID)
+	assert.Equal(t, 7, out.Payload)
+}
+
+func TestCloudEventTextCodecUsesBase64(t *testing.T) {
+	for _, payload := range []string{"hello, world", "", "{\"looks\":\"like json\"}", "bin\x00\xff"} {
+		e := &Event[string]{
+			Envelope: Envelope{ID: uuid.New(), Topic: "note.added", Time: time.Now(), Sequence: 3, CorrelationID: "c"},
+			Payload:  payload,
+		}
+		doc, err := EncodeCloudEvent(e, "urn:example:notes", cdtTextCodec{})
+		require.NoError(t, err)
+
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(doc, &m))
+		assert.Equal(t, "text/plain", m["datacontenttype"])
+		assert.Equal(t, base64.StdEncoding.EncodeToString([]byte(payload)), m["data_base64"])
+		assert.NotContains(t, m, "data")
+
+		out, err := DecodeCloudEvent[string](doc, cdtTextCodec{})
+		require.NoError(t, err)
+		assert.Equal(t, payload, out.Payload)
+		cdtEqualEnvelope(t, &e.Envelope, &out.Envelope)
+
+		// A JSON codec does not accept text/plain data.
+		_, err = DecodeCloudEvent[string](doc, nil)
+		require.ErrorIs(t, err, ErrMalformedEvent)
+		assert.Contains(t, err.Error(), "datacontenttype")
+	}
+}
+
+func TestCloudEventTextInDataMember(t *testing.T) {
+	// Other producers may put non-JSON text directly in data as a string.
+	doc := `{"specversion":"1.0","id":"0192f3a4-5b6c-7d8e-9f01-23456789abcd","source":"/x","type":"note",
+		"datacontenttype":"text/plain; charset=utf-8","data":"<much wow=\"xml\"/>"}`
+	out, err := DecodeCloudEvent[string]([]byte(doc), cdtTextCodec{})
+	require.NoError(t, err)
+	assert.Equal(t, `<much wow="xml"/>`, out.Payload)
+
+	_, err = DecodeCloudEvent[string]([]byte(strings.Replace(doc, `"<much wow=\"xml\"/>"`, `{"a":1}`, 1)), cdtTextCodec{})
+	require.ErrorIs(t, err, ErrMalformedEvent)
+	assert.Contains(t, err.Error(), "not a json string")
+}
+
+func TestCloudEventInterop(t *testing.T) {
+	// As another CloudEvents producer would write it: different member
+	// order, a vendor +json content type, subject, an unknown extension, a
+	// null optional attribute and none of our extensions.
+	doc := `{
+		"specversion" : "1.0",
+		"type" : "com.example.order-created",
+		"source" : "https://example.com/shop/orders",
+		"subject": null,
+		"id" : "A234B234-1234-4234-9234-123412341234",
+		"time" : "2018-04-05T17:31:00+02:00",
+		"comexampleextension1" : "value",
+		"comexampleothervalue" : 5,
+		"dataschema": "https://example.com/schema/order.json",
+		"datacontenttype" : "application/vnd.example.order+json; charset=utf-8",
+		"data" : {
+			"orderId" : "o-9",
+			"total" : 123,
+			"items" : ["apple"],
+			"unknownField": true
+		}
+	}`
+	e, err := DecodeCloudEvent[cdtOrder]([]byte(doc), nil)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.MustParse("a234b234-1234-4234-9234-123412341234"), e.ID)
+	assert.Equal(t, "com.example.order-created", e.Topic)
+	assert.True(t, e.Time.Equal(time.Date(2018, 4, 5, 15, 31, 0, 0, time.UTC)))
+	assert.Zero(t, e.Sequence)
+	assert.Equal(t, "a234b234-1234-4234-9234-123412341234", e.CorrelationID)
+	assert.Equal(t, uuid.Nil, e.CausationID)
+	assert.Empty(t, e.Key)
+	assert.Nil(t, e.Metadata)
+	assert.Equal(t, cdtOrder{OrderID: "o-9", Total: 123, Items: []string{"apple"}}, e.Payload)
+
+	// Without datacontenttype, data is JSON; and data_base64 of JSON works
+	// too.
+	minimal := `{"specversion":"1.0","id":"0192f3a4-5b6c-7d8e-9f01-23456789abcd","source":"s","type":"t",
+		"data_base64":"` + base64.StdEncoding.EncodeToString([]byte(`{"orderId":"b"}`)) + `"}`
+	e, err = DecodeCloudEvent[cdtOrder]([]byte(minimal), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "b", e.Payload.OrderID)
+
+	noPayload := `{"specversion":"1.0","id":"0192f3a4-5b6c-7d8e-9f01-23456789abcd","source":"s","type":"t","data_base64":null}`
+	e, err = DecodeCloudEvent[cdtOrder]([]byte(noPayload), nil)
+	require.NoError(t, err)
+	assert.Zero(t, e.Payload)
+}
+
+func TestDecodeCloudEventMalformed(t *testing.T) {
+	const id = "0192f3a4-5b6c-7d8e-9f01-23456789abcd"
+	base := map[string]any{
+		"specversion": "1.0", "id": id, "source": "/s", "type": "order.placed",
+		"datacontenttype": "application/json", "data": map[string]any{"orderId": "x"},
+	}
+	with := func(changes map[string]any) string {
+		m := make(map[string]any, len(base))
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range changes {
+			if v == cdtDelete {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		return string(b)
+	}
+	// The base document is valid.
+	_, err := DecodeCloudEvent[cdtOrder]([]byte(with(nil)), nil)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"empty input", "", "not a json object"},
+		{"whitespace", "  \n", "not a json object"},
+		{"json null", "null", "not a json object"},
+		{"json array", "[]", "not a json object"},
+		{"json string", `"1.0"`, "not a json object"},
+		{"json number", `1`, "not a json object"},
+		{"truncated", with(nil)[:40], "not a json object"},
+		{"trailing garbage", with(nil) + "x", "not a json object"},
+		{"empty object", "{}", `missing required attribute "specversion"`},
+		{"no specversion", with(map[string]any{"specversion": cdtDelete}), `"specversion"`},
+		{"null specversion", with(map[string]any{"specversion": nil}), `missing required attribute "specversion"`},
+		{"specversion 0.3", with(map[string]any{"specversion": "0.3"}), "specversion"},
+		{"specversion number", with(map[string]any{"specversion": 1.0}), "not a string"},
+		{"no id", with(map[string]any{"id": cdtDelete}), `missing required attribute "id"`},
+		{"id not a uuid", with(map[string]any{"id": "A234-1234-1234"}), "not a uuid"},
+		{"empty id", with(map[string]any{"id": ""}), "not a uuid"},
+		{"id number", with(map[string]any{"id": 12}), "not a string"},
+		{"no source", with(map[string]any{"source": cdtDelete}), `missing required attribute "source"`},
+		{"empty source", with(map[string]any{"source": ""}), "source"},
+		{"bad source", with(map[string]any{"source": "http://[::1"}), "uri-reference"},
+		{"no type", with(map[string]any{"type": cdtDelete}), `missing required attribute "type"`},
+		{"bad type", with(map[string]any{"type": "order..placed"}), "type"},
+		{"wildcard type", with(map[string]any{"type": "order.*"}), "type"},
+		{"type object", with(map[string]any{"type": map[string]any{}}), "not a string"},
+		{"bad time", with(map[string]any{"time": "yesterday"}), "rfc 3339"},
+		{"time without zone", with(map[string]any{"time": "2024-01-02T03:04:05"}), "rfc 3339"},
+		{"time with comma", with(map[string]any{"time": "2024-01-02T03:04:05,5Z"}), "rfc 3339"},
+		{"time offset 24h", with(map[string]any{"time": "2024-01-02T03:04:05+24:00"}), "rfc 3339"},
+		{"time number", with(map[string]any{"time": 1700000000}), "not a string"},
+		{"time before year 0 in utc", with(map[string]any{"time": "0000-01-01T00:30:00+01:00"}), "0000-9999"},
+		{"sequence number", with(map[string]any{"sequence": 5}), "not a string"},
+		{"sequence negative", with(map[string]any{"sequence": "-1"}), "decimal"},
+		{"sequence empty", with(map[string]any{"sequence": ""}), "empty"},
+		{"sequence hex", with(map[string]any{"sequence": "0x10"}), "decimal"},
+		{"sequence plus", with(map[string]any{"sequence": "+1"}), "decimal"},
+		{"sequence overflow", with(map[string]any{"sequence": "18446744073709551616"}), "64 bits"},
+		{"correlationid number", with(map[string]any{"correlationid": 7}), "not a string"},
+		{"causationid not a uuid", with(map[string]any{"causationid": "nope"}), "causationid"},
+		{"partitionkey bool", with(map[string]any{"partitionkey": true}), "not a string"},
+		{"metadata object", with(map[string]any{"metadata": map[string]any{"a": "b"}}), "not a string"},
+		{"metadata not json", with(map[string]any{"metadata": "a=b"}), "metadata"},
+		{"metadata null json", with(map[string]any{"metadata": "null"}), "metadata"},
+		{"metadata array", with(map[string]any{"metadata": `["a"]`}), "metadata"},
+		{"metadata number value", with(map[string]any{"metadata": `{"a":1}`}), "not a string"},
+		{"metadata null value", with(map[string]any{"metadata": `{"a":null}`}), "not a string"},
+		{"data and data_base64", with(map[string]any{"data_base64": "e30="}), "both"},
+		{"bad base64", with(map[string]any{"data": cdtDelete, "data_base64": "!!!"}), "base64"},
+		{"data_base64 number", with(map[string]any{"data": cdtDelete, "data_base64": 5}), "not a string"},
+		{"data wrong shape", with(map[string]any{"data": []any{1, 2}}), "data does not decode"},
+		{"data wrong field type", with(map[string]any{"data": map[string]any{"total": "many"}}), "data does not decode"},
+		{"content type mismatch", with(map[string]any{"datacontenttype": "application/xml"}), "datacontenttype"},
+		{"content type invalid", with(map[string]any{"datacontenttype": "not a type"}), "media type"},
+		{"content type number", with(map[string]any{"datacontenttype": 3}), "not a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := DecodeCloudEvent[cdtOrder]([]byte(tt.doc), nil)
+			require.Error(t, err)
+			assert.Nil(t, e)
+			assert.ErrorIs(t, err, ErrMalformedEvent)
+			assert.True(t, strings.HasPrefix(err.Error(), "eventbus: malformed event: "), err.Error())
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// cdtDelete marks a member to delete in TestDecodeCloudEventMalformed.
+var cdtDelete = &struct{ _ int }{}
+
+func TestDecodeCloudEventCodecErrorIsWrapped(t *testing.T) {
+	doc := `{"specversion":"1.0","id":"0192f3a4-5b6c-7d8e-9f01-23456789abcd","source":"/s","type":"t","data":"x"}`
+	_, err := DecodeCloudEvent[int]([]byte(doc), nil)
+	require.ErrorIs(t, err, ErrMalformedEvent)
+	var typeErr *json.UnmarshalTypeError
+	assert.ErrorAs(t, err, &typeErr)
+}
+
+func TestDecodeCloudEventLongValuesAreCutInErrors(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	doc := `{"specversion":"1.0","id":"` + long + `","source":"/s","type":"t"}`
+	_, err := DecodeCloudEvent[int]([]byte(doc), nil)
+	require.ErrorIs(t, err, ErrMalformedEvent)
+	assert.Less(t, len(err.Error()), 200)
+}
+
+func TestEncodeCloudEventErrors(t *testing.T) {
+	e := cdtFullEvent()
+
+	_, err := EncodeCloudEvent(e, "", nil)
+	require.ErrorIs(t, err, ErrInvalidOption)
+	assert.Contains(t, err.Error(), "source")
+
+	_, err = EncodeCloudEvent(e, "http://[::1", nil)
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	_, err = EncodeCloudEvent[cdtOrder](nil, "/s", nil)
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	bad := cdtFullEvent()
+	bad.Topic = "no spaces"
+	_, err = EncodeCloudEvent(bad, "/s", nil)
+	require.ErrorIs(t, err, ErrInvalidTopic)
+
+	bad = cdtFullEvent()
+	bad.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err = EncodeCloudEvent(bad, "/s", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "time")
+
+	_, err = EncodeCloudEvent(e, "/s", cdtFailingCodec{})
+	require.ErrorIs(t, err, errCdtMarshal)
+
+	_, err = EncodeCloudEvent(e, "/s", cdtBadJSONCodec{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid json")
+
+	// A payload the JSON codec cannot encode.
+	ch := &Event[chan int]{Envelope: Envelope{ID: uuid.New(), Topic: "a"}, Payload: make(chan int)}
+	_, err = EncodeCloudEvent(ch, "/s", nil)
+	require.Error(t, err)
+}
+
+// FuzzDecodeCloudEvent checks that DecodeCloudEvent never panics, that every
+// error matches ErrMalformedEvent, and that whatever it accepts survives
+// another encode and decode unchanged.
+func FuzzDecodeCloudEvent(f *testing.F) {
+	valid, err := EncodeCloudEvent(&Event[map[string]any]{
+		Envelope: cdtFullEvent().Envelope,
+		Payload:  map[string]any{"a": 1.5, "b": []any{"x", nil, true}},
+	}, "/fuzz", nil)
+	require.NoError(f, err)
+	f.Add(valid)
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeCloudEvent[map[string]any](data, nil)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedEvent) {
+				t.Fatalf("error %v does not match ErrMalformedEvent", err)
+			}
+			if e != nil {
+				t.Fatalf("non-nil event with error %v", err)
+			}
+			return
+		}
+		doc, err := EncodeCloudEvent(e, "/fuzz", nil)
+		if err != nil {
+			t.Fatalf("re-encode of decoded %+v: %v", e.Envelope, err)
+		}
+		e2, err := DecodeCloudEvent[map[string]any](doc, nil)
+		if err != nil {
+			t.Fatalf("decode of re-encoded %s: %v", doc, err)
+		}
+		cdtEqualEnvelope(t, &e.Envelope, &e2.Envelope)
+		if !assert.ObjectsAreEqual(e.Payload, e2.Payload) {
+			t.Fatalf("payload: want %#v, got %#v", e.Payload, e2.Payload)
+		}
+	})
+}
