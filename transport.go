@@ -1,0 +1,103 @@
+package eventbus
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Transport carries a bus's events through a message broker, so that buses
+// in several processes share topics. Give one to New with WithTransport; an
+// adapter module implements it for one broker (for example
+// github.com/busline/eventbus/transport/nats), and [MemoryBroker] implements
+// it inside one process.
+//
+// With a transport, Publish encodes the event (a CloudEvents 1.0 JSON
+// document, see EncodeCloudEvent) and returns once Transport.Publish has,
+// that is once the broker has stored it. Each subscription becomes a
+// consumer of the broker: every subscriber name is a durable consumer group
+// that gets every event of the topic, and the subscriptions of one name in
+// several processes share its events. Delivery is at least once: an event
+// whose handler chain fails, or that was in flight when a process stopped,
+// is delivered again.
+//
+// A Transport must be safe for concurrent use. The bus never closes it: its
+// owner does, after closing every bus that uses it.
+type Transport interface {
+	// Publish stores m on the broker, returning once the broker has
+	// acknowledged it, with an error if it did not. It must honour ctx.
+	Publish(ctx context.Context, m OutgoingMessage) error
+
+	// Subscribe starts a consumer of the group c.Group on the topic c.Topic,
+	// creating the group on the broker if it does not exist, and returns once
+	// the consumer is ready: events published after Subscribe returns reach
+	// the group. ctx bounds the setup only.
+	//
+	// The consumer calls deliver for each message it receives, from a
+	// goroutine of its own, one message at a time and in the order the
+	// broker hands them over, so deliver may block to apply back-pressure.
+	// deliver's ctx is cancelled when the consumer stops. Every message
+	// passed to deliver is eventually settled by the bus with exactly one
+	// call of Ack or Nak, possibly after the consumer has stopped and from
+	// another goroutine; a message left unsettled when the process dies is
+	// redelivered by the broker.
+	Subscribe(ctx context.Context, c ConsumerConfig, deliver func(ctx context.Context, m InboundMessage)) (Consumer, error)
+}
+
+// OutgoingMessage is one encoded event on its way to the broker.
+type OutgoingMessage struct {
+	// Topic is the topic's name.
+	Topic string
+	// ID is the event's ID; brokers that deduplicate publishes use it.
+	ID uuid.UUID
+	// Key is the event's ordering key, or empty.
+	Key string
+	// Data is the encoded event: a CloudEvents 1.0 JSON document.
+	Data []byte
+}
+
+// ConsumerConfig describes the consumer that Transport.Subscribe starts.
+type ConsumerConfig struct {
+	// Topic is the topic's name.
+	Topic string
+	// Group is the subscriber's name: the durable consumer group.
+	Group string
+	// MaxDeliveries is how many times the bus lets a message be delivered
+	// before it dead-letters it (it acknowledges the last delivery itself).
+	// A transport whose broker has a delivery limit of its own must set it
+	// no lower than this.
+	MaxDeliveries int
+	// MaxInFlight is how many delivered messages may be waiting for Ack or
+	// Nak at once; a transport should fetch no more than that ahead.
+	MaxInFlight int
+	// AckTimeout is how long the broker should wait for Ack or Nak before it
+	// delivers a message again; zero means the transport's default.
+	AckTimeout time.Duration
+}
+
+// InboundMessage is one delivery of an encoded event by the broker.
+type InboundMessage interface {
+	// Data returns the encoded event as it was published.
+	Data() []byte
+	// Deliveries returns how many times the broker has delivered this
+	// message to the group, counting this delivery: 1 the first time.
+	Deliveries() int
+	// Ack tells the broker that the group is done with the message.
+	Ack(ctx context.Context) error
+	// Nak tells the broker to deliver the message to the group again after
+	// delay (at once when delay is zero).
+	Nak(ctx context.Context, delay time.Duration) error
+}
+
+// Consumer is a running consumer started by Transport.Subscribe.
+type Consumer interface {
+	// Stop makes the consumer fetch no more messages and, once its deliver
+	// call in progress (if any) has returned, end its goroutines. Messages
+	// already passed to deliver can still be settled afterwards. Stop is
+	// idempotent and does not wait; see Done.
+	Stop()
+	// Done is closed once the consumer's goroutines have exited after Stop,
+	// or after the consumer failed for good.
+	Done() <-chan struct{}
+}
