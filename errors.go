@@ -60,6 +60,15 @@ var (
 	// redelivered event that the same subscriber is still handling, so that
 	// the source delivers it again later instead of losing it.
 	ErrDuplicateInFlight = errors.New("eventbus: duplicate of an event still being handled")
+
+	// ErrTransport is wrapped by the errors that Publish and Subscribe return
+	// when the bus's Transport failed, together with the transport's own
+	// error.
+	ErrTransport = errors.New("eventbus: transport failed")
+
+	// ErrBrokerClosed is returned by a MemoryBroker, and should be wrapped by
+	// any Transport, once it is closed.
+	ErrBrokerClosed = errors.New("eventbus: broker is closed")
 )
 
 // TopicTypeError reports that a topic name is already bound to a payload
