@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // item is one queued delivery: the shared event and, when someone waits
@@ -31,10 +32,14 @@ type completion interface {
 }
 
 // queue is a bounded FIFO ring with many producers and at most one
-// consumer: a subscription's lane. The lane's worker goroutine runs only
-// while the lane has work: a push to an idle lane starts it, and it exits
-// once the lane is empty, so an idle subscription costs no goroutine. All
-// state is guarded by mu, which is never held while user code runs.
+// consumer: a subscription's lane. The lane's worker goroutine exists only
+// while the lane is in use: a push to a lane without one starts it; when the
+// lane runs empty the worker parks, and a push wakes it through a one-slot
+// channel, which costs far less than starting a goroutine per event and keeps
+// the delivery latency of a steady stream low. A worker parked for
+// workerIdleTimeout exits, so a subscription that has gone quiet, like one
+// that never got an event, costs no goroutine. All state is guarded by mu,
+// which is never held while user code runs.
 //
 // The queue also keeps the subscription's admission counters (enqueued,
 // dropped by policy, canceled) under mu, so that no count can land after the
@@ -47,8 +52,12 @@ type queue struct {
 	head     int  // index of the oldest item
 	n        int  // number of items
 	closed   bool // no more pushes
-	running  bool // a worker goroutine is handling this lane
+	running  bool // a worker goroutine is handling this lane (perhaps parked)
+	parked   bool // the worker waits on wake for the lane to get work
 	finished bool // closed, empty, no worker, no waiting publisher: done for good
+
+	// wake carries one token to a parked worker; made with the first worker.
+	wake chan struct{}
 
 	// space is closed (and replaced) when a pop makes room while publishers
 	// wait for it, or when the queue closes.
@@ -189,12 +198,35 @@ func (q *queue) pushLocked(it item) {
 	q.n++
 	q.length.Store(int64(q.n))
 	q.owner.counters.enqueued.Add(1)
-	if !q.running {
+	switch {
+	case !q.running:
 		q.running = true
+		if q.wake == nil {
+			q.wake = make(chan struct{}, 1)
+		}
 		q.owner.bus.workers.Add(1)
 		go q.work()
+	case q.parked:
+		q.unparkLocked()
 	}
 }
+
+// unparkLocked wakes the parked worker.
+func (q *queue) unparkLocked() {
+	q.parked = false
+	select {
+	case q.wake <- struct{}{}:
+	default: // a token from a wake the worker raced past is still there: it will do
+	}
+}
+
+// workerIdleTick is how often a lane's worker checks whether it has been
+// idle: one that delivered nothing for a whole tick and is parked exits, so
+// it stays parked for one to two ticks. That spans the gaps of any steady
+// stream, yet quiet subscriptions soon hold no goroutine (about 8 KiB of
+// stack each). A ticker rather than a timer reset at each park keeps the
+// park itself cheap.
+const workerIdleTick = 20 * time.Millisecond
 
 func (q *queue) grow() {
 	buf := make([]item, min(max(2*len(q.buf), 1), q.capacity))
@@ -214,28 +246,71 @@ func (q *queue) popLocked() item {
 	return it
 }
 
+// step is what a lane's worker does next.
+type step uint8
+
+const (
+	stepDeliver step = iota // deliver the item returned
+	stepPark                // the lane is empty: park until woken
+	stepExit                // the lane is closed and empty: exit
+)
+
 // next removes the next item for the lane's worker. When the lane is empty
-// it returns false and the worker must exit; finished then says whether the
-// lane is done for good (closed, nothing left, nobody waiting).
-func (q *queue) next() (it item, ok, finished bool) {
+// and open, the worker is marked parked and must park; when it is empty and
+// closed, the worker must exit, and finished says whether the lane is done
+// for good (nothing left, nobody waiting).
+func (q *queue) next() (it item, st step, finished bool) {
 	q.mu.Lock()
 	if q.n == 0 {
+		if !q.closed {
+			q.parked = true
+			q.mu.Unlock()
+			return item{}, stepPark, false
+		}
 		q.running = false
 		finished = q.finishLocked()
 		q.mu.Unlock()
-		return item{}, false, finished
+		return item{}, stepExit, finished
 	}
 	it = q.popLocked()
 	q.wakeWaitersLocked()
 	q.mu.Unlock()
-	return it, true, false
+	return it, stepDeliver, false
 }
 
-// busy reports whether the lane has queued events or a running worker.
+// park waits, after next said so, until a push or close wakes the worker
+// (true: it looks at the lane again) or idle ticks. A tick finds the worker
+// still parked; if the worker also delivered nothing since the tick before
+// (!recent), it is no longer the lane's and must exit (false).
+func (q *queue) park(idle <-chan time.Time, recent *bool) bool {
+	for {
+		select {
+		case <-q.wake:
+			return true
+		case <-idle:
+		}
+		if *recent {
+			*recent = false
+			continue
+		}
+		q.mu.Lock()
+		if !q.parked {
+			q.mu.Unlock()
+			return true // woken as the tick came; the token is consumed on the next park
+		}
+		q.parked = false
+		q.running = false // the lane is open (close wakes the worker), so not finished
+		q.mu.Unlock()
+		return false
+	}
+}
+
+// busy reports whether the lane has queued events or a worker that is not
+// parked.
 func (q *queue) busy() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n > 0 || q.running
+	return q.n > 0 || (q.running && !q.parked)
 }
 
 // finishLocked marks the queue finished, once, when it is closed, empty,
@@ -275,6 +350,9 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 		}
 	}
 	q.wakeWaitersLocked()
+	if q.parked {
+		q.unparkLocked() // to exit
+	}
 	done := q.finishLocked()
 	q.mu.Unlock()
 	return out, done

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // Handler handles the events of a topic carrying payloads of type T. It
@@ -48,9 +49,10 @@ type Subscription struct {
 // middleware and the subscription's own (see Middleware).
 //
 // Each lane of the subscription's queue (see WithConcurrency) has at most
-// one worker goroutine, started when an event arrives at the idle lane and
-// ending when the lane is empty again, so an idle subscription costs a few
-// hundred bytes and no goroutine.
+// one worker goroutine, started when an event arrives at a lane without one;
+// it parks when the lane runs empty, is woken by the next event, and exits
+// after some tens of milliseconds without events, so an idle subscription
+// costs a few hundred bytes and no goroutine.
 //
 // The subscriber gets every event published after Subscribe returns.
 // Subscribe is safe to call from inside a handler.
@@ -384,20 +386,39 @@ func fnv1a(s string) uint32 {
 	return h
 }
 
-// run is a lane's worker: it handles the lane's events in order until the
-// lane is empty, then exits; the next push starts a new one.
+// run is a lane's worker: it handles the lane's events in order, parks
+// when the lane is empty, and exits once the lane is closed and empty or has
+// stayed empty too long; the next push then starts a new one.
 func (s *Subscription) run(lane *queue) {
 	defer s.bus.workers.Done()
+	var idle *time.Ticker // made at the first park
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	recent := true // delivered since the last idle tick
 	for {
-		it, ok, finished := lane.next()
-		if !ok {
+		it, st, finished := lane.next()
+		switch st {
+		case stepDeliver:
+			recent = true
+			s.deliver(lane.delivery, it)
+		case stepPark:
+			s.bus.nudgeClose() // a parked worker counts as idle
+			if idle == nil {
+				idle = time.NewTicker(workerIdleTick)
+			}
+			if !lane.park(idle.C, &recent) {
+				return
+			}
+		case stepExit:
 			if finished {
 				s.laneFinished()
 			}
 			s.bus.nudgeClose()
 			return
 		}
-		s.deliver(lane.delivery, it)
 	}
 }
 
