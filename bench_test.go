@@ -137,6 +137,14 @@ func BenchmarkEnvelope(b *testing.B) {
 		}
 		_ = last
 	})
+	b.Run("clock-anchored", func(b *testing.B) {
+		g := newIDGenerator()
+		var last time.Time
+		for b.Loop() {
+			last = g.now()
+		}
+		_ = last
+	})
 	b.Run("id", func(b *testing.B) {
 		g := newIDGenerator()
 		now := time.Now()

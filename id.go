@@ -23,8 +23,29 @@ import (
 // The 52 low bits of rand_b are random for every ID, so IDs of different
 // processes do not collide.
 type idGenerator struct {
-	base  int64 // Unix milliseconds at which the generator started
-	state atomic.Uint64
+	base   int64 // Unix milliseconds at which the generator started
+	state  atomic.Uint64
+	anchor atomic.Pointer[time.Time]
+}
+
+// reanchorAfter bounds how long now derives the time from one reading of the
+// wall clock: a step of the wall clock (or the slewing of one) shows in the
+// events' times within that long.
+const reanchorAfter = time.Second
+
+// now returns the current time, with its monotonic reading, for stamping an
+// event. It reads only the monotonic clock and adds the elapsed time to a
+// recent reading of both clocks: about half the cost of time.Now, which
+// reads both. Once the anchor is reanchorAfter old, it is read afresh.
+func (g *idGenerator) now() time.Time {
+	if a := g.anchor.Load(); a != nil {
+		if d := time.Since(*a); d >= 0 && d < reanchorAfter {
+			return a.Add(d)
+		}
+	}
+	t := time.Now()
+	g.anchor.Store(&t) // racing publishers each store a fresh reading: any will do
+	return t
 }
 
 const (

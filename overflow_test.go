@@ -15,7 +15,7 @@ func ctWaiters(s *Subscription) int {
 	n := 0
 	for _, q := range s.lanes {
 		q.mu.Lock()
-		n += q.waiters
+		n += int(q.waiters.Load())
 		q.mu.Unlock()
 	}
 	return n

@@ -36,10 +36,19 @@ type completion interface {
 // while the lane is in use: a push to a lane without one starts it; when the
 // lane runs empty the worker parks, and a push wakes it through a one-slot
 // channel, which costs far less than starting a goroutine per event and keeps
-// the delivery latency of a steady stream low. A worker parked for
-// workerIdleTimeout exits, so a subscription that has gone quiet, like one
-// that never got an event, costs no goroutine. All state is guarded by mu,
-// which is never held while user code runs.
+// the delivery latency of a steady stream low. A worker idle for about
+// workerIdleTick exits, so a subscription that has gone quiet, like one that
+// never got an event, costs no goroutine. Pushes never wake a worker that is
+// not parked.
+//
+// The worker takes up to len(batch) items out of the ring under one lock
+// acquisition, so that it does not contend with the publishers for mu on
+// every item. Taken items stay queued until the worker claims each one, just
+// before delivering it, with an atomic increment of claim: they still count
+// against the capacity, OverflowDropOldest can still evict the oldest of
+// them, and a discarding close still drops them, each of those claiming
+// under mu in the same way, so every item is claimed exactly once. All other
+// state is guarded by mu, which is never held while user code runs.
 //
 // The queue also keeps the subscription's admission counters (enqueued,
 // dropped by policy, canceled) under mu, so that no count can land after the
@@ -59,10 +68,19 @@ type queue struct {
 	// wake carries one token to a parked worker; made with the first worker.
 	wake chan struct{}
 
-	// space is closed (and replaced) when a pop makes room while publishers
-	// wait for it, or when the queue closes.
+	// batch holds the items the worker took out of the ring; batch[:held]
+	// is written only by the worker under mu, when claim >= held. Made with
+	// the first worker.
+	batch []item
+	held  atomic.Int32
+	// claim counts the batch items claimed; it may run past held.
+	claim atomic.Int32
+
+	// space is closed (and replaced) when a claim or pop makes room while
+	// publishers wait for it, or when the queue closes. waiters changes
+	// under mu; the worker reads it without, after claiming (see offerWait).
 	space   chan struct{}
-	waiters int
+	waiters atomic.Int32
 
 	length atomic.Int64 // mirror of n for lock-free reads
 	owner  *Subscription
@@ -76,6 +94,9 @@ type queue struct {
 
 // initialQueueSlots is the ring size a queue starts with.
 const initialQueueSlots = 8
+
+// batchSlots is the most items a worker takes out of the ring at once.
+const batchSlots = 16
 
 func newQueue(capacity int, owner *Subscription, delivery *deliveryContext) *queue {
 	q := &queue{
@@ -108,16 +129,15 @@ func (q *queue) offer(it item, policy Overflow) (admission, item, bool) {
 	if q.closed {
 		return admitClosed, item{}, false
 	}
-	if q.n < q.capacity {
+	if q.n+int(q.held.Load()) < q.capacity || q.queuedLocked() < q.capacity {
 		q.pushLocked(it)
 		return admitted, item{}, false
 	}
 	switch policy {
 	case OverflowDropOldest:
-		old := q.popLocked()
-		q.owner.counters.evicted.Add(1)
+		old, evicted := q.evictLocked()
 		q.pushLocked(it)
-		return admitted, old, true
+		return admitted, old, evicted
 	case OverflowDropNewest:
 		q.owner.counters.queueFull.Add(1)
 		return admitDropped, item{}, false
@@ -139,13 +159,21 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 		q.mu.Unlock()
 		return false, nil
 	}
-	for q.n >= q.capacity && !q.closed {
+	for q.queuedLocked() >= q.capacity && !q.closed {
 		space := q.space
 		if space == nil {
 			space = make(chan struct{})
 			q.space = space
 		}
-		q.waiters++
+		// The worker claims without mu, then reads waiters: announcing the
+		// wait before looking at the room once more means that either this
+		// look sees the claim's room or the worker sees the waiter and
+		// closes space.
+		q.waiters.Add(1)
+		if q.queuedLocked() < q.capacity {
+			q.waiters.Add(-1)
+			break
+		}
 		q.mu.Unlock()
 		select {
 		case <-space:
@@ -153,7 +181,7 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 			err = ctx.Err()
 		}
 		q.mu.Lock()
-		q.waiters--
+		q.waiters.Add(-1)
 		if err != nil {
 			break
 		}
@@ -190,11 +218,53 @@ func (q *queue) ifOpen(count func()) bool {
 	return true
 }
 
+// queuedLocked returns the number of queued items: those in the ring and
+// those taken out by the worker but not yet claimed.
+func (q *queue) queuedLocked() int {
+	return q.n + q.unclaimed()
+}
+
+// unclaimed returns the number of batch items not yet claimed; without mu,
+// a snapshot.
+func (q *queue) unclaimed() int {
+	return max(int(q.held.Load()-q.claim.Load()), 0)
+}
+
+// queued returns a snapshot of the number of queued items, for statistics
+// and lane choice.
+func (q *queue) queued() int64 {
+	return q.length.Load() + int64(q.unclaimed())
+}
+
+// evictLocked removes the oldest queued item, counted as Evicted, for
+// OverflowDropOldest: the oldest unclaimed batch item if there is one, else
+// the ring's oldest. It reports false if the worker claimed the last batch
+// item meanwhile and the ring is empty: then there is room without evicting.
+func (q *queue) evictLocked() (item, bool) {
+	if q.unclaimed() > 0 {
+		if i := q.claim.Add(1) - 1; i < q.held.Load() {
+			old := q.batch[i]
+			q.batch[i] = item{}
+			q.owner.counters.evicted.Add(1)
+			return old, true
+		}
+	}
+	if q.n == 0 {
+		return item{}, false
+	}
+	q.owner.counters.evicted.Add(1)
+	return q.popLocked(), true
+}
+
 func (q *queue) pushLocked(it item) {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = it
+	i := q.head + q.n
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	q.buf[i] = it
 	q.n++
 	q.length.Store(int64(q.n))
 	q.owner.counters.enqueued.Add(1)
@@ -203,6 +273,7 @@ func (q *queue) pushLocked(it item) {
 		q.running = true
 		if q.wake == nil {
 			q.wake = make(chan struct{}, 1)
+			q.batch = make([]item, min(q.capacity, batchSlots))
 		}
 		q.owner.bus.workers.Add(1)
 		go q.work()
@@ -240,7 +311,10 @@ func (q *queue) grow() {
 func (q *queue) popLocked() item {
 	it := q.buf[q.head]
 	q.buf[q.head] = item{}
-	q.head = (q.head + 1) % len(q.buf)
+	q.head++
+	if q.head == len(q.buf) {
+		q.head = 0
+	}
 	q.n--
 	q.length.Store(int64(q.n))
 	return it
@@ -250,32 +324,54 @@ func (q *queue) popLocked() item {
 type step uint8
 
 const (
-	stepDeliver step = iota // deliver the item returned
+	stepDeliver step = iota // claim and deliver the batch
 	stepPark                // the lane is empty: park until woken
 	stepExit                // the lane is closed and empty: exit
 )
 
-// next removes the next item for the lane's worker. When the lane is empty
-// and open, the worker is marked parked and must park; when it is empty and
-// closed, the worker must exit, and finished says whether the lane is done
-// for good (nothing left, nobody waiting).
-func (q *queue) next() (it item, st step, finished bool) {
+// claimNext claims the worker's next batch item, or reports false when the
+// batch is used up; the worker then calls next.
+func (q *queue) claimNext() (item, bool) {
+	i := q.claim.Add(1) - 1
+	if i >= q.held.Load() {
+		return item{}, false
+	}
+	it := q.batch[i]
+	q.batch[i] = item{}
+	if q.waiters.Load() > 0 {
+		q.mu.Lock()
+		q.wakeWaitersLocked()
+		q.mu.Unlock()
+	}
+	return it, true
+}
+
+// next refills the worker's batch from the ring, once the worker has used
+// the last one up. When the lane is empty and open, the worker is marked
+// parked and must park; when it is empty and closed, the worker must exit,
+// and finished says whether the lane is done for good (nothing left, nobody
+// waiting).
+func (q *queue) next() (st step, finished bool) {
 	q.mu.Lock()
 	if q.n == 0 {
 		if !q.closed {
 			q.parked = true
 			q.mu.Unlock()
-			return item{}, stepPark, false
+			return stepPark, false
 		}
 		q.running = false
 		finished = q.finishLocked()
 		q.mu.Unlock()
-		return item{}, stepExit, finished
+		return stepExit, finished
 	}
-	it = q.popLocked()
-	q.wakeWaitersLocked()
+	k := min(q.n, len(q.batch))
+	for i := range k {
+		q.batch[i] = q.popLocked()
+	}
+	q.held.Store(int32(k))
+	q.claim.Store(0)
 	q.mu.Unlock()
-	return it, stepDeliver, false
+	return stepDeliver, false
 }
 
 // park waits, after next said so, until a push or close wakes the worker
@@ -317,7 +413,7 @@ func (q *queue) busy() bool {
 // without a worker and without a waiting publisher, and reports whether
 // this call did it.
 func (q *queue) finishLocked() bool {
-	if q.finished || !q.closed || q.n > 0 || q.running || q.waiters > 0 {
+	if q.finished || !q.closed || q.n > 0 || q.running || q.waiters.Load() > 0 {
 		return false
 	}
 	q.finished = true
@@ -325,7 +421,7 @@ func (q *queue) finishLocked() bool {
 }
 
 func (q *queue) wakeWaitersLocked() {
-	if q.waiters > 0 && q.space != nil {
+	if q.waiters.Load() > 0 && q.space != nil {
 		close(q.space)
 		q.space = nil
 	}
@@ -338,8 +434,16 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 	q.mu.Lock()
 	q.closed = true
 	var out []item
-	if discard && q.n > 0 {
-		out = make([]item, 0, q.n)
+	if discard && q.queuedLocked() > 0 {
+		out = make([]item, 0, q.queuedLocked())
+		for q.unclaimed() > 0 {
+			i := q.claim.Add(1) - 1
+			if i >= q.held.Load() {
+				break // the worker claimed the last one
+			}
+			out = append(out, q.batch[i])
+			q.batch[i] = item{}
+		}
 		for q.n > 0 {
 			out = append(out, q.popLocked())
 		}

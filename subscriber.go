@@ -118,7 +118,7 @@ func (s *Subscription) stats() SubscriptionStats {
 	st.Topic = s.topic.name
 	st.Subscriber = s.name
 	for _, q := range s.lanes {
-		st.QueueLength += int(q.length.Load())
+		st.QueueLength += int(q.queued())
 	}
 	return st
 }
@@ -367,10 +367,10 @@ func (s *Subscription) shortestLane() *queue {
 	n := len(s.lanes)
 	start := int(s.nextLane.Add(1) % uint32(n))
 	best := s.lanes[start]
-	bestLen := best.length.Load()
+	bestLen := best.queued()
 	for i := 1; i < n && bestLen > 0; i++ {
 		q := s.lanes[(start+i)%n]
-		if l := q.length.Load(); l < bestLen {
+		if l := q.queued(); l < bestLen {
 			best, bestLen = q, l
 		}
 	}
@@ -399,11 +399,14 @@ func (s *Subscription) run(lane *queue) {
 	}()
 	recent := true // delivered since the last idle tick
 	for {
-		it, st, finished := lane.next()
-		switch st {
-		case stepDeliver:
+		if it, ok := lane.claimNext(); ok {
 			recent = true
 			s.deliver(lane.delivery, it)
+			continue
+		}
+		st, finished := lane.next()
+		switch st {
+		case stepDeliver:
 		case stepPark:
 			s.bus.nudgeClose() // a parked worker counts as idle
 			if idle == nil {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Topic is a named stream of events whose payloads are all of type T. Get
@@ -206,7 +205,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	if err := cfg.apply(opts); err != nil {
 		return false, err
 	}
-	now := time.Now()
+	now := b.ids.now()
 	id := b.ids.next(now)
 	e := &Event[T]{Payload: payload}
 	e.ID = id

@@ -1,0 +1,76 @@
+package eventbus
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ctBatchSetup makes a gated subscriber with a queue of 2 under policy and
+// leaves it handling event 2 with event 3 taken into its worker's batch but
+// not yet claimed, and event 4 in the ring: the queue is full, and its
+// oldest event is one the worker holds.
+func ctBatchSetup(t *testing.T, policy Overflow) (*Topic[int], *Subscription, *ctGate[int]) {
+	t.Helper()
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "batch")
+	g := newCtGate[int]()
+	s := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(2), WithOverflow(policy))
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 1))
+	assert.Equal(t, 1, ctWaitFor(t, g.started, ctWait, "event 1").Payload)
+	require.NoError(t, tp.Publish(ctx, 2))
+	require.NoError(t, tp.Publish(ctx, 3))
+	g.release(t) // the worker takes events 2 and 3 in one batch and starts 2
+	assert.Equal(t, 2, ctWaitFor(t, g.started, ctWait, "event 2").Payload)
+	q := s.lanes[0]
+	q.mu.Lock()
+	held, ring := q.unclaimed(), q.n
+	q.mu.Unlock()
+	require.Equal(t, 1, held, "event 3 waits in the worker's batch")
+	require.Zero(t, ring)
+	require.NoError(t, tp.Publish(ctx, 4))
+	require.Equal(t, 2, s.Stats().QueueLength)
+	return tp, s, g
+}
+
+func TestBatchedEventIsEvictedFirst(t *testing.T) {
+	tp, s, g := ctBatchSetup(t, OverflowDropOldest)
+	require.NoError(t, tp.Publish(ctCtx(t), 5))
+	g.open()
+	assert.Equal(t, []int{1, 2, 4, 5}, ctPayloads(t, g.done, 4, "slow's events"))
+	assert.Equal(t, uint64(1), s.Stats().Dropped.Evicted)
+}
+
+func TestBatchedEventCountsAgainstCapacity(t *testing.T) {
+	tp, s, g := ctBatchSetup(t, OverflowDropNewest)
+	require.NoError(t, tp.Publish(ctCtx(t), 5))
+	assert.Equal(t, uint64(1), s.Stats().Dropped.QueueFull)
+	g.open()
+	assert.Equal(t, []int{1, 2, 3, 4}, ctPayloads(t, g.done, 4, "slow's events"))
+}
+
+func TestBatchedEventIsDiscardedByUnsubscribe(t *testing.T) {
+	_, s, g := ctBatchSetup(t, OverflowBlock)
+	s.Unsubscribe()
+	g.open()
+	ctWaitFor(t, s.Done(), ctWait, "the subscription to stop")
+	st := s.Stats()
+	assert.Equal(t, uint64(2), st.Dropped.Unsubscribed, "events 3 and 4")
+	assert.Equal(t, uint64(2), st.Delivered+st.Failed, "events 1 and 2 (which may fail on the cancelled ctx)")
+	assert.Len(t, g.started, 0, "no event started after Unsubscribe")
+}
+
+func TestClaimOfBatchedEventWakesBlockedPublisher(t *testing.T) {
+	tp, s, g := ctBatchSetup(t, OverflowBlock)
+	returned := make(chan error, 1)
+	ctx := ctCtx(t)
+	go func() { returned <- tp.Publish(ctx, 5) }()
+	require.Eventually(t, func() bool { return ctWaiters(s) == 1 }, ctWait, time.Millisecond, "the publisher waits for room")
+	g.release(t) // event 2 done: the worker claims event 3, making room
+	require.NoError(t, ctWaitFor(t, returned, ctWait, "the blocked Publish"))
+	g.open()
+	assert.Equal(t, []int{1, 2, 3, 4, 5}, ctPayloads(t, g.done, 5, "slow's events"))
+}
