@@ -74,8 +74,14 @@ func (d *deliveryContext) Value(key any) any {
 
 func (d *deliveryContext) begin(m Message) {
 	d.current.Store(m.Header())
-	d.attempt.Store(1)
-	d.deadLettered.Store(false)
+	// Most deliveries leave these as they found them: a load spares the
+	// atomic write (a locked instruction) that a store would cost each time.
+	if d.attempt.Load() != 1 {
+		d.attempt.Store(1)
+	}
+	if d.deadLettered.Load() {
+		d.deadLettered.Store(false)
+	}
 }
 
 // envelope returns the envelope of the event being handled, or nil before

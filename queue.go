@@ -73,8 +73,12 @@ type queue struct {
 	// the first worker.
 	batch []item
 	held  atomic.Int32
-	// claim counts the batch items claimed; it may run past held.
+	// claim counts the batch items claimed; it may run past held. The
+	// worker bumps it for every item, so it has a cache line of its own,
+	// away from what every push touches.
+	_     [64]byte
 	claim atomic.Int32
+	_     [60]byte
 
 	// space is closed (and replaced) when a claim or pop makes room while
 	// publishers wait for it, or when the queue closes. waiters changes
@@ -82,8 +86,15 @@ type queue struct {
 	space   chan struct{}
 	waiters atomic.Int32
 
-	length atomic.Int64 // mirror of n for lock-free reads
-	owner  *Subscription
+	// length mirrors n for lock-free reads, kept only when the subscription
+	// has several lanes to choose from (mirrored), to spare every push of
+	// the common single-lane case an atomic write.
+	length   atomic.Int64
+	mirrored bool
+	// enqueued counts the items pushed; it is the lane's share of the
+	// subscription's Enqueued, read under mu.
+	enqueued uint64
+	owner    *Subscription
 	// delivery is the ctx the lane's handlers get, reused by every worker
 	// the lane starts (one at a time).
 	delivery *deliveryContext
@@ -98,10 +109,11 @@ const initialQueueSlots = 8
 // batchSlots is the most items a worker takes out of the ring at once.
 const batchSlots = 16
 
-func newQueue(capacity int, owner *Subscription, delivery *deliveryContext) *queue {
+func newQueue(capacity int, owner *Subscription, delivery *deliveryContext, mirrored bool) *queue {
 	q := &queue{
 		buf:      make([]item, min(capacity, initialQueueSlots)),
 		capacity: capacity,
+		mirrored: mirrored,
 		owner:    owner,
 		delivery: delivery,
 	}
@@ -125,18 +137,26 @@ const (
 // returns it, counted as Evicted, for the caller to settle.
 func (q *queue) offer(it item, policy Overflow) (admission, item, bool) {
 	q.mu.Lock()
+	if q.n+int(q.held.Load()) < q.capacity && !q.closed {
+		sig := q.pushLocked(it) // the common case, without defer
+		q.mu.Unlock()
+		q.signal(sig)
+		return admitted, item{}, false
+	}
 	defer q.mu.Unlock()
 	if q.closed {
 		return admitClosed, item{}, false
 	}
-	if q.n+int(q.held.Load()) < q.capacity || q.queuedLocked() < q.capacity {
-		q.pushLocked(it)
+	if q.queuedLocked() < q.capacity {
+		sig := q.pushLocked(it)
+		defer q.signal(sig) // after the unlock: deferred calls run last in, first out
 		return admitted, item{}, false
 	}
 	switch policy {
 	case OverflowDropOldest:
 		old, evicted := q.evictLocked()
-		q.pushLocked(it)
+		sig := q.pushLocked(it)
+		defer q.signal(sig)
 		return admitted, old, evicted
 	case OverflowDropNewest:
 		q.owner.counters.queueFull.Add(1)
@@ -187,8 +207,9 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 		}
 	}
 	if err == nil && !q.closed {
-		q.pushLocked(it)
+		sig := q.pushLocked(it)
 		q.mu.Unlock()
+		q.signal(sig)
 		return true, nil
 	}
 	q.owner.counters.canceled.Add(1)
@@ -230,10 +251,17 @@ func (q *queue) unclaimed() int {
 	return max(int(q.held.Load()-q.claim.Load()), 0)
 }
 
-// queued returns a snapshot of the number of queued items, for statistics
-// and lane choice.
+// queued returns a lock-free snapshot of the number of queued items of a
+// mirrored queue, for lane choice.
 func (q *queue) queued() int64 {
 	return q.length.Load() + int64(q.unclaimed())
+}
+
+// counts returns the number of queued items and the lane's Enqueued count.
+func (q *queue) counts() (queued int, enqueued uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.queuedLocked(), q.enqueued
 }
 
 // evictLocked removes the oldest queued item, counted as Evicted, for
@@ -256,7 +284,19 @@ func (q *queue) evictLocked() (item, bool) {
 	return q.popLocked(), true
 }
 
-func (q *queue) pushLocked(it item) {
+// wakeup is what a push asks of the lane's worker, done by signal once mu
+// is released, so that the worker does not wake only to wait for mu.
+type wakeup uint8
+
+const (
+	wakeNone   wakeup = iota // the worker is busy, or another push woke it
+	wakeStart                // start a worker
+	wakeUnpark               // wake the parked worker
+)
+
+// pushLocked queues it and says what the lane's worker needs: the caller
+// must pass that to signal after unlocking mu.
+func (q *queue) pushLocked(it item) wakeup {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
@@ -266,8 +306,10 @@ func (q *queue) pushLocked(it item) {
 	}
 	q.buf[i] = it
 	q.n++
-	q.length.Store(int64(q.n))
-	q.owner.counters.enqueued.Add(1)
+	if q.mirrored {
+		q.length.Store(int64(q.n))
+	}
+	q.enqueued++
 	switch {
 	case !q.running:
 		q.running = true
@@ -275,19 +317,34 @@ func (q *queue) pushLocked(it item) {
 			q.wake = make(chan struct{}, 1)
 			q.batch = make([]item, min(q.capacity, batchSlots))
 		}
-		q.owner.bus.workers.Add(1)
-		go q.work()
+		q.owner.bus.workers.Add(1) // under mu: Close's wait must see it
+		return wakeStart
 	case q.parked:
-		q.unparkLocked()
+		q.parked = false
+		return wakeUnpark
+	}
+	return wakeNone
+}
+
+// signal does what pushLocked asked for. Between the two, the worker counts
+// as running and not parked, so no other push or close signals it too; a
+// parked worker waits for the token, and one that the idle tick made look
+// at the lane meanwhile finds the item and, later, a spare token, which only
+// makes it look once more.
+func (q *queue) signal(w wakeup) {
+	switch w {
+	case wakeStart:
+		go q.work()
+	case wakeUnpark:
+		q.unpark()
 	}
 }
 
-// unparkLocked wakes the parked worker.
-func (q *queue) unparkLocked() {
-	q.parked = false
+// unpark hands the parked worker a token; a token already there will do.
+func (q *queue) unpark() {
 	select {
 	case q.wake <- struct{}{}:
-	default: // a token from a wake the worker raced past is still there: it will do
+	default:
 	}
 }
 
@@ -316,7 +373,9 @@ func (q *queue) popLocked() item {
 		q.head = 0
 	}
 	q.n--
-	q.length.Store(int64(q.n))
+	if q.mirrored {
+		q.length.Store(int64(q.n))
+	}
 	return it
 }
 
@@ -455,7 +514,8 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 	}
 	q.wakeWaitersLocked()
 	if q.parked {
-		q.unparkLocked() // to exit
+		q.parked = false
+		q.unpark() // to exit; no user code runs under mu, so sending here is fine
 	}
 	done := q.finishLocked()
 	q.mu.Unlock()

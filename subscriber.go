@@ -90,7 +90,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	s.cancel = cancel
 	perLane := (cfg.capacity + cfg.concurrency - 1) / cfg.concurrency
 	for i := range s.lanes {
-		s.lanes[i] = newQueue(perLane, s, &deliveryContext{Context: ctx, sub: s})
+		s.lanes[i] = newQueue(perLane, s, &deliveryContext{Context: ctx, sub: s}, len(s.lanes) > 1)
 	}
 	s.liveLanes.Store(int32(len(s.lanes)))
 	if err := tc.attach(s); err != nil {
@@ -118,7 +118,9 @@ func (s *Subscription) stats() SubscriptionStats {
 	st.Topic = s.topic.name
 	st.Subscriber = s.name
 	for _, q := range s.lanes {
-		st.QueueLength += int(q.queued())
+		queued, enqueued := q.counts()
+		st.QueueLength += queued
+		st.Enqueued += enqueued
 	}
 	return st
 }
