@@ -137,35 +137,40 @@ const (
 // returns it, counted as Evicted, for the caller to settle.
 func (q *queue) offer(it item, policy Overflow) (admission, item, bool) {
 	q.mu.Lock()
-	if q.n+int(q.held.Load()) < q.capacity && !q.closed {
-		sig := q.pushLocked(it) // the common case, without defer
+	if q.n+int(q.held.Load()) >= q.capacity || q.closed {
+		adm, old, evicted, sig := q.offerFullLocked(it, policy)
 		q.mu.Unlock()
 		q.signal(sig)
-		return admitted, item{}, false
+		return adm, old, evicted
 	}
-	defer q.mu.Unlock()
+	// The common case, kept free of defer: with the many returns of the
+	// full case, a deferred unlock would not be open-coded.
+	sig := q.pushLocked(it)
+	q.mu.Unlock()
+	q.signal(sig)
+	return admitted, item{}, false
+}
+
+// offerFullLocked is offer when the lane is closed or may be full.
+func (q *queue) offerFullLocked(it item, policy Overflow) (admission, item, bool, wakeup) {
 	if q.closed {
-		return admitClosed, item{}, false
+		return admitClosed, item{}, false, wakeNone
 	}
 	if q.queuedLocked() < q.capacity {
-		sig := q.pushLocked(it)
-		defer q.signal(sig) // after the unlock: deferred calls run last in, first out
-		return admitted, item{}, false
+		return admitted, item{}, false, q.pushLocked(it)
 	}
 	switch policy {
 	case OverflowDropOldest:
 		old, evicted := q.evictLocked()
-		sig := q.pushLocked(it)
-		defer q.signal(sig)
-		return admitted, old, evicted
+		return admitted, old, evicted, q.pushLocked(it)
 	case OverflowDropNewest:
 		q.owner.counters.queueFull.Add(1)
-		return admitDropped, item{}, false
+		return admitDropped, item{}, false, wakeNone
 	case OverflowFail:
 		q.owner.counters.rejected.Add(1)
-		return admitFailed, item{}, false
+		return admitFailed, item{}, false, wakeNone
 	}
-	return admitFull, item{}, false
+	return admitFull, item{}, false, wakeNone
 }
 
 // offerWait adds it, waiting for room until ctx is done or the queue
