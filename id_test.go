@@ -83,4 +83,24 @@ func TestIDStringMatchesCanonicalText(t *testing.T) {
 		var buf [36]byte
 		assert.Equal(t, id.String(), idString(id, &buf))
 	}
+	for first := range 256 { // every byte value in every position
+		var id uuid.UUID
+		for i := range id {
+			id[i] = byte(first + 17*i)
+		}
+		var buf [36]byte
+		assert.Equal(t, id.String(), idString(id, &buf))
+	}
+}
+
+func TestClockIsMonotonicAndNearTheWallClock(t *testing.T) {
+	g := newIDGenerator()
+	prev := g.now()
+	for range 1000 {
+		now := g.now()
+		require.False(t, now.Before(prev), "time went back")
+		prev = now
+	}
+	wall := time.Now()
+	assert.WithinDuration(t, wall, g.now().Round(0), 10*time.Millisecond, "the wall reading drifts from the clock")
 }
