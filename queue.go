@@ -67,6 +67,12 @@ type queue struct {
 
 	// wake carries one token to a parked worker; made with the first worker.
 	wake chan struct{}
+	// idle runs idleCheck every workerIdleTick while the lane has a worker;
+	// made at the worker's first park. recent says that the worker took
+	// events since the last check; retire tells a parked worker to exit.
+	idle   *time.Timer
+	recent bool
+	retire bool
 
 	// batch holds the items the worker took out of the ring; batch[:held]
 	// is written only by the worker under mu, when claim >= held. Made with
@@ -323,6 +329,10 @@ func (q *queue) pushLocked(it item) wakeup {
 			q.batch = make([]item, min(q.capacity, batchSlots))
 		}
 		q.owner.bus.workers.Add(1) // under mu: Close's wait must see it
+		q.retire = false
+		if q.idle != nil {
+			q.idle.Reset(workerIdleTick)
+		}
 		return wakeStart
 	case q.parked:
 		q.parked = false
@@ -353,13 +363,32 @@ func (q *queue) unpark() {
 	}
 }
 
-// workerIdleTick is how often a lane's worker checks whether it has been
-// idle: one that delivered nothing for a whole tick and is parked exits, so
-// it stays parked for one to two ticks. That spans the gaps of any steady
-// stream, yet quiet subscriptions soon hold no goroutine (about 8 KiB of
-// stack each). A ticker rather than a timer reset at each park keeps the
-// park itself cheap.
+// workerIdleTick is how often a lane with a worker is checked for idleness:
+// a worker parked and without events for a whole tick exits, so it stays
+// parked for one to two ticks. That spans the gaps of any steady stream,
+// yet quiet subscriptions soon hold no goroutine (about 8 KiB of stack
+// each). A timer of the lane's own rather than a timeout in the park keeps
+// the park a plain channel receive, the cheapest wake-up there is.
 const workerIdleTick = 20 * time.Millisecond
+
+// idleCheck runs every workerIdleTick while the lane has a worker: it
+// retires a worker that has been parked since the last check, and
+// otherwise checks again a tick later.
+func (q *queue) idleCheck() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.running || q.retire {
+		return // no worker, or one that is leaving: a new one re-arms the timer
+	}
+	if q.parked && !q.recent {
+		q.parked = false
+		q.retire = true
+		q.unpark()
+		return
+	}
+	q.recent = false
+	q.idle.Reset(workerIdleTick)
+}
 
 func (q *queue) grow() {
 	buf := make([]item, min(max(2*len(q.buf), 1), q.capacity))
@@ -391,6 +420,7 @@ const (
 	stepDeliver step = iota // claim and deliver the batch
 	stepPark                // the lane is empty: park until woken
 	stepExit                // the lane is closed and empty: exit
+	stepRetire              // the lane stayed empty too long: exit
 )
 
 // claimNext claims the worker's next batch item, or reports false when the
@@ -418,16 +448,34 @@ func (q *queue) claimNext() (item, bool) {
 func (q *queue) next() (st step, finished bool) {
 	q.mu.Lock()
 	if q.n == 0 {
-		if !q.closed {
-			q.parked = true
+		if q.closed {
+			q.running = false
+			finished = q.finishLocked()
+			if q.idle != nil {
+				q.idle.Stop()
+			}
 			q.mu.Unlock()
-			return stepPark, false
+			return stepExit, finished
 		}
-		q.running = false
-		finished = q.finishLocked()
+		if q.retire {
+			q.running = false // the lane is open, so not finished
+			q.mu.Unlock()
+			return stepRetire, false
+		}
+		q.parked = true
+		if q.idle == nil {
+			q.idle = time.AfterFunc(workerIdleTick, q.idleCheck)
+		}
 		q.mu.Unlock()
-		return stepExit, finished
+		return stepPark, false
 	}
+	if q.retire {
+		// Events came after all: the retirement is void, and the idle
+		// check, which stopped with it, resumes.
+		q.retire = false
+		q.idle.Reset(workerIdleTick)
+	}
+	q.recent = true
 	k := min(q.n, len(q.batch))
 	for i := range k {
 		q.batch[i] = q.popLocked()
@@ -438,31 +486,10 @@ func (q *queue) next() (st step, finished bool) {
 	return stepDeliver, false
 }
 
-// park waits, after next said so, until a push or close wakes the worker
-// (true: it looks at the lane again) or idle ticks. A tick finds the worker
-// still parked; if the worker also delivered nothing since the tick before
-// (!recent), it is no longer the lane's and must exit (false).
-func (q *queue) park(idle <-chan time.Time, recent *bool) bool {
-	for {
-		select {
-		case <-q.wake:
-			return true
-		case <-idle:
-		}
-		if *recent {
-			*recent = false
-			continue
-		}
-		q.mu.Lock()
-		if !q.parked {
-			q.mu.Unlock()
-			return true // woken as the tick came; the token is consumed on the next park
-		}
-		q.parked = false
-		q.running = false // the lane is open (close wakes the worker), so not finished
-		q.mu.Unlock()
-		return false
-	}
+// park waits, after next said so, for a push, a close or the idle check to
+// wake the worker, which then calls next again.
+func (q *queue) park() {
+	<-q.wake
 }
 
 // busy reports whether the lane has queued events or a worker that is not

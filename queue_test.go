@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -73,4 +74,28 @@ func TestClaimOfBatchedEventWakesBlockedPublisher(t *testing.T) {
 	require.NoError(t, ctWaitFor(t, returned, ctWait, "the blocked Publish"))
 	g.open()
 	assert.Equal(t, []int{1, 2, 3, 4, 5}, ctPayloads(t, g.done, 5, "slow's events"))
+}
+
+// ctLaneHasWorker reports whether lane i of s has a worker goroutine.
+func ctLaneHasWorker(s *Subscription, i int) bool {
+	q := s.lanes[i]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.running
+}
+
+func TestIdleWorkerExitsAndNextEventStartsAnother(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "idle")
+	got := make(chan int, 4)
+	s := ctSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e.Payload; return nil })
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 1))
+	assert.Equal(t, 1, ctWaitFor(t, got, ctWait, "event 1"))
+	require.Eventually(t, func() bool { return !ctLaneHasWorker(s, 0) }, ctWait, time.Millisecond,
+		"the idle worker exits")
+	require.NoError(t, tp.Publish(ctx, 2))
+	assert.Equal(t, 2, ctWaitFor(t, got, ctWait, "event 2, by a new worker"))
+	require.Eventually(t, func() bool { return !ctLaneHasWorker(s, 0) }, ctWait, time.Millisecond,
+		"the new worker exits too once idle")
 }

@@ -6,7 +6,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
-	"time"
 )
 
 // Handler handles the events of a topic carrying payloads of type T. It
@@ -390,19 +389,11 @@ func fnv1a(s string) uint32 {
 
 // run is a lane's worker: it handles the lane's events in order, parks
 // when the lane is empty, and exits once the lane is closed and empty or has
-// stayed empty too long; the next push then starts a new one.
+// stayed empty too long (the next push then starts a new one).
 func (s *Subscription) run(lane *queue) {
 	defer s.bus.workers.Done()
-	var idle *time.Ticker // made at the first park
-	defer func() {
-		if idle != nil {
-			idle.Stop()
-		}
-	}()
-	recent := true // delivered since the last idle tick
 	for {
 		if it, ok := lane.claimNext(); ok {
-			recent = true
 			s.deliver(lane.delivery, it)
 			continue
 		}
@@ -411,16 +402,14 @@ func (s *Subscription) run(lane *queue) {
 		case stepDeliver:
 		case stepPark:
 			s.bus.nudgeClose() // a parked worker counts as idle
-			if idle == nil {
-				idle = time.NewTicker(workerIdleTick)
-			}
-			if !lane.park(idle.C, &recent) {
-				return
-			}
+			lane.park()
 		case stepExit:
 			if finished {
 				s.laneFinished()
 			}
+			s.bus.nudgeClose()
+			return
+		case stepRetire:
 			s.bus.nudgeClose()
 			return
 		}
