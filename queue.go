@@ -342,10 +342,10 @@ func (q *queue) pushLocked(it item) wakeup {
 }
 
 // signal does what pushLocked asked for. Between the two, the worker counts
-// as running and not parked, so no other push or close signals it too; a
-// parked worker waits for the token, and one that the idle tick made look
-// at the lane meanwhile finds the item and, later, a spare token, which only
-// makes it look once more.
+// as running and not parked, so no other push, close or idle check signals
+// it too, and a parked worker waits for the token. A token that finds the
+// worker already awake (a close or idle check raced with the push) stays in
+// the channel and only makes the worker look at the lane once more.
 func (q *queue) signal(w wakeup) {
 	switch w {
 	case wakeStart:
