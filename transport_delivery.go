@@ -146,7 +146,11 @@ func (d *inboundDelivery) finish(err error) {
 			settleErr = d.msg.Ack(ctx)
 			break
 		}
-		if dlErr := publishRemoteDeadLetter(ctx, s, d.event, n, err); dlErr != nil {
+		cause := err
+		if derr, ok := errors.AsType[*DeliveryError](err); ok {
+			cause = derr.Err
+		}
+		if dlErr := publishRemoteDeadLetter(ctx, s, d.event, n, cause); dlErr != nil {
 			b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter could not be published; the broker will deliver the event again",
 				slog.String("topic", s.topic.name),
 				slog.String("subscriber", s.name),
