@@ -432,7 +432,7 @@ func (s *Subscription) run(lane *queue) {
 
 func (s *Subscription) deliver(d *deliveryContext, it item) {
 	s.counters.inFlight.Add(1)
-	d.begin(it.msg)
+	d.begin(it.msg, it.done)
 	err := s.invoke(d, it.msg)
 	switch {
 	case err != nil:

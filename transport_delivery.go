@@ -92,6 +92,15 @@ func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage) {
 	}
 }
 
+// brokerDeliveries returns how many times the broker delivered the event
+// of a queued item whose completion is done: 1 for an in-process event.
+func brokerDeliveries(done completion) int {
+	if in, ok := done.(*inboundDelivery); ok {
+		return max(in.msg.Deliveries(), 1)
+	}
+	return 1
+}
+
 // inboundDelivery settles one broker delivery once the bus is done with
 // it. It is the item's completion.
 type inboundDelivery struct {

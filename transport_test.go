@@ -295,3 +295,21 @@ func TestTransportGivesBackWhatAStoppedSubscriptionDidNotHandle(t *testing.T) {
 	assert.Equal(t, "ack", inFlight.waitSettled(t))
 	_ = b
 }
+
+func TestTransportDeliveryCountReachesTheHandler(t *testing.T) {
+	tr := newRecordingTransport()
+	b := ctNewBus(t, WithTransport(tr))
+	topic, err := NewTopic[string](b, "remote.count")
+	require.NoError(t, err)
+	seen := make(chan DeliveryInfo, 1)
+	_, fc := subscribeRemote(t, tr, topic, "counter", func(ctx context.Context, e *Event[string]) error {
+		info, _ := DeliveryFromContext(ctx)
+		seen <- info
+		return nil
+	})
+	m := newFakeMessage(encoded(t, "remote.count", "again"), 4)
+	fc.deliver(fc.ctx, m)
+	info := <-seen
+	assert.Equal(t, DeliveryInfo{Topic: "remote.count", Subscriber: "counter", Attempt: 1, Deliveries: 4}, info)
+	assert.Equal(t, "ack", m.waitSettled(t))
+}
