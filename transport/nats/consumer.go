@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -205,10 +206,7 @@ func (m *inbound) Ack(ctx context.Context) error {
 	} else {
 		err = m.msg.Ack()
 	}
-	if err != nil {
-		return fmt.Errorf("nats: ack: %w", err)
-	}
-	return nil
+	return settleError("ack", err)
 }
 
 // Nak implements eventbus.InboundMessage: the server delivers the message
@@ -224,8 +222,16 @@ func (m *inbound) Nak(_ context.Context, delay time.Duration) error {
 	} else {
 		err = m.msg.NakWithDelay(delay)
 	}
-	if err != nil {
-		return fmt.Errorf("nats: nak: %w", err)
+	return settleError("nak", err)
+}
+
+func settleError(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, natsgo.ErrConnectionClosed):
+		return fmt.Errorf("nats: %s: %w: %w", what, eventbus.ErrBrokerClosed, err)
+	default:
+		return fmt.Errorf("nats: %s: %w", what, err)
 	}
-	return nil
 }

@@ -58,7 +58,9 @@
 // published after Subscribe returns; a group that exists already, for
 // example after a restart of the process, resumes where it stopped,
 // including the events published meanwhile. Subscribe updates an existing
-// group's settings to its own.
+// group's settings to its own. A group stays on the server when its last
+// subscription stops, which is what makes it durable: delete it with the
+// NATS tools once a subscriber name is retired.
 //
 // Every Subscribe call starts one goroutine that pulls batches of at most
 // ConsumerConfig.MaxInFlight messages (DefaultMaxInFlight if zero) and calls

@@ -73,6 +73,9 @@ func Connect(ctx context.Context, url string, opts ...Option) (*Transport, error
 	if err != nil {
 		return nil, err
 	}
+	if url == "" {
+		return nil, fmt.Errorf("%w: empty server URL", ErrInvalidOption)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
@@ -87,6 +90,9 @@ func Connect(ctx context.Context, url string, opts ...Option) (*Transport, error
 		natsgo.ReconnectWait(cfg.reconnectWait),
 		natsgo.Timeout(timeout),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err == nil { // closed on purpose
+				return
+			}
 			log.Warn("nats: disconnected", "error", err)
 		}),
 		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {

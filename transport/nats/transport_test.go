@@ -641,3 +641,42 @@ func TestConsumerSetsUpAgainWhenDeleted(t *testing.T) {
 		ack(t, m)
 	}
 }
+
+func TestDoubleAck(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	tr := connect(t, s, WithDoubleAck())
+	ch, deliver := inbox()
+	subscribe(t, tr, eventbus.ConsumerConfig{Topic: "t", Group: "g"}, deliver)
+	publish(t, tr, "t", "x")
+	m := receive(t, ch)
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, m.Ack(cancelled), context.Canceled, "a double ack waits for the server, bounded by ctx")
+	ack(t, m)
+}
+
+func TestSettleOnClosedConnection(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	tr, err := Connect(testCtx(t, waitLong), s.ClientURL())
+	require.NoError(t, err)
+	ch, deliver := inbox()
+	_, err = tr.Subscribe(testCtx(t, waitLong), eventbus.ConsumerConfig{Topic: "t", Group: "g"}, deliver)
+	require.NoError(t, err)
+	publish(t, tr, "t", "x")
+	m := receive(t, ch)
+	require.NoError(t, tr.Close(testCtx(t, waitLong)))
+	assert.ErrorIs(t, m.Ack(context.Background()), eventbus.ErrBrokerClosed)
+}
+
+func TestSubscribeHonoursContext(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	tr := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, deliver := inbox()
+	_, err := tr.Subscribe(ctx, eventbus.ConsumerConfig{Topic: "t", Group: "g"}, deliver)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = Connect(context.Background(), "")
+	assert.ErrorIs(t, err, ErrInvalidOption)
+}
