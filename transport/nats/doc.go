@@ -62,7 +62,8 @@
 // subscription stops, which is what makes it durable: delete it with the
 // NATS tools once a subscriber name is retired.
 //
-// Every Subscribe call starts one goroutine that pulls batches of at most
+// Every Subscribe call starts one goroutine (besides the one the NATS client
+// runs for each pull request) that pulls batches of at most
 // ConsumerConfig.MaxInFlight messages (DefaultMaxInFlight if zero) and calls
 // deliver for them one at a time; it asks for the next batch only once the
 // previous one has gone through deliver, so at most MaxInFlight messages
