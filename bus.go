@@ -143,13 +143,7 @@ func (b *Bus) quiescent() bool {
 	if b.publishesFinished.Load() != started {
 		return false
 	}
-	b.mu.Lock()
-	subs := make([]*Subscription, 0, len(b.subscribers))
-	for s := range b.subscribers {
-		subs = append(subs, s)
-	}
-	b.mu.Unlock()
-	for _, s := range subs {
+	for _, s := range b.liveSubscriptions() {
 		for _, q := range s.lanes {
 			if q.busy() {
 				return false
@@ -253,13 +247,7 @@ func (b *Bus) shutdown(ctx context.Context) error {
 	if b.transport != nil {
 		// The broker keeps what was not fetched yet for the next consumer:
 		// drain only what reached this process.
-		b.mu.Lock()
-		subs := make([]*Subscription, 0, len(b.subscribers))
-		for s := range b.subscribers {
-			subs = append(subs, s)
-		}
-		b.mu.Unlock()
-		for _, s := range subs {
+		for _, s := range b.liveSubscriptions() {
 			s.stopConsumer()
 		}
 	}
@@ -315,6 +303,18 @@ func (b *Bus) shutdown(ctx context.Context) error {
 		return &CloseError{Undelivered: undelivered, Err: ctx.Err()}
 	}
 	return nil
+}
+
+// liveSubscriptions returns the subscriptions not yet retired, so that
+// they can be worked on without the bus's lock.
+func (b *Bus) liveSubscriptions() []*Subscription {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs := make([]*Subscription, 0, len(b.subscribers))
+	for s := range b.subscribers {
+		subs = append(subs, s)
+	}
+	return subs
 }
 
 // register adds a subscriber unless the bus is closing.

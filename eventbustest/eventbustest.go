@@ -398,16 +398,24 @@ func testRedeliveryAfterError(t *testing.T, s *suite) {
 	}
 }
 
-func testDeadLetterAfterMaxDeliveries(t *testing.T, s *suite) {
-	b := s.newBus(t, s.connect(t))
-	tp := topic(t, b, topicName(t))
+// deadLetters subscribes, under a name of its own, to the dead letters of
+// tp's events: the dead-letter topic is shared by every test.
+func deadLetters(t *testing.T, b *eventbus.Bus, tp *eventbus.Topic[Payload]) *record[eventbus.FailedDelivery] {
+	t.Helper()
 	dead, err := eventbus.NewTopic[eventbus.FailedDelivery](b, eventbus.DefaultDeadLetterTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	letters := newRecord[eventbus.FailedDelivery]()
-	subscribe(t, dead, "dlq-"+tp.Name()[len("conformance."):], letters.handler(),
+	subscribe(t, dead, "dlq-"+strings.TrimPrefix(tp.Name(), "conformance."), letters.handler(),
 		eventbus.WithFilter(func(e *eventbus.Event[eventbus.FailedDelivery]) bool { return e.Payload.Envelope.Topic == tp.Name() }))
+	return letters
+}
+
+func testDeadLetterAfterMaxDeliveries(t *testing.T, s *suite) {
+	b := s.newBus(t, s.connect(t))
+	tp := topic(t, b, topicName(t))
+	letters := deadLetters(t, b, tp)
 	calls := newRecord[Payload]()
 	subscribe(t, tp, "broken", func(ctx context.Context, e *eventbus.Event[Payload]) error {
 		calls.add(e)
@@ -433,13 +441,7 @@ func testUndecodableMessage(t *testing.T, s *suite) {
 	tr := s.connect(t)
 	b := s.newBus(t, tr)
 	tp := topic(t, b, topicName(t))
-	dead, err := eventbus.NewTopic[eventbus.FailedDelivery](b, eventbus.DefaultDeadLetterTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	letters := newRecord[eventbus.FailedDelivery]()
-	subscribe(t, dead, "dlq-"+tp.Name()[len("conformance."):], letters.handler(),
-		eventbus.WithFilter(func(e *eventbus.Event[eventbus.FailedDelivery]) bool { return e.Payload.Envelope.Topic == tp.Name() }))
+	letters := deadLetters(t, b, tp)
 	got := newRecord[Payload]()
 	subscribe(t, tp, "reader", got.handler())
 
