@@ -342,7 +342,7 @@ type memKey struct {
 // broker's mutex.
 type memGroup struct {
 	nextSeq   uint64
-	ready     seqHeap // by publish order
+	ready     dueHeap // by publish order: ready messages have no due time
 	delayed   dueHeap // by end of delay
 	inflight  dueHeap // by ack deadline
 	keys      map[string]*memKey
@@ -383,6 +383,7 @@ func (g *memGroup) release(m *memMsg) {
 
 func (g *memGroup) pushReady(m *memMsg) {
 	m.state = memReady
+	m.due = time.Time{} // so that the ready heap orders by publish order alone
 	heap.Push(&g.ready, m)
 }
 
@@ -518,30 +519,6 @@ func (d *memDelivery) Ack(ctx context.Context) error { return d.b.settle(ctx, d,
 // does nothing and returns nil).
 func (d *memDelivery) Nak(ctx context.Context, delay time.Duration) error {
 	return d.b.settle(ctx, d, true, delay)
-}
-
-// seqHeap orders messages by publish order.
-type seqHeap []*memMsg
-
-func (h seqHeap) Len() int           { return len(h) }
-func (h seqHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h seqHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx = i
-	h[j].idx = j
-}
-func (h *seqHeap) Push(x any) {
-	m := x.(*memMsg)
-	m.idx = len(*h)
-	*h = append(*h, m)
-}
-func (h *seqHeap) Pop() any {
-	old := *h
-	n := len(old) - 1
-	m := old[n]
-	old[n] = nil
-	*h = old[:n]
-	return m
 }
 
 // dueHeap orders messages by due time, then publish order.

@@ -58,15 +58,21 @@ func expectedReplies() int {
 // agents assigns each conversation to the agent the notification alerts.
 var agents = map[string]string{"conv-1001": "maria", "conv-1002": "maria", "conv-1003": "sam"}
 
+// chatTopics returns the two topics of the chat, which both processes use.
+func chatTopics(bus *eventbus.Bus) (*eventbus.Topic[MessageSent], *eventbus.Topic[AIReplyGenerated], error) {
+	sent, err := eventbus.NewTopic[MessageSent](bus, topicMessageSent)
+	if err != nil {
+		return nil, nil, err
+	}
+	replies, err := eventbus.NewTopic[AIReplyGenerated](bus, topicAIReply)
+	return sent, replies, err
+}
+
 // runService is the chat service's process: it publishes the script on
 // "message.sent" and shows the AI's replies, which arrive from the workers'
 // process through the broker, until it has them all.
 func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) error {
-	sent, err := eventbus.NewTopic[MessageSent](bus, topicMessageSent)
-	if err != nil {
-		return err
-	}
-	replies, err := eventbus.NewTopic[AIReplyGenerated](bus, topicAIReply)
+	sent, replies, err := chatTopics(bus)
 	if err != nil {
 		return err
 	}
@@ -158,11 +164,7 @@ func newWorkers(w io.Writer) *workers {
 // subscribe wires the analytics, notification and AI responder
 // subscribers, and the operations inbox of dead letters, to bus.
 func (wk *workers) subscribe(bus *eventbus.Bus) error {
-	sent, err := eventbus.NewTopic[MessageSent](bus, topicMessageSent)
-	if err != nil {
-		return err
-	}
-	replies, err := eventbus.NewTopic[AIReplyGenerated](bus, topicAIReply)
+	sent, replies, err := chatTopics(bus)
 	if err != nil {
 		return err
 	}
