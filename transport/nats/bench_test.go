@@ -73,6 +73,9 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Run("impl=eventbus", func(b *testing.B) {
 				benchEventbus(b, srv, publishers, seq.Add(1))
 			})
+			b.Run("impl=eventbus-nodedup", func(b *testing.B) {
+				benchEventbus(b, srv, publishers, seq.Add(1), WithoutDeduplication())
+			})
 		})
 	}
 }
@@ -231,10 +234,10 @@ func benchPlain(b *testing.B, srv *server.Server, publishers int, id int64, msgI
 // Transport, to one subscriber whose handler counts it; the bus encodes the
 // event as CloudEvents JSON, decodes it and acknowledges it after the
 // handler, all with its defaults.
-func benchEventbus(b *testing.B, srv *server.Server, publishers int, id int64) {
+func benchEventbus(b *testing.B, srv *server.Server, publishers int, id int64, opts ...Option) {
 	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
 	defer cancel()
-	tr, err := Connect(setupCtx, srv.ClientURL())
+	tr, err := Connect(setupCtx, srv.ClientURL(), opts...)
 	if err != nil {
 		b.Fatalf("connect: %v", err)
 	}

@@ -56,6 +56,7 @@ type config struct {
 	ackWait         time.Duration
 	maxAckPending   int
 	doubleAck       bool
+	noDedup         bool
 	logger          *slog.Logger
 
 	// Connect only.
@@ -197,6 +198,19 @@ func WithMaxAckPending(n int) Option {
 			return fmt.Errorf("%w: max ack pending %d, want >= 1", ErrInvalidOption, n)
 		}
 		c.maxAckPending = n
+		return nil
+	}
+}
+
+// WithoutDeduplication makes Publish send events without their ID as the
+// message ID and without naming the stream that must store them, which
+// spares the server about a fifth of its work per publish (see
+// BENCHMARKS.md). A Publish that failed and is retried may then store the
+// event twice; the consumers' at-least-once handling (the Idempotent
+// middleware) has to absorb such duplicates, as it absorbs redeliveries.
+func WithoutDeduplication() Option {
+	return func(c *config) error {
+		c.noDedup = true
 		return nil
 	}
 }

@@ -212,9 +212,13 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		if err != nil {
 			return err
 		}
-		_, err = t.js.Publish(ctx, subject, m.Data,
-			jetstream.WithMsgID(m.ID.String()),
-			jetstream.WithExpectStream(stream))
+		if t.cfg.noDedup {
+			_, err = t.js.Publish(ctx, subject, m.Data)
+		} else {
+			_, err = t.js.Publish(ctx, subject, m.Data,
+				jetstream.WithMsgID(m.ID.String()),
+				jetstream.WithExpectStream(stream))
+		}
 		if err == nil {
 			return nil
 		}

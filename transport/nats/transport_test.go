@@ -350,6 +350,20 @@ func TestPublishDeduplicatesByID(t *testing.T) {
 	assert.Equal(t, uint64(1), st.CachedInfo().State.Msgs)
 }
 
+func TestPublishWithoutDeduplicationStoresEveryCopy(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	tr := connect(t, s, WithoutDeduplication())
+	msg := eventbus.OutgoingMessage{Topic: "t", ID: uuid.New(), Data: []byte("twice")}
+	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
+	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
+
+	js, err := jetstream.New(tr.nc)
+	require.NoError(t, err)
+	st, err := js.Stream(testCtx(t, waitLong), streamNameFor("eventbus.t"))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), st.CachedInfo().State.Msgs)
+}
+
 func TestPublishRecreatesDeletedStream(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	tr := connect(t, s)
