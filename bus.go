@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,12 @@ type Bus struct {
 	middleware []Middleware
 	onError    func(ctx context.Context, err *DeliveryError)
 	ids        *idGenerator
+	// transport, when set, carries every event through a broker; redelivery
+	// and source then say how failures are redelivered and where events
+	// come from.
+	transport  Transport
+	redelivery RetryPolicy
+	source     string
 
 	mu            sync.Mutex
 	topics        map[string]*topicCore
@@ -65,10 +72,17 @@ func New(opts ...Option) (*Bus, error) {
 		middleware:    slices.Clip(cfg.middleware),
 		onError:       cfg.onError,
 		ids:           newIDGenerator(),
+		transport:     cfg.transport,
+		source:        cmp.Or(cfg.source, DefaultSource),
 		topics:        make(map[string]*topicCore),
 		subscribers:   make(map[*Subscription]struct{}),
 		closeFinished: make(chan struct{}),
 		idle:          make(chan struct{}, 1),
+	}
+	if cfg.redelivery != nil {
+		b.redelivery = *cfg.redelivery
+	} else {
+		b.redelivery, _ = RetryPolicy{MaxAttempts: DefaultMaxDeliveries}.withDefaults()
 	}
 	if b.onError == nil {
 		// Final failures are the one thing the bus never keeps quiet about:
@@ -129,13 +143,7 @@ func (b *Bus) quiescent() bool {
 	if b.publishesFinished.Load() != started {
 		return false
 	}
-	b.mu.Lock()
-	subs := make([]*Subscription, 0, len(b.subscribers))
-	for s := range b.subscribers {
-		subs = append(subs, s)
-	}
-	b.mu.Unlock()
-	for _, s := range subs {
+	for _, s := range b.liveSubscriptions() {
 		for _, q := range s.lanes {
 			if q.busy() {
 				return false
@@ -236,6 +244,13 @@ func (b *Bus) Close(ctx context.Context) error {
 }
 
 func (b *Bus) shutdown(ctx context.Context) error {
+	if b.transport != nil {
+		// The broker keeps what was not fetched yet for the next consumer:
+		// drain only what reached this process.
+		for _, s := range b.liveSubscriptions() {
+			s.stopConsumer()
+		}
+	}
 	forced := false
 	for !forced && !b.quiescent() {
 		select {
@@ -277,12 +292,29 @@ func (b *Bus) shutdown(ctx context.Context) error {
 		}
 	}
 	b.workers.Wait()
+	for _, s := range subs {
+		if s.consumer.Load() != nil {
+			<-s.done // the broker's consumer may outlive the lanes briefly
+		}
+	}
 	if forced {
 		b.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: close ended before every event was delivered",
 			slog.Any("undelivered", undelivered))
 		return &CloseError{Undelivered: undelivered, Err: ctx.Err()}
 	}
 	return nil
+}
+
+// liveSubscriptions returns the subscriptions not yet retired, so that
+// they can be worked on without the bus's lock.
+func (b *Bus) liveSubscriptions() []*Subscription {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs := make([]*Subscription, 0, len(b.subscribers))
+	for s := range b.subscribers {
+		subs = append(subs, s)
+	}
+	return subs
 }
 
 // register adds a subscriber unless the bus is closing.

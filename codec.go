@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -67,24 +68,6 @@ const (
 	sequenceDigits = 20
 )
 
-// cloudEventJSON is the document EncodeCloudEvent writes, its fields in the
-// order the members appear.
-type cloudEventJSON struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Time            string          `json:"time,omitempty"`
-	DataContentType string          `json:"datacontenttype"`
-	Sequence        string          `json:"sequence,omitempty"`
-	CorrelationID   string          `json:"correlationid,omitempty"`
-	CausationID     string          `json:"causationid,omitempty"`
-	PartitionKey    string          `json:"partitionkey,omitempty"`
-	Metadata        string          `json:"metadata,omitempty"`
-	Data            json.RawMessage `json:"data,omitempty"`
-	DataBase64      *string         `json:"data_base64,omitempty"`
-}
-
 // EncodeCloudEvent returns e as a CloudEvents 1.0 JSON document (structured
 // mode, media type "application/cloudevents+json").
 //
@@ -120,62 +103,146 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 		return nil, err
 	}
 	contentType := codec.ContentType()
-	mediaType, _, err := mime.ParseMediaType(contentType)
+	mediaType, err := parseMediaType(contentType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: codec content type %q is not a media type: %v", ErrInvalidOption, contentType, err)
 	}
 
-	doc := cloudEventJSON{
-		SpecVersion:     ceVersion,
-		ID:              e.ID.String(),
-		Source:          source,
-		Type:            e.Topic,
-		DataContentType: contentType,
-		CorrelationID:   e.CorrelationID,
-		PartitionKey:    e.Key,
-	}
-	if !e.Time.IsZero() {
-		text, err := e.Time.UTC().MarshalText()
-		if err != nil {
-			return nil, fmt.Errorf("eventbus: event time cannot be written as rfc 3339: %w", err)
-		}
-		doc.Time = string(text)
-	}
-	if e.Sequence != 0 {
-		doc.Sequence = formatSequence(e.Sequence)
-	}
-	if e.CausationID != uuid.Nil {
-		doc.CausationID = e.CausationID.String()
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	var metadata []byte
 	if len(e.Metadata) > 0 {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
 		if err := enc.Encode(e.Metadata); err != nil {
 			return nil, fmt.Errorf("eventbus: encode metadata: %w", err)
 		}
-		doc.Metadata = string(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}))
-		buf.Reset()
+		metadata = bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	}
-
 	payload, err := codec.Marshal(e.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("eventbus: encode payload with %s codec: %w", mediaType, err)
 	}
-	if isJSONMediaType(mediaType) {
-		if !json.Valid(payload) {
-			return nil, fmt.Errorf("eventbus: encode payload: %s codec produced invalid json", mediaType)
+	jsonData := isJSONMediaType(mediaType)
+	if _, trusted := codec.(JSONCodec); jsonData && !trusted && !json.Valid(payload) {
+		return nil, fmt.Errorf("eventbus: encode payload: %s codec produced invalid json", mediaType)
+	}
+	var when time.Time
+	if !e.Time.IsZero() {
+		when = e.Time.UTC()
+		if y := when.Year(); y < 0 || y > 9999 {
+			return nil, fmt.Errorf("eventbus: event time cannot be written as rfc 3339: year %d outside 0000-9999", y)
 		}
-		doc.Data = payload
-	} else {
-		b64 := base64.StdEncoding.EncodeToString(payload)
-		doc.DataBase64 = &b64
 	}
 
-	if err := enc.Encode(&doc); err != nil {
-		return nil, fmt.Errorf("eventbus: encode cloudevent: %w", err)
+	// The document is written by hand: encoding/json would cost as much as
+	// everything else together, mostly to re-check a payload that is
+	// already valid. FuzzEncodeCloudEvent checks it against encoding/json.
+	buf := make([]byte, 0, 320+len(e.Topic)+len(e.Key)+len(e.CorrelationID)+len(metadata)+len(payload)*4/3)
+	buf = append(buf, `{"specversion":"`+ceVersion+`","id":"`...)
+	buf = appendUUID(buf, e.ID)
+	buf = append(buf, `","source":`...)
+	buf = appendJSONString(buf, source)
+	buf = append(buf, `,"type":`...)
+	buf = appendJSONString(buf, e.Topic)
+	if !e.Time.IsZero() {
+		buf = append(buf, `,"time":"`...)
+		buf = when.AppendFormat(buf, time.RFC3339Nano)
+		buf = append(buf, '"')
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	buf = append(buf, `,"datacontenttype":`...)
+	buf = appendJSONString(buf, contentType)
+	if e.Sequence != 0 {
+		buf = append(buf, `,"sequence":"`...)
+		buf = append(buf, formatSequence(e.Sequence)...)
+		buf = append(buf, '"')
+	}
+	if e.CorrelationID != "" {
+		buf = append(buf, `,"correlationid":`...)
+		buf = appendJSONString(buf, e.CorrelationID)
+	}
+	if e.CausationID != uuid.Nil {
+		buf = append(buf, `,"causationid":"`...)
+		buf = appendUUID(buf, e.CausationID)
+		buf = append(buf, '"')
+	}
+	if e.Key != "" {
+		buf = append(buf, `,"partitionkey":`...)
+		buf = appendJSONString(buf, e.Key)
+	}
+	if len(metadata) > 0 {
+		buf = append(buf, `,"metadata":`...)
+		buf = appendJSONString(buf, string(metadata))
+	}
+	if jsonData {
+		buf = append(buf, `,"data":`...)
+		buf = append(buf, bytes.TrimSpace(payload)...)
+	} else {
+		buf = append(buf, `,"data_base64":"`...)
+		buf = base64.StdEncoding.AppendEncode(buf, payload)
+		buf = append(buf, '"')
+	}
+	return append(buf, '}'), nil
+}
+
+// appendUUID appends the canonical text of id.
+func appendUUID(dst []byte, id uuid.UUID) []byte {
+	var text [36]byte
+	return append(dst, idString(id, &text)...)
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// does without HTML escaping: quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD, and U+2028 and U+2029 escaped
+// so that the output is also valid JavaScript.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // DecodeCloudEvent parses a CloudEvents 1.0 JSON document (structured mode)
@@ -212,16 +279,9 @@ func DecodeCloudEvent[T any](data []byte, codec Codec) (*Event[T], error) {
 	} else if trimmed[0] != '{' {
 		return nil, malformed("not a json object: %s", jsonKind(trimmed))
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, malformed("not a json object: %v", err)
-	}
-	// Null members mean absent attributes. data is the exception: a null
-	// data is an explicit null payload.
-	for name, raw := range doc {
-		if name != ceData && isJSONNull(raw) {
-			delete(doc, name)
-		}
+	doc, err := splitCloudEvent(data)
+	if err != nil {
+		return nil, err
 	}
 
 	version, err := requiredString(doc, ceSpecVersion)
@@ -300,9 +360,9 @@ func DecodeCloudEvent[T any](data []byte, codec Codec) (*Event[T], error) {
 
 // decodeData decodes the document's data or data_base64 member into
 // payload, which it leaves alone when there is neither.
-func decodeData(doc map[string]json.RawMessage, codec Codec, payload any) error {
-	rawData, hasData := doc[ceData]
-	_, hasBase64 := doc[ceDataBase64]
+func decodeData(doc *cloudEventDoc, codec Codec, payload any) error {
+	rawData, hasData := doc.data, doc.data != nil
+	hasBase64 := doc.dataBase64 != nil
 	if hasData && hasBase64 {
 		return malformed("both data and data_base64 are present")
 	}
@@ -316,14 +376,14 @@ func decodeData(doc map[string]json.RawMessage, codec Codec, payload any) error 
 	}
 	var docMedia string
 	if hasType {
-		if docMedia, _, err = mime.ParseMediaType(docType); err != nil {
+		if docMedia, err = parseMediaType(docType); err != nil {
 			return malformed("datacontenttype %s is not a media type", quoteShort(docType))
 		}
 	} else if hasData {
 		docMedia = "application/json" // the JSON format's default for data
 	}
 	codecType := codec.ContentType()
-	codecMedia, _, err := mime.ParseMediaType(codecType)
+	codecMedia, err := parseMediaType(codecType)
 	if err != nil {
 		return malformed("codec content type %s is not a media type", quoteShort(codecType))
 	}
@@ -364,7 +424,7 @@ func malformed(format string, args ...any) error {
 }
 
 // requiredString returns the string value of a required attribute.
-func requiredString(doc map[string]json.RawMessage, name string) (string, error) {
+func requiredString(doc *cloudEventDoc, name string) (string, error) {
 	s, ok, err := optionalString(doc, name)
 	if err != nil {
 		return "", err
@@ -377,16 +437,151 @@ func requiredString(doc map[string]json.RawMessage, name string) (string, error)
 
 // optionalString returns the string value of an attribute and whether it is
 // present. An attribute that is present but not a string is an error.
-func optionalString(doc map[string]json.RawMessage, name string) (string, bool, error) {
-	raw, ok := doc[name]
-	if !ok {
+func optionalString(doc *cloudEventDoc, name string) (string, bool, error) {
+	raw := *doc.attribute(name)
+	if raw == nil {
 		return "", false, nil
 	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false, malformed("attribute %q is %s, not a string", name, jsonKind(raw))
+	}
+	// The document is valid JSON, so a string without escapes is its own
+	// text; encoding/json would only change invalid UTF-8.
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), true, nil
+	}
 	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(raw, &s) != nil {
 		return "", false, malformed("attribute %q is %s, not a string", name, jsonKind(raw))
 	}
 	return s, true, nil
+}
+
+// cloudEventDoc holds the raw JSON values of the attributes that
+// DecodeCloudEvent reads; nil means absent (or null, except for data,
+// where null is an explicit null payload).
+type cloudEventDoc struct {
+	specVersion, id, source, typ, time, dataContentType []byte
+	sequence, correlationID, causationID, partitionKey  []byte
+	metadata, data, dataBase64                          []byte
+	ignored                                             []byte // any other member
+}
+
+// attribute returns where the value of the named attribute is kept.
+func (d *cloudEventDoc) attribute(name string) *[]byte {
+	switch name {
+	case ceSpecVersion:
+		return &d.specVersion
+	case ceID:
+		return &d.id
+	case ceSource:
+		return &d.source
+	case ceType:
+		return &d.typ
+	case ceTime:
+		return &d.time
+	case ceDataContentType:
+		return &d.dataContentType
+	case ceSequence:
+		return &d.sequence
+	case ceCorrelationID:
+		return &d.correlationID
+	case ceCausationID:
+		return &d.causationID
+	case cePartitionKey:
+		return &d.partitionKey
+	case ceMetadata:
+		return &d.metadata
+	case ceData:
+		return &d.data
+	case ceDataBase64:
+		return &d.dataBase64
+	}
+	return &d.ignored
+}
+
+// splitCloudEvent checks that data is one JSON object and picks the values
+// of its members out of it without decoding them. Member names are matched
+// exactly (after unescaping); a repeated member keeps its last value, as
+// encoding/json does.
+func splitCloudEvent(data []byte) (*cloudEventDoc, error) {
+	if !json.Valid(data) {
+		var probe map[string]json.RawMessage
+		err := json.Unmarshal(data, &probe) // for the detail of the error
+		return nil, malformed("not a json object: %v", err)
+	}
+	doc := new(cloudEventDoc)
+	i := skipSpace(data, 0) + 1 // past '{', which the caller checked
+	for {
+		i = skipSpace(data, i)
+		if data[i] == '}' {
+			return doc, nil
+		}
+		keyEnd := jsonValueEnd(data, i)
+		rawKey := data[i:keyEnd]
+		i = skipSpace(data, keyEnd) + 1 // past ':'
+		i = skipSpace(data, i)
+		valueEnd := jsonValueEnd(data, i)
+		value := data[i:valueEnd:valueEnd]
+		i = skipSpace(data, valueEnd)
+		if data[i] == ',' {
+			i++
+		}
+
+		var key string
+		if bytes.IndexByte(rawKey, '\\') < 0 {
+			key = string(rawKey[1 : len(rawKey)-1])
+		} else if err := json.Unmarshal(rawKey, &key); err != nil {
+			return nil, malformed("member name %s: %v", rawKey, err)
+		}
+		if key != ceData && isJSONNull(value) {
+			value = nil // a null attribute is an absent one
+		}
+		*doc.attribute(key) = value
+	}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns the index just past the JSON value that starts at
+// i, in a document already known to be valid.
+func jsonValueEnd(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a scalar before the enclosing object's end
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
 }
 
 // parseTime parses an RFC 3339 timestamp and returns it in UTC, refusing
@@ -471,10 +666,43 @@ func checkSource(source string) error {
 	if source == "" {
 		return errors.New("empty")
 	}
+	if isPlainPath(source) {
+		return nil // the common case, such as "/chat-service": always a valid reference
+	}
 	if _, err := url.Parse(source); err != nil {
 		return fmt.Errorf("%s is not a uri-reference", quoteShort(source))
 	}
 	return nil
+}
+
+// isPlainPath reports whether s has only unreserved URI characters and
+// slashes, which makes it a relative reference that url.Parse accepts.
+func isPlainPath(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isNameByte(c) && c != '.' && c != '~' && c != '/' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseMediaType returns the media type of a content type, without its
+// parameters, lowercased, as mime.ParseMediaType does; a content type that
+// is already a bare lowercase type/subtype, as codecs return, is taken as
+// it is.
+func parseMediaType(contentType string) (string, error) {
+	slash := strings.IndexByte(contentType, '/')
+	simple := slash > 0 && slash < len(contentType)-1 && strings.LastIndexByte(contentType, '/') == slash
+	for i := 0; simple && i < len(contentType); i++ {
+		c := contentType[i]
+		simple = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '/' || strings.IndexByte("!#$&^_.+-", c) >= 0
+	}
+	if simple {
+		return contentType, nil
+	}
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	return mediaType, err
 }
 
 // isJSONMediaType reports whether the media type (lowercase, without

@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -515,6 +516,126 @@ func FuzzDecodeCloudEvent(f *testing.F) {
 		cdtEqualEnvelope(t, &e.Envelope, &e2.Envelope)
 		if !assert.ObjectsAreEqual(e.Payload, e2.Payload) {
 			t.Fatalf("payload: want %#v, got %#v", e.Payload, e2.Payload)
+		}
+	})
+}
+
+// FuzzSplitCloudEvent checks the scanner that DecodeCloudEvent uses against
+// encoding/json: for every JSON object, each attribute it picks out is the
+// member encoding/json decodes into a map (null attributes, but data,
+// absent), and it refuses exactly what encoding/json refuses.
+func FuzzSplitCloudEvent(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"id":"x","data":null,"time":null}`, `{"\u0069d":"a","id":"b"}`,
+		`{"data":{"a":[1,"}",{"b":"\""}]},"type":"t"}`, `{"sequence":12,"metadata":"{}"}`,
+		` { "source" : "/s" , "specversion" : "1.0" } `, `{"id":"x",}`, `{"id"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	names := []string{ceSpecVersion, ceID, ceSource, ceType, ceTime, ceDataContentType, ceSequence,
+		ceCorrelationID, ceCausationID, cePartitionKey, ceMetadata, ceData, ceDataBase64}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		trimmed := bytes.TrimLeft(data, " \t\r\n")
+		if len(trimmed) == 0 || trimmed[0] != '{' {
+			return // refused before the scanner runs
+		}
+		var want map[string]json.RawMessage
+		wantErr := json.Unmarshal(data, &want)
+		doc, err := splitCloudEvent(data)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("scanner error %v, encoding/json error %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		for _, name := range names {
+			got := *doc.attribute(name)
+			raw, ok := want[name]
+			if ok && name != ceData && string(raw) == "null" {
+				ok = false
+			}
+			if !ok {
+				if got != nil {
+					t.Fatalf("%s: scanner found %q, encoding/json nothing", name, got)
+				}
+				continue
+			}
+			if string(got) != string(raw) {
+				t.Fatalf("%s: scanner found %q, encoding/json %q", name, got, raw)
+			}
+		}
+	})
+}
+
+// cloudEventJSON is the document EncodeCloudEvent writes, for encoding/json:
+// the reference that FuzzEncodeCloudEvent holds the hand-written encoder to.
+type cloudEventJSON struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Time            string          `json:"time,omitempty"`
+	DataContentType string          `json:"datacontenttype"`
+	Sequence        string          `json:"sequence,omitempty"`
+	CorrelationID   string          `json:"correlationid,omitempty"`
+	CausationID     string          `json:"causationid,omitempty"`
+	PartitionKey    string          `json:"partitionkey,omitempty"`
+	Metadata        string          `json:"metadata,omitempty"`
+	Data            json.RawMessage `json:"data,omitempty"`
+}
+
+// FuzzEncodeCloudEvent checks that EncodeCloudEvent writes the same JSON
+// as encoding/json does for the same attributes, whatever the strings hold.
+func FuzzEncodeCloudEvent(f *testing.F) {
+	f.Add("/src", "key", "corr", "meta", "payload", int64(1))
+	f.Add("", "", "", "", "", int64(0))
+	f.Add("urn:x?y#z", "k\"\\\n\u2028", "\xff\xfe", "<&>", "\x00\x1f\u2029", int64(-62135596800))
+	f.Fuzz(func(t *testing.T, source, key, corr, meta, payload string, unix int64) {
+		e := &Event[string]{Payload: payload}
+		e.ID = uuid.Must(uuid.NewV7())
+		e.Topic = "fuzz.topic"
+		e.Time = time.Unix(unix%(1<<35), unix%1e9)
+		e.Sequence = uint64(unix)
+		e.CorrelationID = corr
+		e.Key = key
+		if meta != "" {
+			e.Metadata = map[string]string{meta: meta, "k": payload}
+		}
+		got, err := EncodeCloudEvent(e, source, nil)
+		if err != nil {
+			if checkSource(source) == nil && e.Time.UTC().Year() <= 9999 && e.Time.UTC().Year() >= 0 {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if !json.Valid(got) {
+			t.Fatalf("invalid json %q", got)
+		}
+		ref := cloudEventJSON{
+			SpecVersion: "1.0", ID: e.ID.String(), Source: source, Type: e.Topic,
+			DataContentType: "application/json", CorrelationID: corr, PartitionKey: key,
+		}
+		if !e.Time.IsZero() {
+			ref.Time = e.Time.UTC().Format(time.RFC3339Nano)
+		}
+		if e.Sequence != 0 {
+			ref.Sequence = formatSequence(e.Sequence)
+		}
+		if e.Metadata != nil {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			require.NoError(t, enc.Encode(e.Metadata))
+			ref.Metadata = strings.TrimSuffix(buf.String(), "\n")
+		}
+		ref.Data, err = json.Marshal(payload)
+		require.NoError(t, err)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(ref))
+		if string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("hand-written encoder wrote\n%s\nencoding/json writes\n%s", got, want.String())
 		}
 	})
 }

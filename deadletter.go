@@ -35,6 +35,10 @@ type FailedDelivery struct {
 	Attempts int `json:"attempts"`
 	// FailedAt is when the chain gave up.
 	FailedAt time.Time `json:"failedAt"`
+	// Data is the encoded event as a transport delivered it, set only when
+	// it could not be decoded; Envelope then holds just the topic, and
+	// Payload is nil.
+	Data []byte `json:"data,omitempty"`
 }
 
 var failedDeliveryType = reflect.TypeFor[FailedDelivery]()

@@ -54,6 +54,33 @@
 // forced Close are counted in SubscriptionStats. A panicking handler never
 // kills its worker.
 //
+// # Across processes
+//
+// With WithTransport the same API runs over a message broker. Publish then
+// encodes the event as a CloudEvents 1.0 JSON document (EncodeCloudEvent,
+// with the topic's Codec for the payload, JSONCodec by default) and returns
+// once the broker has stored it. Every subscriber name becomes a durable
+// consumer group: each name gets every event, and subscriptions with the
+// same name in several processes share the events. A handler chain that
+// succeeds acknowledges the event; one that fails makes the broker deliver
+// it again after a backoff, and after the number of deliveries set with
+// WithRedelivery the bus publishes it to the dead-letter topic and
+// acknowledges it. A message that does not decode is dead-lettered at once,
+// with its bytes in FailedDelivery.Data. Delivery is at least once: a
+// handler may see an event again after a failure, a crash or a broker
+// restart, and the Idempotent middleware drops such duplicates for handlers
+// that need effectively-once handling.
+//
+// Ordering per key holds within one process (the lanes of WithConcurrency);
+// across the processes of one name it depends on the broker (see the
+// adapter's documentation; MemoryBroker keeps it). PublishSync is not
+// available with a transport, and subscriptions always block their consumer
+// when their queue is full (the broker holds the backlog).
+//
+// MemoryBroker is a Transport inside one process, for tests and for
+// programs that may move to a broker later. The eventbustest package is the
+// conformance suite every Transport must pass.
+//
 // # Concurrency
 //
 // The bus never calls user code (handlers, filters, key functions, the

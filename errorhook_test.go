@@ -59,7 +59,7 @@ func TestErrorHandlerGetsADeliveryError(t *testing.T) {
 
 	// It is called with the handler's ctx.
 	assert.True(t, c.ok)
-	assert.Equal(t, DeliveryInfo{Topic: "hook.failed", Subscriber: "failing", Attempt: 1}, c.info)
+	assert.Equal(t, DeliveryInfo{Topic: "hook.failed", Subscriber: "failing", Attempt: 1, Deliveries: 1}, c.info)
 	assert.True(t, c.hasID)
 	assert.Equal(t, "corr-1", c.corr)
 

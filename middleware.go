@@ -39,6 +39,10 @@ type DeliveryInfo struct {
 	// Attempt is 1 for the first call of the handler for this event and
 	// grows with each retry by the Retry middleware.
 	Attempt int
+	// Deliveries is how many times the broker of the bus's Transport has
+	// delivered the event to this subscriber, this delivery included: 1
+	// the first time, and always 1 without a transport.
+	Deliveries int
 }
 
 // DeliveryFromContext returns the delivery a handler's ctx belongs to, or
@@ -48,7 +52,7 @@ func DeliveryFromContext(ctx context.Context) (DeliveryInfo, bool) {
 	if d == nil {
 		return DeliveryInfo{}, false
 	}
-	return DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load())}, true
+	return DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load()), Deliveries: int(d.deliveries.Load())}, true
 }
 
 type deliveryKey struct{}
@@ -62,6 +66,7 @@ type deliveryContext struct {
 	sub          *Subscription
 	current      atomic.Pointer[Envelope] // of the event being handled
 	attempt      atomic.Int32
+	deliveries   atomic.Int32
 	deadLettered atomic.Bool
 }
 
@@ -72,12 +77,15 @@ func (d *deliveryContext) Value(key any) any {
 	return d.Context.Value(key)
 }
 
-func (d *deliveryContext) begin(m Message) {
+func (d *deliveryContext) begin(m Message, done completion) {
 	d.current.Store(m.Header())
 	// Most deliveries leave these as they found them: a load spares the
 	// atomic write (a locked instruction) that a store would cost each time.
 	if d.attempt.Load() != 1 {
 		d.attempt.Store(1)
+	}
+	if n := int32(brokerDeliveries(done)); d.deliveries.Load() != n {
+		d.deliveries.Store(n)
 	}
 	if d.deadLettered.Load() {
 		d.deadLettered.Store(false)

@@ -16,6 +16,9 @@ type busConfig struct {
 	logger     *slog.Logger
 	middleware []Middleware
 	onError    func(ctx context.Context, err *DeliveryError)
+	transport  Transport
+	redelivery *RetryPolicy
+	source     string
 }
 
 // WithLogger sets the logger the bus writes its own records to: failures
@@ -60,6 +63,83 @@ func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
 			return fmt.Errorf("%w: nil error handler", ErrInvalidOption)
 		}
 		c.onError = fn
+		return nil
+	}
+}
+
+// WithTransport makes the bus carry its events through t, a message broker,
+// instead of handing them from publisher to subscribers in process (see
+// Transport for what changes). The bus does not close t.
+func WithTransport(t Transport) Option {
+	return func(c *busConfig) error {
+		if t == nil {
+			return fmt.Errorf("%w: nil transport", ErrInvalidOption)
+		}
+		c.transport = t
+		return nil
+	}
+}
+
+// DefaultMaxDeliveries is how many times a bus with a transport lets the
+// broker deliver an event to a subscriber before it dead-letters the event,
+// unless WithRedelivery says otherwise.
+const DefaultMaxDeliveries = 5
+
+// WithRedelivery sets what a bus with a transport does when a subscriber's
+// handler chain fails: the broker delivers the event again after
+// p.Backoff(deliveries) (with p's jitter), until it has been delivered
+// p.MaxAttempts times (default [DefaultMaxDeliveries]); then, or at once for
+// an error that p does not retry (see Permanent), the bus publishes it to the
+// dead-letter topic [DefaultDeadLetterTopic] as an Event[FailedDelivery] and
+// acknowledges it. Without a transport the option is accepted and unused:
+// in-process retries are the Retry middleware's job.
+func WithRedelivery(p RetryPolicy) Option {
+	return func(c *busConfig) error {
+		if p.MaxAttempts == 0 {
+			p.MaxAttempts = DefaultMaxDeliveries
+		}
+		p, err := p.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.redelivery = &p
+		return nil
+	}
+}
+
+// DefaultSource is the CloudEvents source of the events a bus sends through
+// a transport, unless WithSource says otherwise.
+const DefaultSource = "/eventbus"
+
+// WithSource sets the CloudEvents source attribute (a non-empty
+// URI-reference, such as "/chat-service") of the events the bus sends
+// through its transport.
+func WithSource(source string) Option {
+	return func(c *busConfig) error {
+		if err := checkSource(source); err != nil {
+			return fmt.Errorf("%w: source: %w", ErrInvalidOption, err)
+		}
+		c.source = source
+		return nil
+	}
+}
+
+// TopicOption configures a topic when NewTopic creates it.
+type TopicOption func(*topicConfig) error
+
+type topicConfig struct {
+	codec Codec
+}
+
+// WithCodec sets the codec that turns the topic's payloads into bytes and
+// back when the bus has a transport (default JSONCodec). Every process
+// using the topic must use the same codec.
+func WithCodec(codec Codec) TopicOption {
+	return func(c *topicConfig) error {
+		if codec == nil {
+			return fmt.Errorf("%w: nil codec", ErrInvalidOption)
+		}
+		c.codec = codec
 		return nil
 	}
 }

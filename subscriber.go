@@ -33,6 +33,10 @@ type Subscription struct {
 	filter   func(Message) bool
 	lanes    []*queue
 	cancel   context.CancelFunc // cancels the handlers' ctx
+	// With a transport, decode turns a delivered message into an event and
+	// consumer is the broker's consumer feeding the lanes.
+	decode   func(data []byte) (Message, error)
+	consumer atomic.Pointer[consumerHandle]
 
 	detached  atomic.Bool
 	liveLanes atomic.Int32
@@ -73,6 +77,12 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		}
 	}
 
+	remote := tc.bus.transport != nil
+	if remote && cfg.overflow != OverflowBlock {
+		return nil, fmt.Errorf("%w: overflow policy %s on a bus with a transport: the broker holds the backlog, so only %s is allowed",
+			ErrInvalidOption, cfg.overflow, OverflowBlock)
+	}
+
 	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
 	s := &Subscription{
 		bus:      tc.bus,
@@ -95,6 +105,13 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	if err := tc.attach(s); err != nil {
 		cancel()
 		return nil, err
+	}
+	if remote {
+		s.decode = func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		if err := s.startConsumer(cfg.capacity); err != nil {
+			s.stop(dropUnsubscribed)
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -166,6 +183,7 @@ func (s *Subscription) detach() {
 // lanes are empty.
 func (s *Subscription) finish() {
 	s.detach()
+	s.stopConsumer()
 	for _, q := range s.lanes {
 		if _, done := q.close(false, dropUnsubscribed); done {
 			s.laneFinished()
@@ -184,6 +202,7 @@ const (
 // queued events, returning how many were discarded.
 func (s *Subscription) stop(reason dropReason) int {
 	s.detach()
+	s.stopConsumer()
 	// Discard the queue before cancelling, so that a worker whose handler
 	// returns on the cancellation cannot start a queued event with a dead ctx.
 	defer s.cancel()
@@ -208,6 +227,16 @@ func (s *Subscription) laneFinished() {
 		s.detach()
 		s.cancel()
 		s.bus.retire(s)
+		if h := s.consumer.Load(); h != nil {
+			// Done also waits for the consumer's goroutines; Close waits
+			// for Done.
+			h.c.Stop()
+			go func() {
+				<-h.c.Done()
+				close(s.done)
+			}()
+			return
+		}
 		close(s.done)
 	}
 }
@@ -418,7 +447,7 @@ func (s *Subscription) run(lane *queue) {
 
 func (s *Subscription) deliver(d *deliveryContext, it item) {
 	s.counters.inFlight.Add(1)
-	d.begin(it.msg)
+	d.begin(it.msg, it.done)
 	err := s.invoke(d, it.msg)
 	switch {
 	case err != nil:

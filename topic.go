@@ -21,7 +21,8 @@ type topicCore struct {
 	bus         *Bus
 	name        string
 	payloadType reflect.Type
-	handle      any // the *Topic[T] handed out for this topic
+	handle      any   // the *Topic[T] handed out for this topic
+	codec       Codec // of payloads sent through the bus's transport
 
 	sequence      atomic.Uint64
 	noSubscribers atomic.Uint64
@@ -83,19 +84,30 @@ func (tc *topicCore) detachAll() {
 // creating it on first use. Asking again with the same name and type returns
 // the same *Topic; asking with the same name and another type returns a
 // *TopicTypeError matching [ErrTopicTypeMismatch]. The name must pass
-// ValidateTopicName.
-func NewTopic[T any](bus *Bus, name string) (*Topic[T], error) {
-	return newTopic[T](bus, name, false)
+// ValidateTopicName. The options configure the topic when this call creates
+// it; asking for an existing topic with a codec of another type than its own
+// returns an error matching [ErrInvalidOption].
+func NewTopic[T any](bus *Bus, name string, opts ...TopicOption) (*Topic[T], error) {
+	return newTopic[T](bus, name, false, opts...)
 }
 
 // newTopic is NewTopic; the bus's own middleware may create topics while the
 // bus drains (internal), which users may not.
-func newTopic[T any](bus *Bus, name string, internal bool) (*Topic[T], error) {
+func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) (*Topic[T], error) {
 	if bus == nil {
 		return nil, fmt.Errorf("%w: nil bus", ErrInvalidOption)
 	}
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err
+	}
+	var cfg topicConfig
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil TopicOption", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	want := reflect.TypeFor[T]()
 	bus.mu.Lock()
@@ -105,11 +117,17 @@ func newTopic[T any](bus *Bus, name string, internal bool) (*Topic[T], error) {
 	}
 	if tc, ok := bus.topics[name]; ok {
 		if t, ok := tc.handle.(*Topic[T]); ok {
+			if cfg.codec != nil && reflect.TypeOf(cfg.codec) != reflect.TypeOf(tc.codec) {
+				return nil, fmt.Errorf("%w: topic %q already uses codec %T, not %T", ErrInvalidOption, name, tc.codec, cfg.codec)
+			}
 			return t, nil
 		}
 		return nil, &TopicTypeError{Topic: name, Existing: tc.payloadType.String(), Wanted: want.String()}
 	}
-	tc := &topicCore{bus: bus, name: name, payloadType: want, byName: make(map[string]*Subscription)}
+	if cfg.codec == nil {
+		cfg.codec = JSONCodec{}
+	}
+	tc := &topicCore{bus: bus, name: name, payloadType: want, codec: cfg.codec, byName: make(map[string]*Subscription)}
 	tc.subscribers.Store(new([]*Subscription))
 	t := &Topic[T]{core: tc}
 	tc.handle = t
@@ -173,6 +191,9 @@ func (t *Topic[T]) Publish(ctx context.Context, payload T, opts ...PublishOption
 // A handler that calls PublishSync on a topic it is itself subscribed to
 // waits for itself: use Publish there.
 func (t *Topic[T]) PublishSync(ctx context.Context, payload T, opts ...PublishOption) error {
+	if t.core.bus.transport != nil {
+		return fmt.Errorf("eventbus: PublishSync on a bus with a transport: %w", errors.ErrUnsupported)
+	}
 	wait := newSyncWait()
 	published, err := t.publish(ctx, payload, wait, opts)
 	if !published {
@@ -230,6 +251,9 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	}
 	e.Sequence = tc.sequence.Add(1)
 
+	if b.transport != nil {
+		return true, sendThroughTransport(ctx, tc, e)
+	}
 	if wait != nil {
 		defer wait.finish(nil) // the publisher's own share
 	}

@@ -1,0 +1,237 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/busline/eventbus"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	// pullWait bounds one pull request; the server ends it a little
+	// earlier, and sends a heartbeat every pullHeartbeat while it waits, so
+	// that a pull lost with the server is noticed within two of them.
+	pullWait      = 10 * time.Second
+	pullHeartbeat = time.Second
+	// setupTimeout bounds each attempt to set the stream and group up again.
+	setupTimeout = 10 * time.Second
+	// Waits between attempts to set the stream and group up again.
+	minRetryWait = 100 * time.Millisecond
+	maxRetryWait = 5 * time.Second
+	// A consume session that lasted this long resets the wait.
+	healthySession = 10 * time.Second
+)
+
+// consumer is the eventbus.Consumer that Subscribe returns: one goroutine
+// pulling the durable consumer jscfg.Durable of the topic's stream.
+type consumer struct {
+	t       *Transport
+	topic   string
+	deliver func(ctx context.Context, m eventbus.InboundMessage)
+	fetch   int // messages fetched ahead at most
+	jscfg   jetstream.ConsumerConfig
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Stop implements eventbus.Consumer: it cancels deliver's ctx and makes the
+// goroutine fetch nothing more. It does not wait; see Done.
+func (c *consumer) Stop() { c.cancel() }
+
+// Done implements eventbus.Consumer.
+func (c *consumer) Done() <-chan struct{} { return c.done }
+
+// setup makes sure the stream and the durable consumer exist, bounded by ctx.
+func (c *consumer) setup(ctx context.Context, refresh bool) (jetstream.Consumer, error) {
+	stream, err := c.t.ensureStream(ctx, c.topic, refresh)
+	if err != nil {
+		return nil, err
+	}
+	jc, err := c.t.js.CreateOrUpdateConsumer(ctx, stream, c.jscfg)
+	if err != nil {
+		return nil, c.t.requestError(ctx, fmt.Sprintf("create consumer %q on stream %q", c.jscfg.Durable, stream), err)
+	}
+	return jc, nil
+}
+
+// run consumes until ctx is cancelled by Stop or the connection is closed,
+// setting the stream and the group up again whenever consuming fails.
+func (c *consumer) run(ctx context.Context, jc jetstream.Consumer) {
+	defer close(c.done)
+	defer c.t.forget(c)
+	log := c.t.log.With("topic", c.topic, "group", c.jscfg.Durable)
+	wait := minRetryWait
+	for {
+		started := time.Now()
+		err := c.consume(ctx, jc)
+		if ctx.Err() != nil {
+			return
+		}
+		if c.t.nc.IsClosed() {
+			log.Error("nats: connection closed, consumer stopped", "error", err)
+			return
+		}
+		if time.Since(started) >= healthySession {
+			wait = minRetryWait
+		}
+		log.Warn("nats: consuming failed, setting the group up again", "error", err)
+		for {
+			if !pause(ctx, wait) {
+				return
+			}
+			wait = min(2*wait, maxRetryWait)
+			setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
+			jc, err = c.setup(setupCtx, true)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if c.t.nc.IsClosed() {
+				log.Error("nats: connection closed, consumer stopped", "error", err)
+				return
+			}
+			log.Warn("nats: setting the group up again failed", "error", err)
+		}
+	}
+}
+
+// pause waits d, reporting false if ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// consume pulls batches of at most c.fetch messages and hands them to
+// deliver, until ctx ends or a pull fails in a way that calls for setting
+// the group up again. The next batch is asked for only once the previous
+// one has gone through deliver, so a blocked deliver stops the fetching and
+// no more than c.fetch messages are ever waiting in the client.
+//
+// Each pull is a Fetch rather than one long-lived Messages iterator: the
+// iterator asks for a full batch again after a reconnect while its buffer,
+// sized to one batch, still holds messages, and the client then drops the
+// overflow, which only comes back after the ack wait.
+func (c *consumer) consume(ctx context.Context, jc jetstream.Consumer) error {
+	for {
+		pullCtx, cancel := context.WithTimeout(ctx, pullWait)
+		batch, err := jc.Fetch(c.fetch, jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(pullHeartbeat))
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for msg := range batch.Messages() {
+			if ctx.Err() != nil {
+				// Stopped: hand the rest back so that the server delivers
+				// it again at once instead of after the ack wait.
+				c.nak(msg)
+				continue
+			}
+			c.deliver(ctx, newInbound(msg, c.t.cfg.doubleAck))
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch err := batch.Error(); {
+		case err == nil, errors.Is(err, context.DeadlineExceeded):
+			// The batch was complete, or the pull expired.
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The server no longer serves this pull: the connection was
+			// lost, or the server restarted. Pull again; if the group is
+			// gone, that pull fails with an error that leads to a new setup.
+		case errors.Is(err, jetstream.ErrServerShutdown):
+			// The client reconnects, to this server once it is back or to
+			// another of the cluster; the pull is sent once it has.
+			if !pause(ctx, minRetryWait) {
+				return ctx.Err()
+			}
+		default:
+			return err
+		}
+	}
+}
+
+func (c *consumer) nak(msg jetstream.Msg) {
+	if err := msg.Nak(); err != nil {
+		c.t.log.Debug("nats: handing a message back failed; it returns after the ack wait",
+			"topic", c.topic, "group", c.jscfg.Durable, "error", err)
+	}
+}
+
+// inbound is the eventbus.InboundMessage of one JetStream delivery.
+type inbound struct {
+	msg        jetstream.Msg
+	deliveries int
+	doubleAck  bool
+}
+
+func newInbound(msg jetstream.Msg, doubleAck bool) *inbound {
+	m := &inbound{msg: msg, deliveries: 1, doubleAck: doubleAck}
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
+		m.deliveries = int(min(md.NumDelivered, uint64(1<<31-1)))
+	}
+	return m
+}
+
+// Data implements eventbus.InboundMessage.
+func (m *inbound) Data() []byte { return m.msg.Data() }
+
+// Deliveries implements eventbus.InboundMessage, from the delivery count
+// that the server puts in the message's metadata.
+func (m *inbound) Deliveries() int { return m.deliveries }
+
+// Ack implements eventbus.InboundMessage. Without WithDoubleAck it queues
+// the acknowledgement on the connection and ignores ctx; with it, it waits
+// for the server's confirmation, bounded by ctx.
+func (m *inbound) Ack(ctx context.Context) error {
+	var err error
+	if m.doubleAck {
+		err = m.msg.DoubleAck(ctx)
+	} else {
+		err = m.msg.Ack()
+	}
+	return settleError("ack", err)
+}
+
+// Nak implements eventbus.InboundMessage: the server delivers the message
+// again after delay (at once for zero). It queues the request on the
+// connection and ignores ctx.
+func (m *inbound) Nak(_ context.Context, delay time.Duration) error {
+	if delay < 0 {
+		return fmt.Errorf("%w: negative nak delay %v", ErrInvalidOption, delay)
+	}
+	var err error
+	if delay == 0 {
+		err = m.msg.Nak()
+	} else {
+		err = m.msg.NakWithDelay(delay)
+	}
+	return settleError("nak", err)
+}
+
+func settleError(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, natsgo.ErrConnectionClosed):
+		return fmt.Errorf("nats: %s: %w: %w", what, eventbus.ErrBrokerClosed, err)
+	default:
+		return fmt.Errorf("nats: %s: %w", what, err)
+	}
+}

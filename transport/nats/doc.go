@@ -1,0 +1,112 @@
+// Package nats is an [eventbus.Transport] over NATS JetStream: buses in
+// several processes that use transports on the same NATS servers (and the
+// same subject prefix) share their topics, with at-least-once delivery.
+//
+//	t, err := nats.Connect(ctx, "nats://127.0.0.1:4222", nats.WithMaxAge(72*time.Hour))
+//	if err != nil { ... }
+//	defer t.Close(ctx)
+//	bus, err := eventbus.New(eventbus.WithTransport(t))
+//
+// Connect dials and owns its connection, which reconnects forever; New uses
+// a jetstream.JetStream whose connection the caller owns. Both check that
+// JetStream is available. The package is named nats: import the NATS client
+// under another name (for example natsgo) next to it.
+//
+// # Topics and streams
+//
+// A topic's events are published on the subject "<prefix>.<topic>"
+// (DefaultSubjectPrefix, or WithSubjectPrefix) and stored in a stream of
+// their own. Stream names may not contain '.', so the name is the subject
+// with '.' turned into '_', followed by '_' and eight hex digits of a
+// SHA-256 of the subject: "eventbus.orders.created" is stored in a stream
+// named like "eventbus_orders_created_1f0c9a3b", and "a.b" and "a_b" get
+// different streams. The stream is created on the first Publish or
+// Subscribe of the topic by this Transport, which then remembers it: limits
+// retention (events stay until WithMaxAge or WithMaxBytes discards the
+// oldest, whether or not every group has acknowledged them), file storage
+// unless WithStorage says memory, WithReplicas copies, and a duplicate
+// window (WithDuplicateWindow).
+//
+// A stream that already exists under that name is used when it holds the
+// topic's subject with the same storage and retention; if its limits
+// (max age, max bytes, replicas, duplicate window) differ from this
+// Transport's options they are updated, so the last process set up wins.
+// A stream of that name with other subjects, storage or retention, limits
+// the server refuses, or another stream that already captures the subject,
+// is a conflict: Publish and Subscribe fail with ErrStreamConflict and
+// change nothing. If the stream disappears later (deleted, or lost with a
+// memory-storage server), Publish and the consumers set it up again.
+//
+// # Publishing
+//
+// Publish returns once the server has stored the event (its PubAck). The
+// event ID is the message ID (the Nats-Msg-Id header), so publishing an
+// event again within the duplicate window stores it once: a Publish that
+// failed, for example because ctx ended while the server was unreachable,
+// may have stored the event, and is safe to retry with the same ID.
+//
+// # Groups and consuming
+//
+// Each group (the bus's subscriber name) is a durable pull consumer of the
+// topic's stream, named after the group (subscriber names are valid
+// consumer names as they are). It acknowledges explicitly, redelivers a
+// message not settled within ConsumerConfig.AckTimeout (WithAckWait by
+// default), delivers without a limit of its own (the bus counts
+// ConsumerConfig.MaxDeliveries and acknowledges the last delivery itself),
+// and allows max(WithMaxAckPending, 4 × MaxInFlight) unsettled messages over
+// all its processes. A group created by Subscribe starts with the events
+// published after Subscribe returns; a group that exists already, for
+// example after a restart of the process, resumes where it stopped,
+// including the events published meanwhile. Subscribe updates an existing
+// group's settings to its own. A group stays on the server when its last
+// subscription stops, which is what makes it durable: delete it with the
+// NATS tools once a subscriber name is retired.
+//
+// Every Subscribe call starts one goroutine (besides the one the NATS client
+// runs for each pull request) that pulls batches of at most
+// ConsumerConfig.MaxInFlight messages (DefaultMaxInFlight if zero) and calls
+// deliver for them one at a time; it asks for the next batch only once the
+// previous one has gone through deliver, so at most MaxInFlight messages
+// are waiting in the client and a blocked deliver stops the fetching.
+// Subscriptions of the same group, in one process or many, are competing
+// consumers: each message goes to one of them. Stop cancels deliver's ctx,
+// and the messages of the current batch that were not yet passed to deliver
+// are handed back (Nak) so that the server delivers them again at once;
+// only a message that the server sent at the very moment of Stop is left
+// to come back after the ack wait.
+//
+// Ack queues the acknowledgement on the connection and returns: an
+// acknowledgement lost with the connection means a duplicate delivery, never
+// a lost event. WithDoubleAck makes Ack wait for the server's confirmation
+// instead, which costs a round trip per event. Nak(delay) asks the server to
+// deliver the message again after delay; Deliveries is the server's
+// delivery count of the message for the group.
+//
+// # Ordering
+//
+// JetStream keeps a topic's events in the order the server stored them,
+// and hands a group's messages out in that order. So one subscription
+// (one process, one Subscribe) of a group gets the events in publish
+// order as long as nothing is delivered again. Nothing more is promised:
+// a message that is Nak'ed or whose ack wait expires comes again after
+// later ones; the subscriptions of a group in several processes split
+// the events without regard to their ordering key, so events with the same
+// key may be handled concurrently and in any order across processes; and
+// events published concurrently are stored in whichever order they reach
+// the server. OutgoingMessage.Key is not sent to the server.
+//
+// # Failures
+//
+// The connection that Connect opens reconnects forever, WithReconnectWait
+// apart. A consumer whose pull is lost with the connection or the server
+// pulls again, and one whose group or stream is gone sets them up again,
+// retrying with a growing wait; it stops for good (its Done is closed) only
+// when the connection is closed. Messages stored before a server restart
+// are delivered after it from file storage; acknowledgements lost in the
+// restart lead to duplicates.
+//
+// Errors wrap the sentinels of this package (ErrInvalidOption, ErrConnect,
+// ErrJetStream, ErrStreamConflict) or of eventbus (ErrInvalidTopic,
+// ErrInvalidSubscriber, ErrBrokerClosed), together with the NATS client's
+// error and ctx's error where they apply.
+package nats

@@ -1,0 +1,442 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/busline/eventbus"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// jsSubjectOverlap is the server's error code for a stream whose subjects
+// are already captured by another stream.
+const jsSubjectOverlap jetstream.ErrorCode = 10065
+
+// Transport is an [eventbus.Transport] over NATS JetStream. Make one with New
+// or Connect; it is safe for concurrent use. Close it after closing every
+// bus that uses it.
+type Transport struct {
+	js    jetstream.JetStream
+	nc    *natsgo.Conn
+	owned bool // the connection was opened by Connect, and Close closes it
+	cfg   *config
+	log   *slog.Logger
+
+	closeConn sync.Once
+
+	mu        sync.Mutex
+	closed    bool
+	streams   map[string]string // topic → stream name, for streams known to be set up
+	consumers map[*consumer]struct{}
+}
+
+var _ eventbus.Transport = (*Transport)(nil)
+
+// New returns a Transport that uses js and its connection, which the caller
+// keeps owning: Close does not close it. The connection should reconnect
+// forever (nats.MaxReconnects(-1)) for consumers to survive a server
+// restart. New checks, bounded by ctx, that JetStream is available to the
+// connection's account; the error wraps ErrJetStream if it is not.
+// Options that only apply to Connect are reported as invalid.
+func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Transport, error) {
+	if js == nil {
+		return nil, fmt.Errorf("%w: nil JetStream", ErrInvalidOption)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.connectOnly != "" {
+		return nil, fmt.Errorf("%w: %s applies to Connect only", ErrInvalidOption, cfg.connectOnly)
+	}
+	t := newTransport(js, false, cfg)
+	if err := t.probe(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Connect dials the NATS server(s) at url (a comma-separated list of URLs)
+// and returns a Transport that owns the connection: Close closes it. The
+// connection reconnects forever, waiting WithReconnectWait between attempts.
+// ctx's deadline bounds the dial (DefaultConnectTimeout at most); an
+// unreachable server gives an error wrapping ErrConnect and the client's
+// error. Like New, Connect then checks that JetStream is available.
+func Connect(ctx context.Context, url string, opts ...Option) (*Transport, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if url == "" {
+		return nil, fmt.Errorf("%w: empty server URL", ErrInvalidOption)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
+	}
+	timeout := DefaultConnectTimeout
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < timeout {
+		timeout = max(time.Until(deadline), time.Millisecond)
+	}
+	log := cfg.logger
+	natsOpts := []natsgo.Option{
+		natsgo.Name("eventbus"),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(cfg.reconnectWait),
+		natsgo.Timeout(timeout),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if err == nil { // closed on purpose
+				return
+			}
+			log.Warn("nats: disconnected", "error", err)
+		}),
+		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
+			log.Info("nats: reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+	}
+	natsOpts = append(natsOpts, cfg.natsOptions...)
+	nc, err := natsgo.Connect(url, natsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("%w: %w", ErrJetStream, err)
+	}
+	t := newTransport(js, true, cfg)
+	if err := t.probe(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func newTransport(js jetstream.JetStream, owned bool, cfg *config) *Transport {
+	return &Transport{
+		js:        js,
+		nc:        js.Conn(),
+		owned:     owned,
+		cfg:       cfg,
+		log:       cfg.logger,
+		streams:   make(map[string]string),
+		consumers: make(map[*consumer]struct{}),
+	}
+}
+
+// probe fails fast, with a clear error, when the server has no JetStream.
+func (t *Transport) probe(ctx context.Context) error {
+	if _, err := t.js.AccountInfo(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%w: account info: %w", ErrJetStream, ctxErr)
+		}
+		return fmt.Errorf("%w: account info: %w", ErrJetStream, err)
+	}
+	return nil
+}
+
+// Close stops every consumer that Subscribe started and waits, bounded by
+// ctx, until their goroutines have returned (a deliver call in progress
+// must return first). Then, if Connect opened the connection, it flushes
+// outstanding acknowledgements and closes it, even when ctx ended first.
+// Publish and Subscribe fail with eventbus.ErrBrokerClosed afterwards;
+// messages already delivered can still be settled while the connection is
+// open. Close may be called again, to wait once more.
+func (t *Transport) Close(ctx context.Context) error {
+	t.mu.Lock()
+	t.closed = true
+	cs := make([]*consumer, 0, len(t.consumers))
+	for c := range t.consumers {
+		cs = append(cs, c)
+	}
+	t.mu.Unlock()
+
+	for _, c := range cs {
+		c.Stop()
+	}
+	var waitErr error
+	for _, c := range cs {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			waitErr = fmt.Errorf("nats: close: consumers still running: %w", ctx.Err())
+		}
+		if waitErr != nil {
+			break
+		}
+	}
+	if t.owned {
+		t.closeConn.Do(func() {
+			if waitErr == nil && t.nc.IsConnected() {
+				if err := t.nc.FlushWithContext(ctx); err != nil {
+					t.log.Warn("nats: flush before close failed", "error", err)
+				}
+			}
+			t.nc.Close()
+		})
+	}
+	return waitErr
+}
+
+func (t *Transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Publish stores m's Data on the topic's stream, creating the stream on
+// first use, and returns once the server has acknowledged it. m.ID becomes
+// the message ID the server deduplicates on: publishing the same ID again
+// within the duplicate window stores nothing new and succeeds. When Publish
+// fails, including when ctx ends first, the message may still have been
+// stored; publish it again with the same ID. m.Key is not used: see the
+// package documentation on ordering.
+func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) error {
+	if err := eventbus.ValidateTopicName(m.Topic); err != nil {
+		return fmt.Errorf("nats: publish: %w", err)
+	}
+	if t.isClosed() {
+		return fmt.Errorf("nats: publish: %w", eventbus.ErrBrokerClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("nats: publish to %q: %w", m.Topic, err)
+	}
+	subject := subjectFor(t.cfg.prefix, m.Topic)
+	for attempt := 0; ; attempt++ {
+		stream, err := t.ensureStream(ctx, m.Topic, attempt > 0)
+		if err != nil {
+			return err
+		}
+		if t.cfg.noDedup {
+			_, err = t.js.Publish(ctx, subject, m.Data)
+		} else {
+			_, err = t.js.Publish(ctx, subject, m.Data,
+				jetstream.WithMsgID(m.ID.String()),
+				jetstream.WithExpectStream(stream))
+		}
+		if err == nil {
+			return nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("nats: publish to %q: %w (%w)", m.Topic, ctxErr, err)
+		}
+		// No stream answered: it was deleted behind the transport's
+		// back (or lost with a memory-storage server); set it up again once.
+		if errors.Is(err, jetstream.ErrNoStreamResponse) && attempt == 0 {
+			t.forgetStream(m.Topic)
+			continue
+		}
+		if t.nc.IsClosed() {
+			return fmt.Errorf("nats: publish to %q: %w: %w", m.Topic, eventbus.ErrBrokerClosed, err)
+		}
+		return fmt.Errorf("%w: publish to %q: %w", ErrJetStream, m.Topic, err)
+	}
+}
+
+// Subscribe creates or updates the durable pull consumer named c.Group on
+// the topic's stream (creating the stream too on first use) and starts
+// consuming it from one goroutine of its own. A group created here starts
+// with the events published after Subscribe returns; an existing group
+// resumes where it stopped. Subscriptions of one group, in this process or
+// others, share its events: each goes to one of them.
+//
+// The goroutine keeps at most c.MaxInFlight messages fetched ahead of the
+// deliver call in progress and calls deliver for one message at a time, in
+// the order the server hands them over. It survives reconnections and sets
+// the stream and group up again if they disappear from the server. When
+// the consumer stops, messages fetched but not yet passed to deliver are
+// handed back to the server (Nak) for prompt redelivery.
+func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
+	if err := eventbus.ValidateTopicName(c.Topic); err != nil {
+		return nil, fmt.Errorf("nats: subscribe: %w", err)
+	}
+	if err := eventbus.ValidateSubscriberName(c.Group); err != nil {
+		return nil, fmt.Errorf("nats: subscribe: %w", err)
+	}
+	switch {
+	case deliver == nil:
+		return nil, fmt.Errorf("%w: nil deliver func", ErrInvalidOption)
+	case c.MaxInFlight < 0:
+		return nil, fmt.Errorf("%w: MaxInFlight %d, want >= 0", ErrInvalidOption, c.MaxInFlight)
+	case c.MaxDeliveries < 0:
+		return nil, fmt.Errorf("%w: MaxDeliveries %d, want >= 0", ErrInvalidOption, c.MaxDeliveries)
+	case c.AckTimeout < 0:
+		return nil, fmt.Errorf("%w: AckTimeout %v, want >= 0", ErrInvalidOption, c.AckTimeout)
+	}
+	if t.isClosed() {
+		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("nats: subscribe to %q: %w", c.Topic, err)
+	}
+
+	maxInFlight := c.MaxInFlight
+	if maxInFlight == 0 {
+		maxInFlight = DefaultMaxInFlight
+	}
+	ackWait := c.AckTimeout
+	if ackWait == 0 {
+		ackWait = t.cfg.ackWait
+	}
+	cons := &consumer{
+		t:       t,
+		topic:   c.Topic,
+		deliver: deliver,
+		fetch:   maxInFlight,
+		jscfg: jetstream.ConsumerConfig{
+			Durable:       c.Group,
+			Description:   "eventbus subscriber " + c.Group,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckWait:       ackWait,
+			// The bus counts deliveries and acknowledges the last one
+			// it allows itself, so the server never gives up on a message.
+			MaxDeliver:    -1,
+			MaxAckPending: max(t.cfg.maxAckPending, 4*maxInFlight),
+		},
+		done: make(chan struct{}),
+	}
+	jc, err := cons.setup(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+
+	// The consumer outlives ctx, which bounds the setup only.
+	runCtx, cancel := context.WithCancel(context.Background())
+	cons.cancel = cancel
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		cancel()
+		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+	}
+	t.consumers[cons] = struct{}{}
+	t.mu.Unlock()
+	go cons.run(runCtx, jc)
+	return cons, nil
+}
+
+func (t *Transport) forget(c *consumer) {
+	t.mu.Lock()
+	delete(t.consumers, c)
+	t.mu.Unlock()
+}
+
+func (t *Transport) forgetStream(topic string) {
+	t.mu.Lock()
+	delete(t.streams, topic)
+	t.mu.Unlock()
+}
+
+// ensureStream returns the name of topic's stream once it exists with the
+// transport's configuration. Known streams are cached; refresh skips the
+// cache. Concurrent first calls may both ask the server, which is harmless.
+func (t *Transport) ensureStream(ctx context.Context, topic string, refresh bool) (string, error) {
+	if !refresh {
+		t.mu.Lock()
+		name, ok := t.streams[topic]
+		t.mu.Unlock()
+		if ok {
+			return name, nil
+		}
+	}
+	subject := subjectFor(t.cfg.prefix, topic)
+	want := jetstream.StreamConfig{
+		Name:        streamNameFor(subject),
+		Description: "eventbus topic " + topic,
+		Subjects:    []string{subject},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     t.cfg.storage,
+		Replicas:    t.cfg.replicas,
+		MaxAge:      t.cfg.maxAge,
+		MaxBytes:    -1,
+		MaxMsgs:     -1,
+		Duplicates:  t.cfg.duplicateWindow,
+	}
+	if t.cfg.maxBytes > 0 {
+		want.MaxBytes = t.cfg.maxBytes
+	}
+	if err := t.setupStream(ctx, want); err != nil {
+		return "", err
+	}
+	t.mu.Lock()
+	t.streams[topic] = want.Name
+	t.mu.Unlock()
+	return want.Name, nil
+}
+
+func (t *Transport) setupStream(ctx context.Context, want jetstream.StreamConfig) error {
+	// Two rounds: a create that loses a race with another process finds
+	// the stream on the second look.
+	for range 2 {
+		s, err := t.js.Stream(ctx, want.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			_, err = t.js.CreateStream(ctx, want)
+			if err == nil {
+				t.log.Info("nats: created stream", "stream", want.Name, "subject", want.Subjects[0])
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				continue
+			}
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == jsSubjectOverlap {
+				return fmt.Errorf("%w: another stream already captures subject %q: %w", ErrStreamConflict, want.Subjects[0], err)
+			}
+			return t.requestError(ctx, "create stream "+want.Name, err)
+		}
+		if err != nil {
+			return t.requestError(ctx, "look up stream "+want.Name, err)
+		}
+		return t.reconcileStream(ctx, s.CachedInfo().Config, want)
+	}
+	return fmt.Errorf("%w: stream %q keeps appearing and vanishing", ErrJetStream, want.Name)
+}
+
+// reconcileStream accepts an existing stream that is the topic's, updating
+// its limits to the transport's options, and refuses one that is not or
+// that cannot be turned into it.
+func (t *Transport) reconcileStream(ctx context.Context, have, want jetstream.StreamConfig) error {
+	subject := want.Subjects[0]
+	switch {
+	case !slices.Contains(have.Subjects, subject):
+		return fmt.Errorf("%w: stream %q exists with subjects %v, not %q", ErrStreamConflict, have.Name, have.Subjects, subject)
+	case have.Storage != want.Storage:
+		return fmt.Errorf("%w: stream %q exists with %s storage, not %s", ErrStreamConflict, have.Name, have.Storage, want.Storage)
+	case have.Retention != want.Retention:
+		return fmt.Errorf("%w: stream %q exists with %s retention, not %s", ErrStreamConflict, have.Name, have.Retention, want.Retention)
+	}
+	if have.MaxAge == want.MaxAge && have.MaxBytes == want.MaxBytes &&
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates {
+		return nil
+	}
+	upd := have
+	upd.MaxAge, upd.MaxBytes, upd.Replicas, upd.Duplicates = want.MaxAge, want.MaxBytes, want.Replicas, want.Duplicates
+	if _, err := t.js.UpdateStream(ctx, upd); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%w: update stream %q: %w", ErrJetStream, have.Name, ctxErr)
+		}
+		return fmt.Errorf("%w: stream %q exists with other limits and cannot be updated: %w", ErrStreamConflict, have.Name, err)
+	}
+	t.log.Info("nats: updated stream limits", "stream", have.Name,
+		"max_age", want.MaxAge, "max_bytes", want.MaxBytes, "replicas", want.Replicas, "duplicates", want.Duplicates)
+	return nil
+}
+
+// requestError wraps the error of a failed JetStream request, putting ctx's
+// error first when ctx ended, so that callers can match it.
+func (t *Transport) requestError(ctx context.Context, what string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%w: %s: %w (%w)", ErrJetStream, what, ctxErr, err)
+	}
+	if t.nc.IsClosed() {
+		return fmt.Errorf("%w: %s: %w: %w", ErrJetStream, what, eventbus.ErrBrokerClosed, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrJetStream, what, err)
+}

@@ -1,0 +1,256 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// settleTimeout bounds each call the bus makes to settle a delivery with
+// the broker (Ack, Nak) or to set up a consumer; a broker that does not
+// answer in time redelivers the message after its ack timeout.
+const settleTimeout = 10 * time.Second
+
+// sendThroughTransport encodes e and stores it on the broker.
+func sendThroughTransport[T any](ctx context.Context, tc *topicCore, e *Event[T]) error {
+	b := tc.bus
+	data, err := EncodeCloudEvent(e, b.source, tc.codec)
+	if err != nil {
+		return fmt.Errorf("eventbus: topic %q: encode: %w", tc.name, err)
+	}
+	m := OutgoingMessage{Topic: tc.name, ID: e.ID, Key: e.Key, Data: data}
+	if err := b.transport.Publish(ctx, m); err != nil {
+		return fmt.Errorf("%w: publish to topic %q: %w", ErrTransport, tc.name, err)
+	}
+	return nil
+}
+
+// consumerHandle holds a subscription's broker consumer.
+type consumerHandle struct{ c Consumer }
+
+// startConsumer subscribes s, a subscription of a bus with a transport, to
+// its topic on the broker. capacity bounds the messages the broker hands
+// over before the bus settles them.
+func (s *Subscription) startConsumer(capacity int) error {
+	b := s.bus
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	c, err := b.transport.Subscribe(ctx, ConsumerConfig{
+		Topic:         s.topic.name,
+		Group:         s.name,
+		MaxDeliveries: b.redelivery.MaxAttempts,
+		MaxInFlight:   capacity,
+	}, s.deliverInbound)
+	if err != nil {
+		return fmt.Errorf("%w: subscribe %q to topic %q: %w", ErrTransport, s.name, s.topic.name, err)
+	}
+	s.consumer.Store(&consumerHandle{c: c})
+	if s.detached.Load() {
+		c.Stop() // Close or Unsubscribe came first and could not stop it
+	}
+	return nil
+}
+
+// stopConsumer makes the broker hand s no more messages.
+func (s *Subscription) stopConsumer() {
+	if h := s.consumer.Load(); h != nil {
+		h.c.Stop()
+	}
+}
+
+// deliverInbound is the consumer's callback: it decodes a message and
+// queues it on its lane, waiting for room, with the broker's
+// acknowledgement as the delivery's completion.
+func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage) {
+	m, err := s.decode(im.Data())
+	if err != nil {
+		s.deadLetterUndecodable(im, err)
+		return
+	}
+	d := &inboundDelivery{sub: s, msg: im, event: m}
+	if s.filter != nil {
+		keep, err := s.callFilter(m)
+		if err != nil {
+			d.failUnqueued(err)
+			return
+		}
+		if !keep {
+			s.lanes[0].ifOpen(func() { s.counters.filtered.Add(1) })
+			d.finish(nil)
+			return
+		}
+	}
+	lane, err := s.laneFor(m)
+	if err != nil {
+		d.failUnqueued(err)
+		return
+	}
+	if queued, _ := lane.offerWait(ctx, item{msg: m, done: d}); !queued {
+		d.finish(s.dropError()) // the subscription is stopping: give it back
+	}
+}
+
+// brokerDeliveries returns how many times the broker delivered the event
+// of a queued item whose completion is done: 1 for an in-process event.
+func brokerDeliveries(done completion) int {
+	if in, ok := done.(*inboundDelivery); ok {
+		return max(in.msg.Deliveries(), 1)
+	}
+	return 1
+}
+
+// inboundDelivery settles one broker delivery once the bus is done with
+// it. It is the item's completion.
+type inboundDelivery struct {
+	sub   *Subscription
+	msg   InboundMessage
+	event Message
+}
+
+// failUnqueued accounts for a message whose filter or ordering key
+// function panicked, as a failed delivery.
+func (d *inboundDelivery) failUnqueued(err error) {
+	s := d.sub
+	s.lanes[0].ifOpen(func() {
+		s.counters.enqueued.Add(1)
+		s.counters.failed.Add(1)
+	})
+	d.finish(s.deliveryError(d.event, 0, err))
+}
+
+// finish acknowledges a handled message, gives a dropped one back to the
+// broker at once, and has a failed one delivered again after a backoff or,
+// once it has been delivered as often as the redelivery policy allows,
+// dead-lettered and acknowledged.
+func (d *inboundDelivery) finish(err error) {
+	s := d.sub
+	b := s.bus
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	var settleErr error
+	switch {
+	case err == nil:
+		settleErr = d.msg.Ack(ctx)
+	case errors.Is(err, ErrDropped):
+		settleErr = d.msg.Nak(ctx, 0)
+	default:
+		n := d.msg.Deliveries()
+		p := b.redelivery
+		if n < p.MaxAttempts && !IsPermanent(err) && (p.Retryable == nil || p.Retryable(err)) {
+			settleErr = d.msg.Nak(ctx, p.jittered(p.backoff(n)))
+			b.logger.LogAttrs(ctx, slog.LevelDebug, "eventbus: delivery failed; the broker will deliver it again",
+				slog.String("topic", s.topic.name),
+				slog.String("subscriber", s.name),
+				slog.String("event_id", d.event.Header().ID.String()),
+				slog.Int("deliveries", n),
+				slog.String("error", err.Error()))
+			break
+		}
+		if s.topic.payloadType == failedDeliveryType {
+			// A dead letter is not dead-lettered again, which could loop: it
+			// is reported, then acknowledged.
+			s.bus.reportFailure(ctx, s.deliveryError(d.event, n, err))
+			settleErr = d.msg.Ack(ctx)
+			break
+		}
+		cause := err
+		if derr, ok := errors.AsType[*DeliveryError](err); ok {
+			cause = derr.Err
+		}
+		if dlErr := publishRemoteDeadLetter(ctx, s, d.event, n, cause); dlErr != nil {
+			b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter could not be published; the broker will deliver the event again",
+				slog.String("topic", s.topic.name),
+				slog.String("subscriber", s.name),
+				slog.String("event_id", d.event.Header().ID.String()),
+				slog.String("error", dlErr.Error()))
+			settleErr = d.msg.Nak(ctx, p.jittered(p.backoff(n)))
+			break
+		}
+		settleErr = d.msg.Ack(ctx)
+	}
+	if settleErr != nil {
+		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
+			slog.String("topic", s.topic.name),
+			slog.String("subscriber", s.name),
+			slog.String("error", settleErr.Error()))
+	}
+}
+
+// publishRemoteDeadLetter publishes a FailedDelivery for m, which failed
+// for s after n deliveries, as if from m's handler: it continues m's
+// correlation chain and is accepted while the bus drains.
+func publishRemoteDeadLetter(ctx context.Context, s *Subscription, m Message, n int, cause error) error {
+	h := m.Header()
+	dl := FailedDelivery{
+		Envelope:    *h,
+		PayloadType: s.topic.payloadType.String(),
+		Payload:     m.AnyPayload(),
+		Subscriber:  s.name,
+		Error:       cause.Error(),
+		Attempts:    n,
+		FailedAt:    time.Now(),
+	}
+	return publishFailedDelivery(ctx, s, h, dl)
+}
+
+// deadLetterUndecodable hands a message that does not decode to the
+// dead-letter topic, with the decode error and the message's bytes, and
+// acknowledges it, so that it does not block the consumer.
+func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
+	b := s.bus
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	dl := FailedDelivery{
+		PayloadType: s.topic.payloadType.String(),
+		Subscriber:  s.name,
+		Error:       cause.Error(),
+		Attempts:    im.Deliveries(),
+		FailedAt:    time.Now(),
+		Data:        im.Data(),
+	}
+	dl.Envelope.Topic = s.topic.name
+	var settleErr error
+	if err := publishFailedDelivery(ctx, s, nil, dl); err != nil {
+		b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter of an undecodable event could not be published; the broker will deliver it again",
+			slog.String("topic", s.topic.name),
+			slog.String("subscriber", s.name),
+			slog.String("error", err.Error()))
+		settleErr = im.Nak(ctx, b.redelivery.jittered(b.redelivery.backoff(max(im.Deliveries(), 1))))
+	} else {
+		s.lanes[0].ifOpen(func() {
+			s.counters.enqueued.Add(1)
+			s.counters.deadLettered.Add(1)
+		})
+		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: undecodable event dead-lettered",
+			slog.String("topic", s.topic.name),
+			slog.String("subscriber", s.name),
+			slog.String("error", cause.Error()))
+		settleErr = im.Ack(ctx)
+	}
+	if settleErr != nil {
+		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
+			slog.String("topic", s.topic.name),
+			slog.String("subscriber", s.name),
+			slog.String("error", settleErr.Error()))
+	}
+}
+
+// publishFailedDelivery publishes dl on the bus's dead-letter topic. With
+// the failed event's envelope h it does so as h's handler would.
+func publishFailedDelivery(ctx context.Context, s *Subscription, h *Envelope, dl FailedDelivery) error {
+	topic, err := newTopic[FailedDelivery](s.bus, DefaultDeadLetterTopic, true)
+	if err != nil {
+		return err
+	}
+	// A handler's ctx lets the dead letter through while the bus drains and
+	// links it to the failed event.
+	parent := &deliveryContext{Context: ctx, sub: s}
+	var opts []PublishOption
+	if h != nil {
+		parent.current.Store(h)
+		opts = append(opts, WithKey(h.Key))
+	}
+	return topic.Publish(parent, dl, opts...)
+}
