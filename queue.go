@@ -79,12 +79,10 @@ type queue struct {
 	// the first worker.
 	batch []item
 	held  atomic.Int32
-	// claim counts the batch items claimed; it may run past held. The
-	// worker bumps it for every item, so it has a cache line of its own,
-	// away from what every push touches.
-	_     [64]byte
+	// claim counts the batch items claimed; it may run past held. (Padding
+	// it onto a cache line of its own measured no gain and cost every idle
+	// subscription 124 bytes.)
 	claim atomic.Int32
-	_     [60]byte
 
 	// space is closed (and replaced) when a claim or pop makes room while
 	// publishers wait for it, or when the queue closes. waiters changes
