@@ -44,6 +44,9 @@
 // event again within the duplicate window stores it once: a Publish that
 // failed, for example because ctx ended while the server was unreachable,
 // may have stored the event, and is safe to retry with the same ID.
+// WithoutDeduplication turns this off, which spares the server its
+// deduplication work (about a sixth of a publish's cost, BENCHMARKS.md);
+// a retried Publish may then store the event twice.
 //
 // # Groups and consuming
 //
