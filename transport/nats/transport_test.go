@@ -337,31 +337,28 @@ func TestServerRestartLosesNothing(t *testing.T) {
 }
 
 func TestPublishDeduplicatesByID(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	tr := connect(t, s)
-	msg := eventbus.OutgoingMessage{Topic: "t", ID: uuid.New(), Data: []byte("once")}
-	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
-	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
+	for _, c := range []struct {
+		name   string
+		opts   []Option
+		stored uint64
+	}{
+		{"default", nil, 1},
+		{"without deduplication", []Option{WithoutDeduplication()}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startServer(t, t.TempDir(), -1)
+			tr := connect(t, s, c.opts...)
+			msg := eventbus.OutgoingMessage{Topic: "t", ID: uuid.New(), Data: []byte("twice")}
+			require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
+			require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
 
-	js, err := jetstream.New(tr.nc)
-	require.NoError(t, err)
-	st, err := js.Stream(testCtx(t, waitLong), streamNameFor("eventbus.t"))
-	require.NoError(t, err)
-	assert.Equal(t, uint64(1), st.CachedInfo().State.Msgs)
-}
-
-func TestPublishWithoutDeduplicationStoresEveryCopy(t *testing.T) {
-	s := startServer(t, t.TempDir(), -1)
-	tr := connect(t, s, WithoutDeduplication())
-	msg := eventbus.OutgoingMessage{Topic: "t", ID: uuid.New(), Data: []byte("twice")}
-	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
-	require.NoError(t, tr.Publish(testCtx(t, waitLong), msg))
-
-	js, err := jetstream.New(tr.nc)
-	require.NoError(t, err)
-	st, err := js.Stream(testCtx(t, waitLong), streamNameFor("eventbus.t"))
-	require.NoError(t, err)
-	assert.Equal(t, uint64(2), st.CachedInfo().State.Msgs)
+			js, err := jetstream.New(tr.nc)
+			require.NoError(t, err)
+			st, err := js.Stream(testCtx(t, waitLong), streamNameFor("eventbus.t"))
+			require.NoError(t, err)
+			assert.Equal(t, c.stored, st.CachedInfo().State.Msgs)
+		})
+	}
 }
 
 func TestPublishRecreatesDeletedStream(t *testing.T) {
