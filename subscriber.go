@@ -59,6 +59,13 @@ type Subscription struct {
 //
 // The subscriber gets every event published after Subscribe returns.
 // Subscribe is safe to call from inside a handler.
+//
+// On a bus with a Transport, the name is a durable consumer group on the
+// broker: a group that already exists resumes where it stopped, including
+// the events published while no process consumed it, and the subscriptions
+// of one name in several processes share the events. Filters and ordering
+// key functions then run on the transport's consumer goroutine, and only
+// OverflowBlock is accepted (the broker holds the backlog).
 func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeOption) (*Subscription, error) {
 	tc := t.core
 	if err := ValidateSubscriberName(name); err != nil {
