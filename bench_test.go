@@ -186,20 +186,13 @@ func BenchmarkEnvelope(b *testing.B) {
 // before each drain, so that the collector's work does not land on it.
 func BenchmarkDrain(b *testing.B) {
 	const drainRound = 16384
-	bus, err := New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	topic, err := NewTopic[int](bus, "bench.drain")
-	if err != nil {
-		b.Fatal(err)
-	}
+	bus, topic, _ := benchBus(b, 0)
 	ctx := context.Background()
 	// Only the worker touches left; it reports the round's end on drained,
 	// so that nobody polls a cache line the handler writes.
 	left := 0
 	held, release, drained := make(chan struct{}), make(chan int), make(chan struct{})
-	_, err = topic.Subscribe("drain", func(_ context.Context, e *Event[int]) error {
+	_, err := topic.Subscribe("drain", func(_ context.Context, e *Event[int]) error {
 		if e.Payload < 0 { // a gate: hold the worker until the round is queued
 			held <- struct{}{}
 			left = <-release
