@@ -31,6 +31,13 @@
 // publish, or WithOrderingKey on the subscription) share a lane and keep
 // their order, while other events go to the shortest lane.
 //
+// Subscriptions with the defaults (OverflowBlock, one worker, no filter, a
+// capacity of at most DefaultQueueCapacity, no transport) share one ring of
+// events per topic instead of queues of their own, each reading it at its
+// own position within its own capacity, so that a publish costs about the
+// same whatever their number. Everything said here holds for them alike: a
+// reader that falls too far behind moves to a queue of its own.
+//
 // When a queue is full, the subscription's Overflow policy applies: the
 // publisher blocks until its ctx ends (OverflowBlock, the default), the new
 // or the oldest event is dropped and counted (OverflowDropNewest,

@@ -54,6 +54,11 @@ type completion interface {
 // dropped by policy, canceled) under mu, so that no count can land after the
 // lane has finished: only then does the subscription retire its counters
 // into the bus's totals.
+//
+// In ring mode (see topicRing) the lane's events wait in its topic's ring
+// instead of buf: the worker's batches come from there, and publishers do
+// not push but only wake the worker. The lifecycle, the batch, the claims
+// and the counters are the same.
 type queue struct {
 	mu       sync.Mutex
 	buf      []item // grows on demand up to capacity, so idle queues stay small
@@ -105,6 +110,21 @@ type queue struct {
 	// work is the worker's body, made once so that starting a worker
 	// allocates nothing.
 	work func()
+
+	// Ring mode (see ring.go): while ring is set, under mu, the lane takes
+	// its events from its topic's ring instead of buf. The lane's positions
+	// are [start, end); end is noEnd until the subscription is detached.
+	// taken is the next position to take: all below are copied out of the
+	// ring. roomLimit caches, for publishers, the first position the lane
+	// has no room for. needsWake mirrors "no worker, or a parked one" for
+	// publishers, who look without mu. taken and needsWake change under mu.
+	ring      *topicRing
+	holder    int // index in ring.holders, or -1; under ring.mu
+	start     uint64
+	end       atomic.Uint64
+	taken     atomic.Uint64
+	roomLimit atomic.Uint64
+	needsWake atomic.Bool
 }
 
 // initialQueueSlots is the ring size a queue starts with.
@@ -120,6 +140,7 @@ func newQueue(capacity int, owner *Subscription, delivery *deliveryContext, mirr
 		mirrored: mirrored,
 		owner:    owner,
 		delivery: delivery,
+		holder:   -1,
 	}
 	q.work = func() { owner.run(q) }
 	return q
@@ -251,7 +272,7 @@ func (q *queue) ifOpen(count func()) bool {
 // queuedLocked returns the number of queued items: those in the ring and
 // those taken out by the worker but not yet claimed.
 func (q *queue) queuedLocked() int {
-	return q.n + q.unclaimed()
+	return q.n + q.unclaimed() + q.ringWaiting()
 }
 
 // unclaimed returns the number of batch items not yet claimed; without mu,
@@ -270,7 +291,7 @@ func (q *queue) queued() int64 {
 func (q *queue) counts() (queued int, enqueued uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.queuedLocked(), q.enqueued
+	return q.queuedLocked(), q.enqueued + q.ringEnqueued()
 }
 
 // evictLocked removes the oldest queued item, counted as Evicted, for
@@ -319,6 +340,12 @@ func (q *queue) pushLocked(it item) wakeup {
 		q.length.Store(int64(q.n))
 	}
 	q.enqueued++
+	return q.wakeLocked()
+}
+
+// wakeLocked says what a lane that just got work needs of its worker, and
+// marks the worker running and not parked accordingly.
+func (q *queue) wakeLocked() wakeup {
 	switch {
 	case !q.running:
 		q.running = true
@@ -331,12 +358,22 @@ func (q *queue) pushLocked(it item) wakeup {
 		if q.idle != nil {
 			q.idle.Reset(workerIdleTick)
 		}
+		q.setNeedsWake(false)
 		return wakeStart
 	case q.parked:
 		q.parked = false
+		q.setNeedsWake(false)
 		return wakeUnpark
 	}
 	return wakeNone
+}
+
+// setNeedsWake updates the mirror that publishers of a ring-mode lane read;
+// other lanes spare the atomic write.
+func (q *queue) setNeedsWake(v bool) {
+	if q.ring != nil {
+		q.needsWake.Store(v)
+	}
 }
 
 // signal does what pushLocked asked for. Between the two, the worker counts
@@ -380,6 +417,7 @@ func (q *queue) idleCheck() {
 	}
 	if q.parked && !q.recent {
 		q.parked = false
+		q.setNeedsWake(false)
 		q.retire = true
 		q.unpark()
 		return
@@ -445,9 +483,10 @@ func (q *queue) claimNext() (item, bool) {
 // waiting).
 func (q *queue) next() (st step, finished bool) {
 	q.mu.Lock()
-	if q.n == 0 {
+	if q.n == 0 && q.ringWaiting() == 0 {
 		if q.closed {
 			q.running = false
+			q.setNeedsWake(true) // a closed lane gets no more positions
 			finished = q.finishLocked()
 			if q.idle != nil {
 				q.idle.Stop()
@@ -455,17 +494,31 @@ func (q *queue) next() (st step, finished bool) {
 			q.mu.Unlock()
 			return stepExit, finished
 		}
+		// A ring publisher writes, then looks at needsWake; the worker
+		// sets needsWake, then looks at the ring once more: one of the two
+		// sees the other.
 		if q.retire {
 			q.running = false // the lane is open, so not finished
-			q.mu.Unlock()
-			return stepRetire, false
+			q.setNeedsWake(true)
+			if q.ringWaiting() == 0 {
+				q.mu.Unlock()
+				return stepRetire, false
+			}
+			q.running = true
+			q.setNeedsWake(false)
+		} else {
+			q.parked = true
+			q.setNeedsWake(true)
+			if q.ringWaiting() == 0 {
+				if q.idle == nil {
+					q.idle = time.AfterFunc(workerIdleTick, q.idleCheck)
+				}
+				q.mu.Unlock()
+				return stepPark, false
+			}
+			q.parked = false
+			q.setNeedsWake(false)
 		}
-		q.parked = true
-		if q.idle == nil {
-			q.idle = time.AfterFunc(workerIdleTick, q.idleCheck)
-		}
-		q.mu.Unlock()
-		return stepPark, false
 	}
 	if q.retire {
 		// Events came after all: the retirement is void, and the idle
@@ -474,9 +527,14 @@ func (q *queue) next() (st step, finished bool) {
 		q.idle.Reset(workerIdleTick)
 	}
 	q.recent = true
-	k := min(q.n, len(q.batch))
-	for i := range k {
-		q.batch[i] = q.popLocked()
+	var k int
+	if q.n > 0 {
+		k = min(q.n, len(q.batch))
+		for i := range k {
+			q.batch[i] = q.popLocked()
+		}
+	} else {
+		k = q.takeRingLocked(q.batch)
 	}
 	q.held.Store(int32(k))
 	q.claim.Store(0)
@@ -495,14 +553,14 @@ func (q *queue) park() {
 func (q *queue) busy() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n > 0 || (q.running && !q.parked)
+	return q.n > 0 || q.ringWaiting() > 0 || (q.running && !q.parked)
 }
 
 // finishLocked marks the queue finished, once, when it is closed, empty,
 // without a worker and without a waiting publisher, and reports whether
 // this call did it.
 func (q *queue) finishLocked() bool {
-	if q.finished || !q.closed || q.n > 0 || q.running || q.waiters.Load() > 0 {
+	if q.finished || !q.closed || q.n > 0 || q.ringWaiting() > 0 || q.running || q.waiters.Load() > 0 {
 		return false
 	}
 	q.finished = true
@@ -522,6 +580,14 @@ func (q *queue) wakeWaitersLocked() {
 func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 	q.mu.Lock()
 	q.closed = true
+	if q.ring != nil {
+		// Positions past the lane's room belong to publishers still
+		// waiting for it: like a lane's waiting publishers, they do not
+		// get in now.
+		if limit := q.ringRoomLimit(); limit < q.end.Load() {
+			q.end.Store(limit)
+		}
+	}
 	var out []item
 	if discard && q.queuedLocked() > 0 {
 		out = make([]item, 0, q.queuedLocked())
@@ -536,6 +602,7 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 		for q.n > 0 {
 			out = append(out, q.popLocked())
 		}
+		out = q.takeAllRingLocked(out)
 		if reason == dropShutdown {
 			q.owner.counters.shutdown.Add(uint64(len(out)))
 		} else {
@@ -545,10 +612,16 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 	q.wakeWaitersLocked()
 	if q.parked {
 		q.parked = false
+		q.setNeedsWake(false)
 		q.unpark() // to exit; no user code runs under mu, so sending here is fine
+	}
+	var sig wakeup
+	if !q.running && q.ringWaiting() > 0 {
+		sig = q.wakeLocked() // a ring lane's events may wait without a worker
 	}
 	done := q.finishLocked()
 	q.mu.Unlock()
+	q.signal(sig)
 	return out, done
 }
 
@@ -566,9 +639,12 @@ func newSyncWait() *syncWait {
 	return &syncWait{remaining: 1, done: make(chan struct{})}
 }
 
-func (w *syncWait) add() {
+func (w *syncWait) add() { w.addN(1) }
+
+// addN adds n shares, one per subscriber the event was queued for.
+func (w *syncWait) addN(n int) {
 	w.mu.Lock()
-	w.remaining++
+	w.remaining += n
 	w.mu.Unlock()
 }
 

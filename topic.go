@@ -34,10 +34,14 @@ type topicCore struct {
 	// past its own length), so subscribing is amortised O(1); removing
 	// copies.
 	subscribers atomic.Pointer[[]*Subscription]
+
+	// ring delivers the publishes: see topicRing.
+	ring topicRing
 }
 
-// attach adds s unless its name is taken or the bus is closing.
-func (tc *topicCore) attach(s *Subscription) error {
+// attach adds s unless its name is taken or the bus is closing; asRing
+// makes it a reader of the topic's ring.
+func (tc *topicCore) attach(s *Subscription, asRing bool) error {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if _, taken := tc.byName[s.name]; taken {
@@ -49,6 +53,7 @@ func (tc *topicCore) attach(s *Subscription) error {
 	tc.byName[s.name] = s
 	next := append(*tc.subscribers.Load(), s)
 	tc.subscribers.Store(&next)
+	tc.ring.attach(s, asRing)
 	return nil
 }
 
@@ -61,6 +66,7 @@ func (tc *topicCore) detach(s *Subscription) bool {
 		return false
 	}
 	delete(tc.byName, s.name)
+	tc.ring.detach(s)
 	current := *tc.subscribers.Load()
 	next := make([]*Subscription, 0, len(current))
 	for _, other := range current {
@@ -77,6 +83,7 @@ func (tc *topicCore) detachAll() {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	clear(tc.byName)
+	tc.ring.detachAll()
 	tc.subscribers.Store(new([]*Subscription))
 }
 
@@ -260,19 +267,38 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	return true, tc.fanout(ctx, e, wait)
 }
 
-// fanout offers m to every current subscriber: first to each without
-// waiting, then, for the full queues of OverflowBlock subscribers, waiting
-// for room in turn, so that one slow subscriber does not hold the event back
-// from the others.
+// fanout gives m to every current subscriber: it writes m to the ring for
+// the ring's readers, wakes those that need it and offers m to the others
+// without waiting; then, for the OverflowBlock subscribers that had no room,
+// it waits for room in turn, so that one slow subscriber does not hold the
+// event back from the others.
 func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) error {
-	subs := *tc.subscribers.Load()
-	if len(subs) == 0 {
+	readers, pos, subs := tc.ring.publish(m, wait)
+	if len(readers) == 0 && len(subs) == 0 {
 		tc.noSubscribers.Add(1)
 		return nil
 	}
 	var blockedBuf [8]blockedOffer
 	blocked := blockedBuf[:0]
 	var errs []error
+	for _, q := range readers {
+		if q.needsWake.Load() {
+			q.mu.Lock()
+			var sig wakeup
+			if q.ringWaiting() > 0 {
+				sig = q.wakeLocked()
+			}
+			q.mu.Unlock()
+			q.signal(sig)
+		}
+		if pos >= q.roomLimit.Load() {
+			if limit := q.ringRoomLimit(); pos < limit {
+				q.roomLimit.Store(limit)
+			} else {
+				blocked = append(blocked, blockedOffer{sub: q.owner, lane: q, ring: true})
+			}
+		}
+	}
 	for _, s := range subs {
 		o, err := s.offer(m, wait)
 		if err != nil {
@@ -283,13 +309,58 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 		}
 	}
 	for i, o := range blocked {
-		if err := o.sub.offerWait(ctx, o, m, wait); err != nil {
+		var err error
+		if o.ring {
+			err = tc.waitRing(ctx, o.lane, pos, wait)
+		} else {
+			err = o.sub.offerWait(ctx, o, m, wait)
+		}
+		if err != nil {
 			for _, rest := range blocked[i+1:] {
-				rest.sub.giveUp(rest, wait)
+				if rest.ring {
+					tc.cancelRing(rest.lane, pos, wait, nil)
+				} else {
+					rest.sub.giveUp(rest, wait)
+				}
 			}
 			errs = append(errs, err)
 			break
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitRing waits until ring reader q has room for position pos; if ctx
+// ends first, q is demoted without pos, as a lane drops an event whose
+// publisher gave up waiting.
+func (tc *topicCore) waitRing(ctx context.Context, q *queue, pos uint64, wait *syncWait) error {
+	cut, err := q.waitRingRoom(ctx, pos)
+	switch {
+	case cut:
+		q.owner.settleUnqueued(wait, true)
+	case err != nil:
+		return tc.cancelRing(q, pos, wait, err)
+	}
+	return nil
+}
+
+// cancelRing takes position pos away from ring reader q, counted as
+// Canceled, because the publisher's ctx ended: err while waiting for q, nil
+// before it came to q. Position pos may be q's already (taken meanwhile, or
+// moved to its lane), and then stays.
+func (tc *topicCore) cancelRing(q *queue, pos uint64, wait *syncWait, err error) error {
+	tc.ring.mu.Lock()
+	res := tc.ring.demote(q, pos, true)
+	tc.ring.mu.Unlock()
+	s := q.owner
+	switch res {
+	case skipCut:
+		s.settleUnqueued(wait, true)
+	case skipRemoved:
+		s.settleUnqueued(wait, err == nil)
+		if err != nil {
+			return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,200 @@
+package eventbus
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ctRingSlots returns the size of the topic's ring and whether every slot
+// is clear.
+func ctRingSlots[T any](tp *Topic[T]) (size int, clear bool) {
+	r := &tp.core.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slots := *r.slots.Load()
+	for _, it := range slots {
+		if it.msg != nil {
+			return len(slots), false
+		}
+	}
+	return len(slots), true
+}
+
+// ctIsRingReader reports whether s reads its events from the ring.
+func ctIsRingReader(s *Subscription) bool {
+	q := s.lanes[0]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.ring != nil
+}
+
+// Only subscriptions that need nothing of their own on the way in read the
+// ring; the others keep their lane queues.
+func TestRingReadersAreTheDefaultSubscriptions(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.who")
+	nop := func(context.Context, *Event[int]) error { return nil }
+	assert.True(t, ctIsRingReader(ctSubscribe(t, tp, "plain", nop)))
+	assert.True(t, ctIsRingReader(ctSubscribe(t, tp, "small", nop, WithQueueCapacity(1))))
+	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "big", nop, WithQueueCapacity(DefaultQueueCapacity+1))))
+	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "dropper", nop, WithOverflow(OverflowDropOldest))))
+	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "lanes", nop, WithConcurrency(2))))
+	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "picky", nop, WithFilter(func(*Event[int]) bool { return true }))))
+}
+
+// The ring grows while a reader holds many positions, and the reader gets
+// them all, in order.
+func TestRingGrowsAndKeepsOrder(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.grow")
+	g := newCtGate[int]()
+	ctSubscribe(t, tp, "held", g.handle)
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 0))
+	ctWaitFor(t, g.started, ctWait, "event 0")
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		require.NoError(t, tp.Publish(ctx, i))
+	}
+	size, _ := ctRingSlots(tp)
+	assert.GreaterOrEqual(t, size, n, "the ring grew to hold the waiting events")
+	g.open()
+	got := ctPayloads(t, g.done, n+1, "every event")
+	for i, p := range got {
+		require.Equal(t, i, p, "event %d out of order", i)
+	}
+}
+
+// A reader so far behind that the ring cannot grow any more is demoted to
+// its own lane: the other readers are not held back, and the laggard still
+// gets every event, in order.
+func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.laggard")
+	tp.core.ring.mu.Lock()
+	tp.core.ring.maxSlots = ringInitialSlots // no growth
+	tp.core.ring.mu.Unlock()
+	g := newCtGate[int]()
+	stuck := ctSubscribe(t, tp, "stuck", g.handle, WithQueueCapacity(4))
+	fast := make(chan *Event[int], 64)
+	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 0))
+	ctWaitFor(t, g.started, ctWait, "event 0")
+
+	// Each publish past stuck's room waits, holding a position: once the
+	// positions stuck has not taken fill the ring, the next publish demotes
+	// stuck, which lets the waiting publishers go on; those that come later
+	// wait for room in stuck's lane.
+	const n = 2 * ringInitialSlots
+	for i := 1; i <= 4; i++ {
+		require.NoError(t, tp.Publish(ctx, i)) // stuck has room for these
+	}
+	var wg sync.WaitGroup
+	for i := 5; i <= n; i++ {
+		wg.Go(func() { assert.NoError(t, tp.Publish(ctx, i)) })
+	}
+	assert.Len(t, ctPayloads(t, fast, n+1, "fast, while stuck is stuck"), n+1)
+	require.Eventually(t, func() bool { return !ctIsRingReader(stuck) }, ctWait, time.Millisecond, "stuck left the ring")
+	g.open()
+	wg.Wait()
+	require.NoError(t, tp.Publish(ctx, n+1)) // by an offer to stuck's lane
+
+	byStuck := ctPayloads(t, g.done, n+2, "stuck, once released")
+	seen := map[int]bool{}
+	for _, p := range byStuck {
+		seen[p] = true
+	}
+	assert.Len(t, seen, n+2, "stuck got every event once")
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, byStuck[:5], "the events queued before the demotion kept their order")
+	assert.Equal(t, n+1, byStuck[n+1], "the event published after the others came last")
+	ctClose(t, b)
+	st := stuck.Stats()
+	assert.Equal(t, uint64(n+2), st.Enqueued)
+	assert.Equal(t, uint64(n+2), st.Delivered)
+}
+
+// A publish that gives up waiting for a reader's room takes its event back
+// from that reader alone, counted as Canceled, as a lane queue would; the
+// other readers keep it, and the reader's later events arrive in order.
+func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.cancel")
+	g := newCtGate[int]()
+	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
+	fast := make(chan *Event[int], 8)
+	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 1))
+	ctWaitFor(t, g.started, ctWait, "event 1")
+	require.NoError(t, tp.Publish(ctx, 2)) // fills slow's queue
+
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	err := tp.Publish(short, 3)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	var se *SubscriberError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "slow", se.Subscriber)
+
+	g.open()
+	require.NoError(t, tp.Publish(ctx, 4)) // now through slow's own lane
+	assert.Equal(t, []int{1, 2, 3, 4}, ctPayloads(t, fast, 4, "fast"))
+	assert.Equal(t, []int{1, 2, 4}, ctPayloads(t, g.done, 3, "slow"))
+	ctClose(t, b)
+	st := slow.Stats()
+	assert.Equal(t, uint64(1), st.Dropped.Canceled)
+	assert.Equal(t, uint64(3), st.Enqueued)
+	assert.Equal(t, uint64(3), st.Delivered)
+}
+
+// Once a topic goes quiet, its ring lets go of the events, so that it does
+// not keep large payloads alive.
+func TestRingLetsGoOfEventsOnceQuiet(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[[]byte](t, b, "ring.sweep")
+	done := make(chan struct{}, 64)
+	for _, name := range []string{"a", "b"} {
+		ctSubscribe(t, tp, name, func(context.Context, *Event[[]byte]) error { done <- struct{}{}; return nil })
+	}
+	ctx := ctCtx(t)
+	for range 20 {
+		require.NoError(t, tp.Publish(ctx, make([]byte, 1<<20)))
+	}
+	ctRecvN(t, done, 40, "deliveries")
+	// The workers retire after one to two idle ticks; the last one clears.
+	require.Eventually(t, func() bool {
+		_, clear := ctRingSlots(tp)
+		return clear
+	}, ctWait, time.Millisecond, "the ring still holds events after the workers retired")
+}
+
+// Subscriptions that come and go do not stay behind in the ring, whether
+// the topic is quiet or busy.
+func TestRingForgetsStoppedReaders(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.churn")
+	ctx := ctCtx(t)
+	nop := func(context.Context, *Event[int]) error { return nil }
+	for i := range 200 {
+		s := ctSubscribe(t, tp, "churn", nop)
+		if i%2 == 1 {
+			require.NoError(t, tp.Publish(ctx, i))
+			require.NoError(t, s.Drain(ctx))
+		} else {
+			s.Unsubscribe()
+			ctWaitClosed(t, s.Done(), "the unsubscribed subscription")
+		}
+	}
+	r := &tp.core.ring
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.Empty(t, r.holders)
+	assert.Empty(t, r.readers)
+	assert.Empty(t, r.subs)
+}
