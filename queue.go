@@ -209,22 +209,48 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 		q.mu.Unlock()
 		return false, nil
 	}
-	for q.queuedLocked() >= q.capacity && !q.closed {
+	err = q.waitRoomLocked(ctx, func() bool { return q.queuedLocked() < q.capacity })
+	if err == nil && !q.closed {
+		sig := q.pushLocked(it)
+		q.mu.Unlock()
+		q.signal(sig)
+		return true, nil
+	}
+	q.owner.counters.canceled.Add(1)
+	q.unlockFinishing()
+	return false, err
+}
+
+// unlockFinishing releases mu after a publisher's wait, marking the lane
+// finished if the waiter was all that kept it, and then tells its
+// subscription.
+func (q *queue) unlockFinishing() {
+	done := q.finishLocked()
+	q.mu.Unlock()
+	if done {
+		q.owner.laneFinished()
+	}
+}
+
+// waitRoomLocked waits, under mu but releasing it while asleep, until room
+// reports true or the queue closes; it returns ctx's error if ctx ends
+// first. The worker claims without mu, then reads waiters: announcing the
+// wait before asking room once more means that either this look sees the
+// claim's room or the worker sees the waiter and closes space.
+func (q *queue) waitRoomLocked(ctx context.Context, room func() bool) error {
+	for !room() && !q.closed {
 		space := q.space
 		if space == nil {
 			space = make(chan struct{})
 			q.space = space
 		}
-		// The worker claims without mu, then reads waiters: announcing the
-		// wait before looking at the room once more means that either this
-		// look sees the claim's room or the worker sees the waiter and
-		// closes space.
 		q.waiters.Add(1)
-		if q.queuedLocked() < q.capacity {
+		if room() {
 			q.waiters.Add(-1)
-			break
+			return nil
 		}
 		q.mu.Unlock()
+		var err error
 		select {
 		case <-space:
 		case <-ctx.Done():
@@ -233,22 +259,10 @@ func (q *queue) offerWait(ctx context.Context, it item) (queued bool, err error)
 		q.mu.Lock()
 		q.waiters.Add(-1)
 		if err != nil {
-			break
+			return err
 		}
 	}
-	if err == nil && !q.closed {
-		sig := q.pushLocked(it)
-		q.mu.Unlock()
-		q.signal(sig)
-		return true, nil
-	}
-	q.owner.counters.canceled.Add(1)
-	done := q.finishLocked()
-	q.mu.Unlock()
-	if done {
-		q.owner.laneFinished()
-	}
-	return false, err
+	return nil
 }
 
 // cancelIfOpen counts an item the publisher gave up on before trying to

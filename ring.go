@@ -413,40 +413,15 @@ func (q *queue) waitRingRoom(ctx context.Context, pos uint64) (cut bool, err err
 	// A lane closed before the wait began has retired its counters or may
 	// have: the event is not counted then, as offerWait does not count it.
 	open := !q.closed
-	for q.ring != nil && !q.closed && pos >= q.taken.Load() && pos >= q.ringRoomLimit() {
-		space := q.space
-		if space == nil {
-			space = make(chan struct{})
-			q.space = space
-		}
-		// As in offerWait: the worker claims without mu, then reads waiters.
-		q.waiters.Add(1)
-		if pos < q.ringRoomLimit() {
-			q.waiters.Add(-1)
-			break
-		}
-		q.mu.Unlock()
-		select {
-		case <-space:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		q.mu.Lock()
-		q.waiters.Add(-1)
-		if err != nil {
-			break
-		}
-	}
+	err = q.waitRoomLocked(ctx, func() bool {
+		return q.ring == nil || pos < q.taken.Load() || pos < q.ringRoomLimit()
+	})
 	if err == nil && q.ring != nil && pos >= q.end.Load() {
 		cut = true
 		if open {
 			q.owner.counters.canceled.Add(1)
 		}
 	}
-	done := q.finishLocked()
-	q.mu.Unlock()
-	if done {
-		q.owner.laneFinished()
-	}
+	q.unlockFinishing()
 	return cut, err
 }
