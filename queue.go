@@ -286,7 +286,7 @@ func (q *queue) ifOpen(count func()) bool {
 // queuedLocked returns the number of queued items: those in the ring and
 // those taken out by the worker but not yet claimed.
 func (q *queue) queuedLocked() int {
-	return q.n + q.unclaimed() + q.ringWaiting()
+	return q.n + q.unclaimed() + q.ringQueued()
 }
 
 // unclaimed returns the number of batch items not yet claimed; without mu,

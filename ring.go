@@ -352,13 +352,29 @@ func (q *queue) ringWaiting() int {
 	return int(min(q.ring.tail.Load(), q.end.Load()) - q.taken.Load())
 }
 
-// ringEnqueued returns the number of positions that were the lane's while
-// it read the ring; after a demotion they are in enqueued. Under mu.
+// ringAdmitted returns the end of the lane's positions that count as
+// queued: those of publishers still waiting for its room do not, as they
+// would not be in a lane queue yet. Under mu.
+func (q *queue) ringAdmitted() uint64 {
+	return min(q.ring.tail.Load(), q.end.Load(), q.ringRoomLimit())
+}
+
+// ringQueued returns the number of the lane's admitted positions it has not
+// taken, for its queue length. Under mu.
+func (q *queue) ringQueued() int {
+	if q.ring == nil {
+		return 0
+	}
+	return int(max(q.ringAdmitted(), q.taken.Load()) - q.taken.Load())
+}
+
+// ringEnqueued returns the number of positions admitted while the lane read
+// the ring; after a demotion they are in enqueued. Under mu.
 func (q *queue) ringEnqueued() uint64 {
 	if q.ring == nil {
 		return 0
 	}
-	return min(q.ring.tail.Load(), q.end.Load()) - q.start
+	return max(q.ringAdmitted(), q.taken.Load()) - q.start
 }
 
 // takeRingLocked copies the next positions of the lane into batch and

@@ -198,3 +198,27 @@ func TestRingForgetsStoppedReaders(t *testing.T) {
 	assert.Empty(t, r.readers)
 	assert.Empty(t, r.subs)
 }
+
+// A publisher waiting for a reader's room has not queued its event yet, as
+// with a lane queue: the reader's stats show at most its capacity.
+func TestRingWaitingPublishIsNotQueuedYet(t *testing.T) {
+	b := ctNewBus(t)
+	tp := ctTopic[int](t, b, "ring.stats")
+	g := newCtGate[int]()
+	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
+	ctx := ctCtx(t)
+	require.NoError(t, tp.Publish(ctx, 1))
+	ctWaitFor(t, g.started, ctWait, "event 1")
+	require.NoError(t, tp.Publish(ctx, 2))
+	returned := make(chan error, 1)
+	go func() { returned <- tp.Publish(ctx, 3) }()
+	require.Eventually(t, func() bool { return ctWaiters(slow) == 1 }, ctWait, time.Millisecond)
+	st := slow.Stats()
+	assert.Equal(t, 1, st.QueueLength)
+	assert.Equal(t, uint64(2), st.Enqueued)
+	g.open()
+	require.NoError(t, ctWaitFor(t, returned, ctWait, "the waiting publish"))
+	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, g.done, 3, "slow"))
+	ctClose(t, b)
+	assert.Equal(t, uint64(3), slow.Stats().Enqueued)
+}
