@@ -214,7 +214,11 @@ func TestSettleAfterStop(t *testing.T) {
 	js, err := jetstream.New(tr.nc)
 	require.NoError(t, err)
 	ch, deliver := inbox()
-	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g"}
+	// The server may still hold the stopped consumer's last pull request,
+	// and then redelivers the Nak'ed message to it, where nobody reads it;
+	// the message comes back once its ack wait ends, which a short ack wait
+	// keeps within the test's wait (the default is 30s).
+	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g", AckTimeout: time.Second}
 	cons := subscribe(t, tr, cfg, deliver)
 	publish(t, tr, "t", "acked")
 	publish(t, tr, "t", "nakked")
@@ -241,7 +245,8 @@ func TestSettleAfterStop(t *testing.T) {
 	subscribe(t, tr, cfg, deliver2)
 	m := receive(t, ch2)
 	assert.Equal(t, "nakked", string(m.Data()))
-	assert.Equal(t, 2, m.Deliveries())
+	// 2, or 3 when the redelivery went to the stale pull request first.
+	assert.Contains(t, []int{2, 3}, m.Deliveries())
 	ack(t, m)
 }
 
