@@ -199,6 +199,19 @@ func TestOverflowString(t *testing.T) {
 // then calls stop. It returns the topic, slow and the publish's result.
 func ctBlockedPublish(t *testing.T, sync bool, stop func(*Bus, *Subscription)) (*Topic[int], *Subscription, error) {
 	t.Helper()
+	b, tp, g, slow, returned := ctBlockedPublisher(t, sync)
+	stop(b, slow)
+	err := ctWaitFor(t, returned, ctWait, "the blocked publish")
+	ctWaitClosed(t, slow.Done(), "slow to stop")
+	assert.Empty(t, g.done, "slow handled nothing")
+	return tp, slow, err
+}
+
+// ctBlockedPublisher sets up the scene of ctBlockedPublish up to the waiting
+// publisher, and returns it: the bus, the topic, slow's gate, slow and the
+// channel that gets the publish's result.
+func ctBlockedPublisher(t *testing.T, sync bool) (*Bus, *Topic[int], *ctGate[int], *Subscription, <-chan error) {
+	t.Helper()
 	b := ctNewBus(t)
 	tp := ctTopic[int](t, b, "blocked.stop")
 	g := newCtGate[int]()
@@ -216,11 +229,7 @@ func ctBlockedPublish(t *testing.T, sync bool, stop func(*Bus, *Subscription)) (
 		}
 	}()
 	require.Eventually(t, func() bool { return ctWaiters(slow) == 1 }, ctWait, time.Millisecond)
-	stop(b, slow)
-	err := ctWaitFor(t, returned, ctWait, "the blocked publish")
-	ctWaitClosed(t, slow.Done(), "slow to stop")
-	assert.Empty(t, g.done, "slow handled nothing")
-	return tp, slow, err
+	return b, tp, g, slow, returned
 }
 
 // A forced Close drops the event a publisher (which started before Close,

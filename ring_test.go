@@ -33,6 +33,17 @@ func ctIsRingReader(s *Subscription) bool {
 	return q.ring != nil
 }
 
+// ctGatedAndFast subscribes a gated subscriber named name with the given
+// capacity and a subscriber "fast" that reports every event at once.
+func ctGatedAndFast(t *testing.T, tp *Topic[int], name string, capacity int) (*ctGate[int], *Subscription, <-chan *Event[int]) {
+	t.Helper()
+	g := newCtGate[int]()
+	gated := ctSubscribe(t, tp, name, g.handle, WithQueueCapacity(capacity))
+	fast := make(chan *Event[int], 64)
+	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	return g, gated, fast
+}
+
 // Only subscriptions that need nothing of their own on the way in read the
 // ring; the others keep their lane queues.
 func TestRingReadersAreTheDefaultSubscriptions(t *testing.T) {
@@ -79,10 +90,7 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 	tp.core.ring.mu.Lock()
 	tp.core.ring.maxSlots = ringInitialSlots // no growth
 	tp.core.ring.mu.Unlock()
-	g := newCtGate[int]()
-	stuck := ctSubscribe(t, tp, "stuck", g.handle, WithQueueCapacity(4))
-	fast := make(chan *Event[int], 64)
-	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	g, stuck, fast := ctGatedAndFast(t, tp, "stuck", 4)
 	ctx := ctCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))
 	ctWaitFor(t, g.started, ctWait, "event 0")
@@ -125,10 +133,7 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
 	b := ctNewBus(t)
 	tp := ctTopic[int](t, b, "ring.cancel")
-	g := newCtGate[int]()
-	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
-	fast := make(chan *Event[int], 8)
-	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	g, slow, fast := ctGatedAndFast(t, tp, "slow", 1)
 	ctx := ctCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
 	ctWaitFor(t, g.started, ctWait, "event 1")
@@ -202,17 +207,8 @@ func TestRingForgetsStoppedReaders(t *testing.T) {
 // A publisher waiting for a reader's room has not queued its event yet, as
 // with a lane queue: the reader's stats show at most its capacity.
 func TestRingWaitingPublishIsNotQueuedYet(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.stats")
-	g := newCtGate[int]()
-	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
-	ctx := ctCtx(t)
-	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1")
-	require.NoError(t, tp.Publish(ctx, 2))
-	returned := make(chan error, 1)
-	go func() { returned <- tp.Publish(ctx, 3) }()
-	require.Eventually(t, func() bool { return ctWaiters(slow) == 1 }, ctWait, time.Millisecond)
+	b, _, g, slow, returned := ctBlockedPublisher(t, false)
+	require.True(t, ctIsRingReader(slow))
 	st := slow.Stats()
 	assert.Equal(t, 1, st.QueueLength)
 	assert.Equal(t, uint64(2), st.Enqueued)
