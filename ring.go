@@ -49,6 +49,9 @@ type topicRing struct {
 	// may go on using the slice it read under mu; removals copy.
 	readers []*queue
 	subs    []*Subscription
+	// lanesOnly holds subs while the ring has no reader, for publishes to
+	// read without mu; nil while it has readers.
+	lanesOnly atomic.Pointer[[]*Subscription]
 	// holders are the readers, attached or draining, that may still take a
 	// position, and minTaken a lower bound of their taken positions. A slot
 	// is free once its position is below minTaken.
@@ -87,6 +90,7 @@ func ringEligible(cfg subscribeConfig, remote bool) bool {
 func (r *topicRing) attach(s *Subscription, asRing bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.listsChanged()
 	if !asRing {
 		r.subs = append(r.subs, s)
 		return
@@ -135,6 +139,7 @@ func (r *topicRing) dropIfDone(q *queue) {
 func (r *topicRing) detach(s *Subscription) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.listsChanged()
 	q := s.lanes[0]
 	if i := slices.Index(r.readers, q); i >= 0 {
 		r.readers = slices.Concat(r.readers[:i], r.readers[i+1:])
@@ -151,6 +156,7 @@ func (r *topicRing) detach(s *Subscription) {
 func (r *topicRing) detachAll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.listsChanged()
 	t := r.tail.Load()
 	for _, q := range r.readers {
 		q.end.Store(t)
@@ -159,10 +165,27 @@ func (r *topicRing) detachAll() {
 	r.readers, r.subs = nil, nil
 }
 
+// listsChanged refreshes lanesOnly after a change of readers or subs,
+// under mu.
+func (r *topicRing) listsChanged() {
+	if len(r.readers) > 0 {
+		r.lanesOnly.Store(nil)
+		return
+	}
+	subs := r.subs
+	r.lanesOnly.Store(&subs)
+}
+
 // publish writes it to the ring when the ring has readers, and returns the
 // readers it is for, with its position, and the subscriptions to offer it
 // to. With a completion, each reader gets a share of it.
 func (r *topicRing) publish(m Message, wait *syncWait) (readers []*queue, pos uint64, subs []*Subscription) {
+	if lanes := r.lanesOnly.Load(); lanes != nil {
+		// No reader: publishers of a topic whose subscribers all have lane
+		// queues do not contend for mu, as before the ring. A reader
+		// attaching meanwhile starts at a later position anyway.
+		return nil, 0, *lanes
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.readers) > 0 {
@@ -296,6 +319,7 @@ func (r *topicRing) demote(q *queue, skip uint64, hasSkip bool) skipResult {
 	if attached {
 		r.subs = append(r.subs, q.owner)
 	}
+	r.listsChanged()
 	if found {
 		return skipRemoved
 	}
