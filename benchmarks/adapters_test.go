@@ -79,3 +79,21 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile(nil) = %d, want 0", got)
 	}
 }
+
+func TestShareOver(t *testing.T) {
+	sorted := make([]int64, 200) // 1µs, 2µs, ... 200µs
+	for i := range sorted {
+		sorted[i] = int64(i+1) * 1000
+	}
+	for _, c := range []struct {
+		limit time.Duration
+		want  float64
+	}{{20 * time.Microsecond, 90}, {200 * time.Microsecond, 0}, {0, 100}, {time.Microsecond / 2, 100}} {
+		if got := shareOver(sorted, c.limit); got != c.want {
+			t.Errorf("shareOver(1..200µs, %v) = %v%%, want %v%%", c.limit, got, c.want)
+		}
+	}
+	if got := shareOver(nil, time.Microsecond); got != 0 {
+		t.Errorf("shareOver(nil) = %v, want 0", got)
+	}
+}

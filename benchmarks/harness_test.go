@@ -107,9 +107,14 @@ func reportThroughput(b *testing.B, publishes, delivered int64) {
 	b.ReportMetric(float64(delivered)/el.Seconds(), "deliveries/s")
 }
 
-// forEachImpl runs fn as one sub-benchmark per implementation.
-func forEachImpl(b *testing.B, fn func(b *testing.B, im Impl)) {
+// forEachImpl runs fn as one sub-benchmark per implementation; throughput
+// says whether fn is a throughput workload, which the ThroughputOnly
+// implementations join.
+func forEachImpl(b *testing.B, throughput bool, fn func(b *testing.B, im Impl)) {
 	for _, im := range Impls {
+		if im.ThroughputOnly && !throughput {
+			continue
+		}
 		b.Run(im.Name, func(b *testing.B) { fn(b, im) })
 	}
 }

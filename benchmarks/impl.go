@@ -70,6 +70,10 @@ type Impl struct {
 	// Sync is true when the library delivers synchronously in the
 	// publisher's goroutine (it has no asynchronous mode).
 	Sync bool
+	// ThroughputOnly limits the implementation to the throughput workloads
+	// (fan-out, parallel publishers, topics): it is a variant of another
+	// implementation that differs only in what a publish costs.
+	ThroughputOnly bool
 }
 
 // Impls lists every implementation, the reference first.
@@ -77,6 +81,7 @@ var Impls = []Impl{
 	{Name: "channels", New: newChannels},
 	{Name: "eventbus", New: newEventbus},
 	{Name: "kelindar", New: newKelindar},
+	{Name: "kelindar-envelope", New: newKelindarEnvelope, ThroughputOnly: true},
 	{Name: "watermill", New: newWatermill, IdleManyTopics: true},
 	{Name: "asaskevich", New: newAsaskevich},
 	{Name: "mustafaturan", New: newMustafaturan, Sync: true},

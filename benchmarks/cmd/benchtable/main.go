@@ -213,9 +213,11 @@ func layout(units []string) ([]column, ratio) {
 			{"p50-us", "p50 µs", fmtMicros},
 			{"p99-us", "p99 µs", fmtMicros},
 			{"p99.9-us", "p99.9 µs", fmtMicros},
-			{"publishes/s", "publishes/s", fmtRate},
-			{"deliveries/s", "deliveries/s", fmtRate},
 		}
+		if has("over20us-%") { // reports made before these metrics lack them
+			cols = append(cols, column{"over20us-%", "% over 20 µs", fmtPercent}, column{"over1ms-%", "% over 1 ms", fmtPercent})
+		}
+		cols = append(cols, column{"publishes/s", "publishes/s", fmtRate}, column{"deliveries/s", "deliveries/s", fmtRate})
 		rt = ratio{"p99-us", "p99 ÷ baseline"}
 	case has("MiB"):
 		cols = []column{
@@ -360,5 +362,7 @@ func fmtRatio(v float64) string {
 }
 
 func fmtFixed1(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func fmtPercent(v float64) string { return fmt.Sprintf("%.2f%%", v) }
 
 func fmtAny(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }

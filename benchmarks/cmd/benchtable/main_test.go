@@ -72,3 +72,25 @@ func TestWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteLatencyShares(t *testing.T) {
+	const in = "BenchmarkLatency/rate=100k/subs=4/eventbus-2 \t1\t100000000 ns/op\t400000 deliveries/s\t10000 ns/publish\t" +
+		"0.8 p50-us\t12 p99-us\t3000 p99.9-us\t0.4 over20us-%\t0.125 over1ms-%\t100000 publishes/s\t1760000 B/op\t10000 allocs/op\n" +
+		"BenchmarkLatency/rate=100k/subs=4/kelindar-2 \t1\t100000000 ns/op\t400000 deliveries/s\t10000 ns/publish\t" +
+		"400 p50-us\t6000 p99-us\t8000 p99.9-us\t92 over20us-%\t60 over1ms-%\t100000 publishes/s\t0 B/op\t0 allocs/op\n"
+	var r Results
+	if err := r.Parse(strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	r.Write(&out, "kelindar")
+	for _, want := range []string{
+		"| implementation | p50 µs | p99 µs | p99.9 µs | % over 20 µs | % over 1 ms | publishes/s | deliveries/s | p99 ÷ kelindar |",
+		"| eventbus | 0.80 | 12.00 | 3000 | 0.40% | 0.12% | 100.0k | 400.0k | 0.002× |",
+		"| kelindar | 400 | 6000 | 8000 | 92.00% | 60.00% | 100.0k | 400.0k | 1.00× |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
