@@ -9,7 +9,6 @@ import (
 
 // eventbusSystem is eventbus with its defaults: a Subscription per
 // subscriber with the default queue capacity, one worker, OverflowBlock.
-// The publish time comes from the event's envelope, not the payload.
 type eventbusSystem struct {
 	bus    *eventbus.Bus
 	topics []*eventbus.Topic[Payload]
@@ -32,9 +31,7 @@ func newEventbus(cfg Config) (System, error) {
 
 func (s *eventbusSystem) Subscribe(t int, name string, h Handler) error {
 	_, err := s.topics[t].Subscribe(name, func(_ context.Context, e *eventbus.Event[Payload]) error {
-		p := e.Payload
-		p.At = int64(e.Time.Sub(Epoch))
-		h(p)
+		h(e.Payload)
 		return nil
 	})
 	return err
