@@ -37,7 +37,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "how many times to run the pair of rounds (one thread, then one per processor)")
 	flag.Parse()
 	if err := run(os.Stdout, *duration, *threshold, *rounds); err != nil {
-		fmt.Fprintln(os.Stderr, "stallprobe:", err)
+		fmt.Fprintln(os.Stderr, err) // already prefixed by the command name
 		os.Exit(2)
 	}
 }
