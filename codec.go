@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -661,26 +659,24 @@ func parseMetadata(s string) (map[string]string, error) {
 	return md, nil
 }
 
-// checkSource reports whether source is a non-empty URI-reference.
+// checkSource reports whether source is a non-empty URI-reference, as the
+// CloudEvents source attribute must be.
 func checkSource(source string) error {
-	if source == "" {
-		return errors.New("empty")
-	}
-	if isPlainPath(source) {
+	if isPlainPath(source) && source != "" {
 		return nil // the common case, such as "/chat-service": always a valid reference
 	}
-	if _, err := url.Parse(source); err != nil {
-		return fmt.Errorf("%s is not a uri-reference", quoteShort(source))
+	if err := checkURIReference(source); err != nil {
+		return fmt.Errorf("not a uri-reference: %w", err)
 	}
 	return nil
 }
 
 // isPlainPath reports whether s has only unreserved URI characters and
-// slashes, which makes it a relative reference that url.Parse accepts.
+// slashes, which makes it a relative reference.
 func isPlainPath(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !isNameByte(c) && c != '.' && c != '~' && c != '/' {
+		if !isUnreservedByte(c) && c != '/' {
 			return false
 		}
 	}

@@ -93,6 +93,11 @@ const DefaultMaxDeliveries = 5
 // dead-letter topic [DefaultDeadLetterTopic] as an Event[FailedDelivery] and
 // acknowledges it. Without a transport the option is accepted and unused:
 // in-process retries are the Retry middleware's job.
+//
+// The limit counts the broker's deliveries, not the handler's failures: a
+// delivery that was never settled (the process stopped, an acknowledgement
+// was lost, the broker restarted) counts as well, so an event can reach
+// the limit, and be dead-lettered, after fewer failures than MaxAttempts.
 func WithRedelivery(p RetryPolicy) Option {
 	return func(c *busConfig) error {
 		if p.MaxAttempts == 0 {
