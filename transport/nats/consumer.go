@@ -12,11 +12,14 @@ import (
 )
 
 const (
-	// pullWait bounds one pull request; the server ends it a little
-	// earlier, and sends a heartbeat every pullHeartbeat while it waits, so
-	// that a pull lost with the server is noticed within two of them.
-	pullWait      = 10 * time.Second
-	pullHeartbeat = time.Second
+	// pullExpiry is how long the server keeps a pull request open while it
+	// has fewer messages than the request asked for. A stopped consumer
+	// waits for its pull request in flight to end, so pullExpiry bounds
+	// how long Done takes after Stop; the client gives up on a pull request
+	// that brought nothing for pullExpiry and a second more, which bounds
+	// how long a pull request lost with the connection or the server goes
+	// unnoticed.
+	pullExpiry = time.Second
 	// setupTimeout bounds each attempt to set the stream and group up again.
 	setupTimeout = 10 * time.Second
 	// Waits between attempts to set the stream and group up again.
@@ -38,11 +41,16 @@ type consumer struct {
 	done    chan struct{}
 }
 
-// Stop implements eventbus.Consumer: it cancels deliver's ctx and makes the
-// goroutine fetch nothing more. It does not wait; see Done.
+// Stop implements eventbus.Consumer: it cancels deliver's ctx, and the
+// goroutine stops passing messages to deliver and sends no new pull
+// request. It does not wait; see Done.
 func (c *consumer) Stop() { c.cancel() }
 
-// Done implements eventbus.Consumer.
+// Done implements eventbus.Consumer. After Stop it is closed once the
+// deliver call in progress, if any, has returned, the pull request in
+// flight has ended (within about pullExpiry while the connection holds),
+// and every message that the pull brought and that was not passed to
+// deliver has been handed back (Nak).
 func (c *consumer) Done() <-chan struct{} { return c.done }
 
 // setup makes sure the stream and the durable consumer exist, bounded by ctx.
@@ -124,37 +132,50 @@ func pause(ctx context.Context, d time.Duration) bool {
 // iterator asks for a full batch again after a reconnect while its buffer,
 // sized to one batch, still holds messages, and the client then drops the
 // overflow, which only comes back after the ack wait.
+//
+// A pull is never cut short when ctx ends. The client drops, without a
+// word, the messages of a Fetch whose context is cancelled that are still
+// in its buffer or on their way, and the server goes on sending messages
+// to the pull request until it learns that nobody listens any more; each
+// of them would come back only after the ack wait. So once ctx has ended,
+// consume keeps receiving until the server has ended the pull (the batch
+// is complete, or the pull expired after pullExpiry) and only then Naks
+// the messages it did not pass to deliver: Nak'ed earlier, a message could
+// be sent again to this very pull.
 func (c *consumer) consume(ctx context.Context, jc jetstream.Consumer) error {
 	for {
-		pullCtx, cancel := context.WithTimeout(ctx, pullWait)
-		batch, err := jc.Fetch(c.fetch, jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(pullHeartbeat))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		batch, err := jc.Fetch(c.fetch, jetstream.FetchMaxWait(pullExpiry))
 		if err != nil {
-			cancel()
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return err
 		}
+		var undelivered []jetstream.Msg
 		for msg := range batch.Messages() {
 			if ctx.Err() != nil {
-				// Stopped: hand the rest back so that the server delivers
-				// it again at once instead of after the ack wait.
-				c.nak(msg)
+				undelivered = append(undelivered, msg)
 				continue
 			}
 			c.deliver(ctx, newInbound(msg, c.t.cfg.doubleAck))
 		}
-		cancel()
+		// The pull has ended: the server delivers a Nak'ed message again
+		// at once, to another pull request of the group.
+		for _, msg := range undelivered {
+			c.nak(msg)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		switch err := batch.Error(); {
-		case err == nil, errors.Is(err, context.DeadlineExceeded):
-			// The batch was complete, or the pull expired.
-		case errors.Is(err, jetstream.ErrNoHeartbeat):
-			// The server no longer serves this pull: the connection was
-			// lost, or the server restarted. Pull again; if the group is
-			// gone, that pull fails with an error that leads to a new setup.
+		case err == nil:
+			// The batch was complete, or the pull expired; or it was lost
+			// with the connection or the server, and the client gave up
+			// on it. Pull again; if the group is gone, that pull fails
+			// with an error that leads to a new setup.
 		case errors.Is(err, jetstream.ErrServerShutdown):
 			// The client reconnects, to this server once it is back or to
 			// another of the cluster; the pull is sent once it has.

@@ -70,13 +70,26 @@
 // ConsumerConfig.MaxInFlight messages (DefaultMaxInFlight if zero) and calls
 // deliver for them one at a time; it asks for the next batch only once the
 // previous one has gone through deliver, so at most MaxInFlight messages
-// are waiting in the client and a blocked deliver stops the fetching.
+// are waiting in the client and a blocked deliver stops the fetching. A
+// pull request that finds fewer messages than it asks for stays open on
+// the server for a second at most, taking messages as they are published.
 // Subscriptions of the same group, in one process or many, are competing
-// consumers: each message goes to one of them. Stop cancels deliver's ctx,
-// and the messages of the current batch that were not yet passed to deliver
-// are handed back (Nak) so that the server delivers them again at once;
-// only a message that the server sent at the very moment of Stop is left
-// to come back after the ack wait.
+// consumers: each message goes to one of them.
+//
+// Stop cancels deliver's ctx; the goroutine stops passing messages to
+// deliver and sends no new pull request. It does not cut the pull request
+// in flight short, since the server may be sending it messages at that
+// moment, which the client would then drop, leaving them to come back only
+// after the ack wait. It waits until the server has ended the pull (the
+// batch is complete or the second is over), and then hands every message
+// of that pull that it did not pass to deliver, fetched before Stop or
+// after, back to the server (Nak), which delivers them again at once to
+// the group's other subscriptions. Done is closed then, once the deliver
+// call in progress has returned too: within about a second of Stop. Only
+// messages lost with the connection wait for the ack wait. A message that
+// deliver itself Naks as Stop comes may be sent again to the stopped
+// subscription's pull before that ends, and then counts one more delivery
+// when it comes back.
 //
 // Ack queues the acknowledgement on the connection and returns: an
 // acknowledgement lost with the connection means a duplicate delivery, never

@@ -141,9 +141,11 @@ func (t *Transport) probe(ctx context.Context) error {
 }
 
 // Close stops every consumer that Subscribe started and waits, bounded by
-// ctx, until their goroutines have returned (a deliver call in progress
-// must return first). Then, if Connect opened the connection, it flushes
-// outstanding acknowledgements and closes it, even when ctx ended first.
+// ctx, until their goroutines have returned: a deliver call in progress
+// must return first, and each consumer's pull request in flight must end,
+// within about a second. Then, if Connect opened the connection, it
+// flushes outstanding acknowledgements and closes it, even when ctx ended
+// first.
 // Publish and Subscribe fail with eventbus.ErrBrokerClosed afterwards;
 // messages already delivered can still be settled while the connection is
 // open. Close may be called again, to wait once more.
@@ -249,8 +251,11 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 // deliver call in progress and calls deliver for one message at a time, in
 // the order the server hands them over. It survives reconnections and sets
 // the stream and group up again if they disappear from the server. When
-// the consumer stops, messages fetched but not yet passed to deliver are
-// handed back to the server (Nak) for prompt redelivery.
+// the consumer stops, it lets its pull request in flight end (within a
+// second) and then hands every message of that pull that it did not pass
+// to deliver back to the server (Nak), for prompt redelivery to the
+// group's other subscriptions; its Done is closed then. See the package
+// documentation.
 func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
 	if err := eventbus.ValidateTopicName(c.Topic); err != nil {
 		return nil, fmt.Errorf("nats: subscribe: %w", err)

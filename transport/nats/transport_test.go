@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,11 +215,11 @@ func TestSettleAfterStop(t *testing.T) {
 	js, err := jetstream.New(tr.nc)
 	require.NoError(t, err)
 	ch, deliver := inbox()
-	// The server may still hold the stopped consumer's last pull request,
-	// and then redelivers the Nak'ed message to it, where nobody reads it;
-	// the message comes back once its ack wait ends, which a short ack wait
-	// keeps within the test's wait (the default is 30s).
-	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g", AckTimeout: time.Second}
+	// Done waits until the server has ended the stopped consumer's last
+	// pull request, so the Nak'ed message can only go to the next
+	// subscriber's, at once: the ack wait (30s) is longer than the test
+	// waits.
+	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g"}
 	cons := subscribe(t, tr, cfg, deliver)
 	publish(t, tr, "t", "acked")
 	publish(t, tr, "t", "nakked")
@@ -245,8 +246,7 @@ func TestSettleAfterStop(t *testing.T) {
 	subscribe(t, tr, cfg, deliver2)
 	m := receive(t, ch2)
 	assert.Equal(t, "nakked", string(m.Data()))
-	// 2, or 3 when the redelivery went to the stale pull request first.
-	assert.Contains(t, []int{2, 3}, m.Deliveries())
+	assert.Equal(t, 2, m.Deliveries())
 	ack(t, m)
 }
 
@@ -254,12 +254,9 @@ func TestStopHandsBackFetchedMessages(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	tr := connect(t, s)
 	// One message is stuck in deliver, the others are fetched ahead; Stop
-	// hands them back. A message the server sends at the very moment of
-	// Stop is lost to the client and comes back only after the ack wait,
-	// which on a loaded machine does happen: the ack wait is short enough
-	// for that case to end within the test's wait too, but nothing may be
-	// lost.
-	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g", MaxInFlight: 4, AckTimeout: 3 * time.Second}
+	// hands them back, and deliver Naks its own. None of them may wait for
+	// the ack wait (30s), which is longer than the test waits.
+	cfg := eventbus.ConsumerConfig{Topic: "t", Group: "g", MaxInFlight: 4}
 	ch, deliver := inbox()
 	cons := subscribe(t, tr, cfg, deliver)
 	const n = 5
@@ -279,6 +276,264 @@ func TestStopHandsBackFetchedMessages(t *testing.T) {
 		ack(t, m)
 	}
 	assert.Len(t, seen, n)
+}
+
+// The hand-back tests publish handBackTotal events to a group of two
+// subscribers, stop the first while it holds fetched messages that it has
+// not passed on, and require every event that it did not acknowledge to
+// reach the second within handBackBound, far below the ack wait.
+const (
+	handBackTotal    = 5000
+	handBackInFlight = 1024 // the bus's default queue capacity
+	handBackAckWait  = 30 * time.Second
+	handBackBound    = 2 * time.Second
+)
+
+// TestStopHandsBackEveryFetchedMessage runs the hand-back tests with the
+// second subscriber started before the first stops or once it is done, and
+// on a connection of its own or on the first one's Transport. The first is
+// stopped in two ways: while the server is still sending it a whole batch,
+// and, as the bus stops a subscription, with part of a batch in its queue
+// that it Naks right after Stop, while its pull request still has room.
+func TestStopHandsBackEveryFetchedMessage(t *testing.T) {
+	for _, sc := range []struct {
+		name string
+		run  func(t *testing.T, r *handBackRig, otherFirst bool)
+	}{
+		{"mid-batch", stopMidBatch},
+		{"queue", stopWithQueue},
+	} {
+		for _, shared := range []bool{false, true} {
+			for _, otherFirst := range []bool{true, false} {
+				name := fmt.Sprintf("%s/shared=%v/other first=%v", sc.name, shared, otherFirst)
+				t.Run(name, func(t *testing.T) { sc.run(t, newHandBackRig(t, shared), otherFirst) })
+			}
+		}
+	}
+}
+
+// stopMidBatch stops the first subscriber as its second pull begins, with
+// every event published already, so that the server is sending it a whole
+// batch of large events. The first pull's events are acknowledged.
+func stopMidBatch(t *testing.T, r *handBackRig, otherFirst bool) {
+	published := make(chan struct{})
+	secondPull := make(chan struct{})
+	n := 0 // only deliver, on the consumer's goroutine, uses it
+	consA := subscribe(t, r.trA, r.cfg, func(ctx context.Context, m eventbus.InboundMessage) {
+		n++
+		if n == 1 {
+			// Wait for the backlog, so that the second pull is served
+			// from it at once.
+			select {
+			case <-published:
+			case <-ctx.Done():
+				_ = m.Nak(context.Background(), 0)
+				return
+			}
+		}
+		if n <= handBackInFlight {
+			r.settle(m)
+			return
+		}
+		if n == handBackInFlight+1 {
+			close(secondPull)
+		}
+		<-ctx.Done()
+		_ = m.Nak(context.Background(), 0)
+	})
+	publishRange(t, r.trA, "t", 0, handBackTotal, 4<<10)
+	otherGate := make(chan struct{})
+	if otherFirst {
+		// It takes a batch of its own and holds it until the first stops.
+		r.subscribeOther(t, otherGate)
+	}
+	close(published)
+	waitFor(t, secondPull, "the first subscriber's second pull")
+	consA.Stop()
+	if otherFirst {
+		close(otherGate)
+		r.waitAll(t, "the first subscriber's Stop")
+		return
+	}
+	stopAndWait(t, consA)
+	r.subscribeOther(t, nil)
+	r.waitAll(t, "the second subscriber's start")
+}
+
+// stopWithQueue stops the first subscriber as the bus stops a subscription
+// whose handler is busy: it queues what it is handed, acknowledges 1000
+// events of the first 1500, and Naks the other 500 right after Stop, while
+// the pull that brought them still has room. The remaining events are
+// published after Stop.
+func stopWithQueue(t *testing.T, r *handBackRig, otherFirst bool) {
+	const first, taken = 1500, 1000
+	queue := make(chan eventbus.InboundMessage, handBackInFlight)
+	allQueued := make(chan struct{})
+	queued := 0 // only deliver, on the consumer's goroutine, uses it
+	consA := subscribe(t, r.trA, r.cfg, func(ctx context.Context, m eventbus.InboundMessage) {
+		select {
+		case queue <- m:
+		case <-ctx.Done():
+			_ = m.Nak(context.Background(), 0)
+			return
+		}
+		if queued++; queued == first {
+			close(allQueued)
+		}
+	})
+	handlerDone := make(chan struct{})
+	quit := make(chan struct{})
+	defer func() { close(quit); <-handlerDone }()
+	go func() {
+		defer close(handlerDone)
+		for range taken {
+			select {
+			case m := <-queue:
+				r.settle(m)
+			case <-quit:
+				return
+			}
+		}
+	}()
+	nakQueued := func() {
+		for {
+			select {
+			case m := <-queue:
+				require.NoError(t, m.Nak(context.Background(), 0))
+			default:
+				return
+			}
+		}
+	}
+
+	publishRange(t, r.trA, "t", 0, first, 0)
+	waitFor(t, allQueued, "the first subscriber to be handed every event published")
+	waitFor(t, handlerDone, "the first subscriber to acknowledge its share")
+	if otherFirst {
+		r.subscribeOther(t, nil)
+	}
+	consA.Stop()
+	nakQueued()
+	publishRange(t, r.trA, "t", first, handBackTotal, 0)
+	stopAndWait(t, consA)
+	nakQueued() // what deliver queued as Stop came
+	if !otherFirst {
+		r.subscribeOther(t, nil)
+	}
+	r.waitAll(t, "the last publish")
+}
+
+// handBackRig holds the two subscribers' transports and the events that
+// the group acknowledged.
+type handBackRig struct {
+	trA, trB *Transport
+	cfg      eventbus.ConsumerConfig
+
+	mu    sync.Mutex
+	acked map[string]bool
+	all   chan struct{} // closed once every event is acknowledged
+}
+
+func newHandBackRig(t *testing.T, shared bool) *handBackRig {
+	s := startServer(t, t.TempDir(), -1)
+	r := &handBackRig{
+		trA:   connect(t, s),
+		cfg:   eventbus.ConsumerConfig{Topic: "t", Group: "g", MaxInFlight: handBackInFlight, AckTimeout: handBackAckWait},
+		acked: make(map[string]bool, handBackTotal),
+		all:   make(chan struct{}),
+	}
+	r.trB = r.trA
+	if !shared {
+		r.trB = connect(t, s)
+	}
+	return r
+}
+
+// settle acknowledges m and records its event; deliver funcs call it.
+func (r *handBackRig) settle(m eventbus.InboundMessage) {
+	if err := m.Ack(context.Background()); err != nil {
+		return // delivered again later
+	}
+	id, _, _ := strings.Cut(string(m.Data()), " ")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.acked[id] {
+		r.acked[id] = true
+		if len(r.acked) == handBackTotal {
+			close(r.all)
+		}
+	}
+}
+
+// subscribeOther starts the second subscriber, which acknowledges what it
+// gets; its first delivery waits until gate is closed, if gate is not nil.
+func (r *handBackRig) subscribeOther(t *testing.T, gate <-chan struct{}) {
+	t.Helper()
+	subscribe(t, r.trB, r.cfg, func(ctx context.Context, m eventbus.InboundMessage) {
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				_ = m.Nak(context.Background(), 0)
+				return
+			}
+		}
+		r.settle(m)
+	})
+}
+
+// waitAll fails the test unless every event is acknowledged within
+// handBackBound from now, which is just after since.
+func (r *handBackRig) waitAll(t *testing.T, since string) {
+	t.Helper()
+	start := time.Now()
+	select {
+	case <-r.all:
+		t.Logf("every event acknowledged %v after %s", time.Since(start), since)
+	case <-time.After(handBackBound):
+		r.mu.Lock()
+		n := len(r.acked)
+		r.mu.Unlock()
+		t.Fatalf("%d of %d events acknowledged %v after %s; the others wait for the ack wait (%v)",
+			n, handBackTotal, handBackBound, since, handBackAckWait)
+	}
+}
+
+// publishRange publishes the events from to to-1 on topic, from several
+// goroutines at once. An event's data is its number, a space, and pad
+// bytes.
+func publishRange(t *testing.T, tr *Transport, topic string, from, to, pad int) {
+	t.Helper()
+	const publishers = 8
+	ctx := testCtx(t, waitLong)
+	padding := strings.Repeat("x", pad)
+	errs := make(chan error, publishers)
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := from + p; i < to; i += publishers {
+				data := []byte(fmt.Sprint(i, " ", padding))
+				if err := tr.Publish(ctx, eventbus.OutgoingMessage{Topic: topic, ID: uuid.New(), Data: data}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitLong):
+		t.Fatalf("timed out after %v waiting for %s", waitLong, what)
+	}
 }
 
 func TestServerRestartLosesNothing(t *testing.T) {
