@@ -109,36 +109,63 @@ type inboundDelivery struct {
 	event Message
 }
 
-// failUnqueued accounts for a message whose filter or ordering key
-// function panicked, as a failed delivery.
+// failUnqueued settles a message whose filter or ordering key function
+// panicked as a delivery whose handler chain failed: it is counted as
+// enqueued, and as failed or dead-lettered by its outcome. A subscription
+// that is stopping gives the message back instead.
 func (d *inboundDelivery) failUnqueued(err error) {
 	s := d.sub
-	s.lanes[0].ifOpen(func() {
-		s.counters.enqueued.Add(1)
-		s.counters.failed.Add(1)
+	lane := s.lanes[0]
+	if !lane.pin() {
+		d.finish(s.dropError())
+		return
+	}
+	d.settle(s.deliveryError(d.event, 0, err), func(deadLettered bool) {
+		s.countPinnedFailure(lane, deadLettered)
 	})
-	d.finish(s.deliveryError(d.event, 0, err))
 }
 
-// finish acknowledges a handled message, gives a dropped one back to the
+// countPinnedFailure counts a delivery that failed before reaching a lane
+// as enqueued and failed or dead-lettered, and releases lane's pin, which
+// kept the subscription from retiring its counters meanwhile.
+func (s *Subscription) countPinnedFailure(lane *queue, deadLettered bool) {
+	lane.unpin(func() {
+		s.counters.enqueued.Add(1)
+		s.countFailure(deadLettered)
+	})
+}
+
+// finish settles the delivery: it is the item's completion.
+func (d *inboundDelivery) finish(err error) { d.settle(err, nil) }
+
+// settle acknowledges a handled message, gives a dropped one back to the
 // broker at once, and has a failed one delivered again after a backoff or,
-// once it has been delivered as often as the redelivery policy allows,
-// dead-lettered and acknowledged.
-func (d *inboundDelivery) finish(err error) {
+// once it has been delivered as often as the redelivery policy allows (or
+// its error is not worth another delivery), dead-lettered and acknowledged.
+// For a failure it calls counted, unless nil, with whether the event was
+// dead-lettered, before the broker hears of the outcome: the subscription's
+// counters then never lag behind the broker's next delivery.
+func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 	s := d.sub
 	b := s.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
+	count := func(deadLettered bool) {
+		if counted != nil {
+			counted(deadLettered)
+		}
+	}
 	var settleErr error
 	switch {
 	case err == nil:
 		settleErr = d.msg.Ack(ctx)
-	case errors.Is(err, ErrDropped):
+	case isDrop(err):
 		settleErr = d.msg.Nak(ctx, 0)
 	default:
 		n := d.msg.Deliveries()
 		p := b.redelivery
 		if n < p.MaxAttempts && !IsPermanent(err) && (p.Retryable == nil || p.Retryable(err)) {
+			count(false)
 			settleErr = d.msg.Nak(ctx, p.jittered(p.backoff(n)))
 			b.logger.LogAttrs(ctx, slog.LevelDebug, "eventbus: delivery failed; the broker will deliver it again",
 				slog.String("topic", s.topic.name),
@@ -151,6 +178,7 @@ func (d *inboundDelivery) finish(err error) {
 		if s.topic.payloadType == failedDeliveryType {
 			// A dead letter is not dead-lettered again, which could loop: it
 			// is reported, then acknowledged.
+			count(false)
 			s.bus.reportFailure(ctx, s.deliveryError(d.event, n, err))
 			settleErr = d.msg.Ack(ctx)
 			break
@@ -160,6 +188,7 @@ func (d *inboundDelivery) finish(err error) {
 			cause = derr.Err
 		}
 		if dlErr := publishRemoteDeadLetter(ctx, s, d.event, n, cause); dlErr != nil {
+			count(false)
 			b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter could not be published; the broker will deliver the event again",
 				slog.String("topic", s.topic.name),
 				slog.String("subscriber", s.name),
@@ -168,14 +197,18 @@ func (d *inboundDelivery) finish(err error) {
 			settleErr = d.msg.Nak(ctx, p.jittered(p.backoff(n)))
 			break
 		}
+		count(true)
 		settleErr = d.msg.Ack(ctx)
 	}
-	if settleErr != nil {
-		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
-			slog.String("topic", s.topic.name),
-			slog.String("subscriber", s.name),
-			slog.String("error", settleErr.Error()))
-	}
+	s.settleError(settleErr)
+}
+
+// isDrop reports whether err is the bus's own report of a dropped event
+// (Subscription.dropError), rather than a failure whose handler returned an
+// error matching ErrDropped.
+func isDrop(err error) bool {
+	se, ok := err.(*SubscriberError)
+	return ok && se.Err == ErrDropped
 }
 
 // publishRemoteDeadLetter publishes a FailedDelivery for m, which failed
@@ -197,11 +230,19 @@ func publishRemoteDeadLetter(ctx context.Context, s *Subscription, m Message, n 
 
 // deadLetterUndecodable hands a message that does not decode to the
 // dead-letter topic, with the decode error and the message's bytes, and
-// acknowledges it, so that it does not block the consumer.
+// acknowledges it, so that it does not block the consumer; it is counted as
+// enqueued and dead-lettered (or failed, when the dead letter could not be
+// published and the broker will deliver the message again). A subscription
+// that is stopping gives the message back instead.
 func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
 	b := s.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
+	lane := s.lanes[0]
+	if !lane.pin() {
+		s.settleError(im.Nak(ctx, 0))
+		return
+	}
 	dl := FailedDelivery{
 		PayloadType: s.topic.payloadType.String(),
 		Subscriber:  s.name,
@@ -211,29 +252,30 @@ func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
 		Data:        im.Data(),
 	}
 	dl.Envelope.Topic = s.topic.name
-	var settleErr error
-	if err := publishFailedDelivery(ctx, s, nil, dl); err != nil {
+	err := publishFailedDelivery(ctx, s, nil, dl)
+	s.countPinnedFailure(lane, err == nil)
+	if err != nil {
 		b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter of an undecodable event could not be published; the broker will deliver it again",
 			slog.String("topic", s.topic.name),
 			slog.String("subscriber", s.name),
 			slog.String("error", err.Error()))
-		settleErr = im.Nak(ctx, b.redelivery.jittered(b.redelivery.backoff(max(im.Deliveries(), 1))))
-	} else {
-		s.lanes[0].ifOpen(func() {
-			s.counters.enqueued.Add(1)
-			s.counters.deadLettered.Add(1)
-		})
-		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: undecodable event dead-lettered",
-			slog.String("topic", s.topic.name),
-			slog.String("subscriber", s.name),
-			slog.String("error", cause.Error()))
-		settleErr = im.Ack(ctx)
+		s.settleError(im.Nak(ctx, b.redelivery.jittered(b.redelivery.backoff(max(im.Deliveries(), 1)))))
+		return
 	}
-	if settleErr != nil {
-		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
+	b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: undecodable event dead-lettered",
+		slog.String("topic", s.topic.name),
+		slog.String("subscriber", s.name),
+		slog.String("error", cause.Error()))
+	s.settleError(im.Ack(ctx))
+}
+
+// settleError logs the failure of an Ack or Nak.
+func (s *Subscription) settleError(err error) {
+	if err != nil {
+		s.bus.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
 			slog.String("topic", s.topic.name),
 			slog.String("subscriber", s.name),
-			slog.String("error", settleErr.Error()))
+			slog.String("error", err.Error()))
 	}
 }
 
