@@ -275,7 +275,7 @@ func (b *Bus) shutdown(ctx context.Context) error {
 		t.detachAll()
 	}
 	for _, s := range subs {
-		s.detached.Store(true)
+		s.detach() // removed from its topic already: only marks it
 	}
 
 	var undelivered map[string]int

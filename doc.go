@@ -72,8 +72,11 @@
 // succeeds acknowledges the event; one that fails makes the broker deliver
 // it again after a backoff, and after the number of deliveries set with
 // WithRedelivery the bus publishes it to the dead-letter topic and
-// acknowledges it. A message that does not decode is dead-lettered at once,
-// with its bytes in FailedDelivery.Data. Delivery is at least once: a
+// acknowledges it. That limit counts deliveries, not failures: a delivery
+// lost to a crash or a broker restart counts too. A message that does not
+// decode is dead-lettered at once, with its bytes in FailedDelivery.Data.
+// SubscriptionStats then count deliveries: each one ends Delivered, Failed
+// (to be delivered again) or DeadLettered. Delivery is at least once: a
 // handler may see an event again after a failure, a crash or a broker
 // restart, and the Idempotent middleware drops such duplicates for handlers
 // that need effectively-once handling.

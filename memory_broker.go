@@ -35,7 +35,8 @@ const memoryDefaultAckTimeout = 30 * time.Second
 //   - Within a group, a message with a non-empty Key is not delivered while
 //     another message with that key is unsettled, and a Nak'd message stays
 //     ahead of the later messages of its key. So, per key, messages are
-//     handled in publish order, across competing consumers and redeliveries.
+//     handled in publish order, across competing consumers and redeliveries
+//     (but see Restart).
 //     Messages without a key are delivered in publish order but may be
 //     handled concurrently.
 //   - A consumer holds at most MaxInFlight (at least 1) unsettled messages.
@@ -195,6 +196,14 @@ func (b *MemoryBroker) Subscribe(ctx context.Context, c ConsumerConfig, deliver 
 // with a higher Deliveries count. Settling a delivery made before Restart
 // afterwards does nothing. Consumers keep running. After Close it does
 // nothing.
+//
+// Restart suspends the per-key order promise for the deliveries it
+// orphans, as a real broker's restart does: the broker forgets that a
+// consumer still holds the earlier delivery of a key, so it hands the
+// key's messages out again, and the copy delivered before the restart may
+// still be handled after later messages of its key (or after its own
+// redelivery). Messages delivered after the restart keep the promise among
+// themselves.
 func (b *MemoryBroker) Restart() {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -68,7 +68,8 @@ type queue struct {
 	closed   bool // no more pushes
 	running  bool // a worker goroutine is handling this lane (perhaps parked)
 	parked   bool // the worker waits on wake for the lane to get work
-	finished bool // closed, empty, no worker, no waiting publisher: done for good
+	finished bool // closed, empty, no worker, no waiting publisher, no pin: done for good
+	pins     int  // outcomes being counted outside the lane (see pin)
 
 	// wake carries one token to a parked worker; made with the first worker.
 	wake chan struct{}
@@ -263,6 +264,28 @@ func (q *queue) waitRoomLocked(ctx context.Context, room func() bool) error {
 		}
 	}
 	return nil
+}
+
+// pin keeps the lane from finishing, for a count that must wait for an
+// outcome outside the lane (see unpin); it reports false, pinning nothing,
+// if the lane is closed.
+func (q *queue) pin() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.pins++
+	return true
+}
+
+// unpin runs count, which must only update counters, and releases a pin:
+// the count lands before the lane can finish and retire its counters.
+func (q *queue) unpin(count func()) {
+	q.mu.Lock()
+	count()
+	q.pins--
+	q.unlockFinishing()
 }
 
 // cancelIfOpen counts an item the publisher gave up on before trying to
@@ -571,10 +594,10 @@ func (q *queue) busy() bool {
 }
 
 // finishLocked marks the queue finished, once, when it is closed, empty,
-// without a worker and without a waiting publisher, and reports whether
-// this call did it.
+// without a worker, a waiting publisher or a pin, and reports whether this
+// call did it.
 func (q *queue) finishLocked() bool {
-	if q.finished || !q.closed || q.n > 0 || q.ringWaiting() > 0 || q.running || q.waiters.Load() > 0 {
+	if q.finished || !q.closed || q.n > 0 || q.ringWaiting() > 0 || q.running || q.waiters.Load() > 0 || q.pins > 0 {
 		return false
 	}
 	q.finished = true
@@ -598,9 +621,7 @@ func (q *queue) close(discard bool, reason dropReason) ([]item, bool) {
 		// Positions past the lane's room belong to publishers still
 		// waiting for it: like a lane's waiting publishers, they do not
 		// get in now.
-		if limit := q.ringRoomLimit(); limit < q.end.Load() {
-			q.end.Store(limit)
-		}
+		q.cutEnd(q.ringRoomLimit())
 	}
 	var out []item
 	if discard && q.queuedLocked() > 0 {

@@ -144,7 +144,7 @@ func (r *topicRing) detach(s *Subscription) {
 	q := s.lanes[0]
 	if i := slices.Index(r.readers, q); i >= 0 {
 		r.readers = slices.Concat(r.readers[:i], r.readers[i+1:])
-		q.end.Store(r.tail.Load())
+		q.cutEnd(r.tail.Load())
 		r.dropIfDone(q)
 		return
 	}
@@ -160,7 +160,7 @@ func (r *topicRing) detachAll() {
 	defer r.listsChanged()
 	t := r.tail.Load()
 	for _, q := range r.readers {
-		q.end.Store(t)
+		q.cutEnd(t)
 		r.dropIfDone(q)
 	}
 	r.readers, r.subs = nil, nil
@@ -274,41 +274,62 @@ const (
 	skipCut                       // past the end a close gave the lane: not the lane's
 )
 
-// demote moves q off the ring, under mu: the positions it has not taken go
-// into its own lane queue, in order, but for skip when hasSkip. An attached
-// q then gets its events by offers.
+// demote moves q off the ring, under mu. The positions it has admitted and
+// not taken go into its own lane queue, in order, but for skip when
+// hasSkip; the positions past its room belong to publishers still waiting
+// for it, who queue their events on the lane themselves once it has room
+// (see waitRingRoom), as they would had q never read the ring. An attached
+// q then gets its events by offers. taken is left at the end of the
+// positions moved, so that a waiting publisher can tell whether its
+// position was one of them.
 func (r *topicRing) demote(q *queue, skip uint64, hasSkip bool) skipResult {
 	q.mu.Lock()
 	if q.ring != r {
+		// Demoted already: skip may be a position left to its publisher,
+		// who gives up on it.
+		res := skipQueued
+		if hasSkip && skip >= q.taken.Load() {
+			res = skipCut
+			if skip < q.end.Load() && !q.closed {
+				q.owner.counters.canceled.Add(1)
+				res = skipRemoved
+			}
+		}
 		q.mu.Unlock()
-		return skipQueued // demoted already
+		return res
 	}
 	end := min(r.tail.Load(), q.end.Load())
 	if hasSkip && skip >= end {
 		q.mu.Unlock()
 		return skipCut
 	}
-	found := false
+	taken := q.taken.Load()
+	admitted := max(min(end, q.ringRoomLimit()), taken)
+	res := skipQueued
 	slots := *r.slots.Load()
 	mask := uint64(len(slots) - 1)
 	var sig wakeup
-	for p := q.taken.Load(); p < end; p++ {
-		it := slots[p&mask]
+	for p := taken; p < admitted; p++ {
 		if hasSkip && p == skip {
-			found = true
 			continue
 		}
-		if w := q.appendLocked(it); w != wakeNone {
+		if w := q.appendLocked(slots[p&mask]); w != wakeNone {
 			sig = w
 		}
 	}
-	q.enqueued += end - q.start
-	if found {
-		q.enqueued--
+	q.enqueued += admitted - q.start
+	if hasSkip && skip >= taken {
+		// Given up by its publisher: counted as Canceled, and not as
+		// queued if it was admitted.
+		if skip < admitted {
+			q.enqueued--
+		}
 		q.owner.counters.canceled.Add(1)
+		res = skipRemoved
 	}
-	q.taken.Store(end)
+	q.taken.Store(admitted)
 	q.ring = nil
+	q.wakeWaitersLocked() // the publishers left waiting now wait for the lane's room
 	attached := q.end.Load() == noEnd
 	q.mu.Unlock()
 	q.signal(sig)
@@ -321,14 +342,11 @@ func (r *topicRing) demote(q *queue, skip uint64, hasSkip bool) skipResult {
 		r.subs = append(r.subs, q.owner)
 	}
 	r.listsChanged()
-	if found {
-		return skipRemoved
-	}
-	return skipQueued
+	return res
 }
 
-// appendLocked queues it past capacity if need be, for demotion: the
-// positions moved were admitted already. It counts nothing.
+// appendLocked queues it, for demotion: the positions moved were admitted
+// already, so they fit in the capacity. It counts nothing.
 func (q *queue) appendLocked(it item) wakeup {
 	if q.n == len(q.buf) {
 		buf := make([]item, max(2*len(q.buf), 1))
@@ -366,6 +384,18 @@ func (r *topicRing) sweep(q *queue) {
 		slots[p&mask] = item{}
 	}
 	r.swept = max(r.swept, low.taken)
+}
+
+// cutEnd lowers the end of the lane's positions to p, unless it is lower
+// already: an end never grows, so a lane that closed can never get back a
+// position it gave up.
+func (q *queue) cutEnd(p uint64) {
+	for {
+		end := q.end.Load()
+		if p >= end || q.end.CompareAndSwap(end, p) {
+			return
+		}
+	}
 }
 
 // ringWaiting returns the number of the lane's positions it has not taken;
@@ -438,31 +468,84 @@ func (q *queue) takeAllRingLocked(out []item) []item {
 
 // ringRoomLimit returns the first position the lane has no room for: its
 // capacity past the positions it has delivered (taken, less its batch's
-// unclaimed items). taken is read first, so a racing take errs low.
+// unclaimed items). Under mu, while the lane reads the ring: the limit then
+// never decreases.
 func (q *queue) ringRoomLimit() uint64 {
 	taken := q.taken.Load()
 	return taken - uint64(q.unclaimed()) + uint64(q.capacity)
 }
 
-// waitRingRoom waits until ring reader q has room for position pos, has
-// taken it, has left the ring or has closed; if ctx ends first it returns
-// ctx's error. cut says that a close ended the lane before pos: the event
-// is not the lane's, and was counted as Canceled, as a lane counts an event
-// whose publisher waited in vain.
-func (q *queue) waitRingRoom(ctx context.Context, pos uint64) (cut bool, err error) {
+// ringRoom reports whether ring reader q has room for position pos, and the
+// room limit that publishers may cache; false once q has left the ring,
+// whose publishers then settle pos with waitRingRoom.
+func (q *queue) ringRoom(pos uint64) (limit uint64, ok bool) {
 	q.mu.Lock()
-	// A lane closed before the wait began has retired its counters or may
-	// have: the event is not counted then, as offerWait does not count it.
+	defer q.mu.Unlock()
+	if q.ring == nil {
+		return 0, false
+	}
+	limit = q.ringRoomLimit()
+	return limit, pos < limit
+}
+
+// ringWait is what became of a publisher's wait for room in a ring reader.
+type ringWait uint8
+
+const (
+	ringWaitQueued   ringWait = iota // the lane has the event
+	ringWaitCut                      // a close ended the lane first: see waitRingRoom
+	ringWaitExpired                  // ctx ended with the position in the ring, for the caller to take away
+	ringWaitCanceled                 // ctx ended while waiting for room in the lane: counted as Canceled
+)
+
+// waitRingRoom waits until ring reader q has room for position pos, has
+// taken it, has moved it to its own lane or has closed. If q leaves the ring
+// with pos left to its publisher (see demote), it queues it, the item of
+// pos, on the lane, waiting for room as a lane's publisher does.
+//
+// ringWaitCut says that a close ended the lane before pos: the event is not
+// the lane's, and was counted as Canceled, as a lane counts an event whose
+// publisher waited in vain. A lane closed before the wait began has retired
+// its counters or may have: the event is not counted then, as offerWait
+// does not count it.
+func (q *queue) waitRingRoom(ctx context.Context, pos uint64, it item) (ringWait, error) {
+	q.mu.Lock()
 	open := !q.closed
-	err = q.waitRoomLocked(ctx, func() bool {
+	err := q.waitRoomLocked(ctx, func() bool {
 		return q.ring == nil || pos < q.taken.Load() || pos < q.ringRoomLimit()
 	})
-	if err == nil && q.ring != nil && pos >= q.end.Load() {
-		cut = true
+	switch {
+	case pos >= q.end.Load():
 		if open {
 			q.owner.counters.canceled.Add(1)
 		}
+		q.unlockFinishing()
+		return ringWaitCut, nil
+	case q.ring != nil:
+		q.unlockFinishing() // the wait may have been all that kept a closed lane
+		if err != nil {
+			return ringWaitExpired, err
+		}
+		return ringWaitQueued, nil
+	case pos < q.taken.Load():
+		q.unlockFinishing()
+		return ringWaitQueued, nil // moved to the lane
+	}
+	if err == nil {
+		err = q.waitRoomLocked(ctx, func() bool { return q.queuedLocked() < q.capacity })
+		if err == nil && !q.closed {
+			sig := q.pushLocked(it)
+			q.mu.Unlock()
+			q.signal(sig)
+			return ringWaitQueued, nil
+		}
+	}
+	if open {
+		q.owner.counters.canceled.Add(1)
 	}
 	q.unlockFinishing()
-	return cut, err
+	if err != nil {
+		return ringWaitCanceled, err
+	}
+	return ringWaitCut, nil
 }

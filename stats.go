@@ -13,7 +13,8 @@ type DropStats struct {
 	Rejected uint64
 	// Canceled counts events not queued under OverflowBlock because the
 	// wait for room ended first: the publisher's ctx ended, or the
-	// subscription stopped or drained, or the bus closed, meanwhile.
+	// subscription stopped or drained, or the bus closed, meanwhile (then
+	// Publish returned an error matching ErrClosed).
 	Canceled uint64
 	// Unsubscribed counts queued events discarded by Unsubscribe or by a
 	// Drain whose ctx ended.
@@ -44,6 +45,15 @@ func (d *DropStats) add(o DropStats) {
 //	            Dropped.Unsubscribed + Dropped.Shutdown
 //
 // holds exactly, and while it runs the difference is QueueLength + InFlight.
+//
+// On a bus with a Transport the counters count deliveries, not events: the
+// broker delivers an event again after a failure, and every delivery is
+// enqueued on its own and ends as exactly one of Delivered, Failed (the
+// broker will deliver the event again) or DeadLettered (its last delivery:
+// the event went to the dead-letter topic), or is dropped by Unsubscribe or
+// Close and handed back to the broker. So the identity above holds there
+// too, and an event dead-lettered after three deliveries counts Enqueued 3,
+// Failed 2 and DeadLettered 1.
 type SubscriptionStats struct {
 	Topic      string
 	Subscriber string
@@ -52,11 +62,17 @@ type SubscriptionStats struct {
 	// Delivered counts events whose handler chain succeeded.
 	Delivered uint64
 	// Failed counts events whose handler chain finally failed, or whose
-	// filter or ordering key function panicked.
+	// filter or ordering key function panicked, and were not dead-lettered.
+	// Over a transport it counts such deliveries that the broker will
+	// deliver again (or, on a topic of dead letters, that were reported to
+	// the error handler).
 	Failed uint64
 	// Retried counts handler calls repeated by the Retry middleware.
 	Retried uint64
-	// DeadLettered counts events handed to the dead-letter topic.
+	// DeadLettered counts events handed to the dead-letter topic: by the
+	// DeadLetter middleware, or, over a transport, by the bus once the
+	// broker has delivered the event as often as WithRedelivery allows (or
+	// it failed with an error not worth retrying, or did not decode).
 	DeadLettered uint64
 	// Filtered counts events the subscription's filter rejected.
 	Filtered uint64

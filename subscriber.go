@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -38,11 +39,14 @@ type Subscription struct {
 	decode   func(data []byte) (Message, error)
 	consumer atomic.Pointer[consumerHandle]
 
-	detached  atomic.Bool
-	liveLanes atomic.Int32
-	nextLane  atomic.Uint32
-	done      chan struct{}
-	counters  subscriberCounters
+	// detachOnce removes the subscription from its topic; detached is set
+	// first, for the transport's consumer setup to see.
+	detachOnce sync.Once
+	detached   atomic.Bool
+	liveLanes  atomic.Int32
+	nextLane   atomic.Uint32
+	done       chan struct{}
+	counters   subscriberCounters
 }
 
 // Subscribe adds a subscriber named name to the topic. The name must pass ValidateSubscriberName and be unique among the
@@ -179,11 +183,14 @@ func (s *Subscription) Drain(ctx context.Context) error {
 }
 
 // detach removes the subscription from its topic, so publishes no longer
-// reach it.
+// reach it. Every caller returns only once the removal is complete, so that
+// Unsubscribe and Drain racing each other close the lanes only after the
+// lanes' positions in the topic's ring are final.
 func (s *Subscription) detach() {
-	if s.detached.CompareAndSwap(false, true) {
+	s.detachOnce.Do(func() {
+		s.detached.Store(true)
 		s.topic.detach(s)
-	}
+	})
 }
 
 // finish detaches the subscription and lets its workers exit once their
@@ -324,7 +331,19 @@ func (s *Subscription) offerWait(ctx context.Context, o blockedOffer, m Message,
 	}
 	// The subscription stopped while the publisher waited in line.
 	s.settleUnqueued(wait, true)
-	return nil
+	return s.closedError()
+}
+
+// closedError is the error of a publish whose event a subscription did not
+// queue because it stopped meanwhile: a *SubscriberError matching
+// [ErrClosed] when the bus's Close stopped it, so that the publisher does
+// not take the event for accepted, and nil when the subscription alone
+// stopped, as the event would have found it gone a moment later.
+func (s *Subscription) closedError() error {
+	if !s.bus.stopped.Load() {
+		return nil
+	}
+	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrClosed}
 }
 
 // giveUp accounts for a blocked offer that was never tried because the
@@ -461,25 +480,57 @@ func (s *Subscription) deliver(d *deliveryContext, it item) {
 	s.counters.inFlight.Add(1)
 	d.begin(it.msg, it.done)
 	err := s.invoke(d, it.msg)
+	// The counters are final before the completion hears of the outcome, so
+	// that a PublishSync caller, or the broker's next delivery, finds them
+	// up to date.
 	switch {
-	case err != nil:
-		s.counters.failed.Add(1)
-	case d.deadLettered.Load():
+	case err == nil && d.deadLettered.Load():
 		s.counters.deadLettered.Add(1)
-	default:
+		s.counters.inFlight.Add(-1)
+		s.succeeded(it)
+	case err == nil:
 		s.counters.delivered.Add(1)
-	}
-	if err != nil {
+		s.counters.inFlight.Add(-1)
+		s.succeeded(it)
+	default:
 		derr := s.deliveryError(it.msg, int(d.attempt.Load()), err)
-		if it.done != nil {
-			it.done.finish(derr)
-		} else {
+		switch done := it.done.(type) {
+		case *inboundDelivery:
+			// The broker's delivery ends dead-lettered or failed, which
+			// only settling it tells.
+			done.settle(derr, func(deadLettered bool) {
+				s.countFailure(deadLettered)
+				s.counters.inFlight.Add(-1)
+			})
+		case nil:
+			s.counters.failed.Add(1)
+			s.counters.inFlight.Add(-1)
 			s.bus.reportFailure(d, derr)
+		default:
+			s.counters.failed.Add(1)
+			s.counters.inFlight.Add(-1)
+			done.finish(derr)
 		}
-	} else if it.done != nil {
+	}
+}
+
+// succeeded tells a delivery's completion, if any, that the handler chain
+// succeeded.
+func (s *Subscription) succeeded(it item) {
+	if it.done != nil {
 		it.done.finish(nil)
 	}
-	s.counters.inFlight.Add(-1)
+}
+
+// countFailure counts a delivery whose handler chain failed: as
+// dead-lettered when the event went to the dead-letter topic, and as failed
+// otherwise.
+func (s *Subscription) countFailure(deadLettered bool) {
+	if deadLettered {
+		s.counters.deadLettered.Add(1)
+	} else {
+		s.counters.failed.Add(1)
+	}
 }
 
 // invoke runs the handler chain, turning a panic that escaped every

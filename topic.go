@@ -173,7 +173,13 @@ func (tc *topicCore) stats() TopicStats {
 // new event's causation ID is the handled event's ID and its correlation ID
 // is inherited. A subscriber with OverflowBlock makes Publish wait for room;
 // if ctx ends first, Publish returns an error matching ctx's error, and the
-// event is counted as dropped for the subscribers it could not reach.
+// event is counted as dropped (Dropped.Canceled) for the subscribers it
+// could not reach. If the bus's Close discards the queues while Publish
+// waits (its ctx ended), Publish returns a *SubscriberError matching
+// [ErrClosed] for each subscriber the event did not reach, counted as
+// Canceled too; if the subscription alone stops meanwhile (Unsubscribe,
+// Drain), the event is counted as Canceled and not reported, as it would
+// have found the subscriber gone a moment later.
 // Subscribers with OverflowFail and a full queue make Publish return a
 // *SubscriberError matching [ErrQueueFull] for each, joined; every other
 // subscriber still gets the event. Publishing to a topic with no subscriber
@@ -292,7 +298,7 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 			q.signal(sig)
 		}
 		if pos >= q.roomLimit.Load() {
-			if limit := q.ringRoomLimit(); pos < limit {
+			if limit, ok := q.ringRoom(pos); ok {
 				q.roomLimit.Store(limit)
 			} else {
 				blocked = append(blocked, blockedOffer{sub: q.owner, lane: q, ring: true})
@@ -311,7 +317,7 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 	for i, o := range blocked {
 		var err error
 		if o.ring {
-			err = tc.waitRing(ctx, o.lane, pos, wait)
+			err = tc.waitRing(ctx, o.lane, pos, m, wait)
 		} else {
 			err = o.sub.offerWait(ctx, o, m, wait)
 		}
@@ -330,16 +336,21 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 	return errors.Join(errs...)
 }
 
-// waitRing waits until ring reader q has room for position pos; if ctx
-// ends first, q is demoted without pos, as a lane drops an event whose
-// publisher gave up waiting.
-func (tc *topicCore) waitRing(ctx context.Context, q *queue, pos uint64, wait *syncWait) error {
-	cut, err := q.waitRingRoom(ctx, pos)
-	switch {
-	case cut:
-		q.owner.settleUnqueued(wait, true)
-	case err != nil:
+// waitRing waits until ring reader q has room for position pos, holding
+// m; if ctx ends first, pos is taken away from q, as a lane drops an event
+// whose publisher gave up waiting.
+func (tc *topicCore) waitRing(ctx context.Context, q *queue, pos uint64, m Message, wait *syncWait) error {
+	res, err := q.waitRingRoom(ctx, pos, newItem(m, wait))
+	s := q.owner
+	switch res {
+	case ringWaitCut:
+		s.settleUnqueued(wait, true)
+		return s.closedError()
+	case ringWaitExpired:
 		return tc.cancelRing(q, pos, wait, err)
+	case ringWaitCanceled:
+		s.settleUnqueued(wait, false)
+		return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
 	}
 	return nil
 }
@@ -356,6 +367,7 @@ func (tc *topicCore) cancelRing(q *queue, pos uint64, wait *syncWait, err error)
 	switch res {
 	case skipCut:
 		s.settleUnqueued(wait, true)
+		return s.closedError()
 	case skipRemoved:
 		s.settleUnqueued(wait, err == nil)
 		if err != nil {
