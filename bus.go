@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/busline/eventbus/internal/delivery"
 )
 
 // Bus is an in-process event bus: a registry of named, typed topics whose
@@ -47,9 +49,10 @@ type Bus struct {
 	publishesStarted  atomic.Uint64
 	publishesFinished atomic.Uint64
 	// idle is signalled, while the bus closes, whenever a publish finishes
-	// or a worker exits, for Close to look again.
-	idle    chan struct{}
-	workers sync.WaitGroup
+	// or a worker parks or exits, for Close to look again.
+	idle chan struct{}
+	// workers owns the goroutines of every subscription's lanes.
+	workers *delivery.Workers
 }
 
 // New returns a new bus configured by opts.
@@ -79,6 +82,7 @@ func New(opts ...Option) (*Bus, error) {
 		closeFinished: make(chan struct{}),
 		idle:          make(chan struct{}, 1),
 	}
+	b.workers = delivery.NewWorkers(b.nudgeClose)
 	if cfg.redelivery != nil {
 		b.redelivery = *cfg.redelivery
 	} else {
@@ -144,10 +148,8 @@ func (b *Bus) quiescent() bool {
 		return false
 	}
 	for _, s := range b.liveSubscriptions() {
-		for _, q := range s.lanes {
-			if q.busy() {
-				return false
-			}
+		if s.queue.Busy() {
+			return false
 		}
 	}
 	return b.publishesStarted.Load() == started
@@ -284,7 +286,7 @@ func (b *Bus) shutdown(ctx context.Context) error {
 			s.finish()
 			continue
 		}
-		if n := s.stop(dropShutdown); n > 0 {
+		if n := s.stop(delivery.Shutdown); n > 0 {
 			if undelivered == nil {
 				undelivered = make(map[string]int)
 			}

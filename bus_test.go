@@ -402,14 +402,13 @@ func TestOrderingKeyKeepsPerKeyOrder(t *testing.T) {
 	t.Run("WithKey", func(t *testing.T) { ctKeyedOrder(t, true) })
 }
 
-// ctKeysOnDistinctLanes returns two keys that go to different lanes of a
-// subscription with n workers.
-func ctKeysOnDistinctLanes(t *testing.T, n int) (string, string) {
+// ctKeysOnDistinctLanes returns two keys that go to different lanes of s.
+func ctKeysOnDistinctLanes(t *testing.T, s *Subscription) (string, string) {
 	t.Helper()
 	a := "key-a"
 	for i := range 100 {
 		b := fmt.Sprintf("key-b%d", i)
-		if fnv1a(a)%uint32(n) != fnv1a(b)%uint32(n) {
+		if s.queue.LaneFor(a) != s.queue.LaneFor(b) {
 			return a, b
 		}
 	}
@@ -423,7 +422,6 @@ func ctKeysOnDistinctLanes(t *testing.T, n int) (string, string) {
 func ctParallelKeys(t *testing.T, byPublisherKey bool) {
 	b := ctNewBus(t)
 	tp := ctTopic[ctMsg](t, b, "parallel.keys")
-	k1, k2 := ctKeysOnDistinctLanes(t, 4)
 
 	arrived := make(chan string, 2)
 	release := make(chan struct{})
@@ -446,7 +444,8 @@ func ctParallelKeys(t *testing.T, byPublisherKey bool) {
 	if !byPublisherKey {
 		opts = append(opts, WithOrderingKey(func(e *Event[ctMsg]) string { return e.Payload.Key }))
 	}
-	ctSubscribe(t, tp, "par", handler, opts...)
+	s := ctSubscribe(t, tp, "par", handler, opts...)
+	k1, k2 := ctKeysOnDistinctLanes(t, s)
 	ctx := ctCtx(t)
 	for _, k := range []string{k1, k2} {
 		var popts []PublishOption

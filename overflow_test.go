@@ -13,10 +13,8 @@ import (
 // ctWaiters returns how many publishers wait for room in s's queue.
 func ctWaiters(s *Subscription) int {
 	n := 0
-	for _, q := range s.lanes {
-		q.mu.Lock()
-		n += int(q.waiters.Load())
-		q.mu.Unlock()
+	for i := range s.queue.Lanes() {
+		n += s.queue.Probe(i).Waiters
 	}
 	return n
 }

@@ -26,12 +26,9 @@ func ctBatchSetup(t *testing.T, policy Overflow) (*Topic[int], *Subscription, *c
 	require.NoError(t, tp.Publish(ctx, 3))
 	g.release(t) // the worker takes events 2 and 3 in one batch and starts 2
 	assert.Equal(t, 2, ctWaitFor(t, g.started, ctWait, "event 2").Payload)
-	q := s.lanes[0]
-	q.mu.Lock()
-	held, ring := q.unclaimed(), q.n
-	q.mu.Unlock()
-	require.Equal(t, 1, held, "event 3 waits in the worker's batch")
-	require.Zero(t, ring)
+	lane := s.queue.Probe(0)
+	require.Equal(t, 1, lane.Unclaimed, "event 3 waits in the worker's batch")
+	require.Zero(t, lane.Buffered)
 	require.NoError(t, tp.Publish(ctx, 4))
 	require.Equal(t, 2, s.Stats().QueueLength)
 	return tp, s, g
@@ -78,10 +75,7 @@ func TestClaimOfBatchedEventWakesBlockedPublisher(t *testing.T) {
 
 // ctLaneHasWorker reports whether lane i of s has a worker goroutine.
 func ctLaneHasWorker(s *Subscription, i int) bool {
-	q := s.lanes[i]
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.running
+	return s.queue.Probe(i).Running
 }
 
 func TestIdleWorkerExitsAndNextEventStartsAnother(t *testing.T) {

@@ -148,7 +148,7 @@ func Retry(policy RetryPolicy) (Middleware, error) {
 					return errors.Join(err, ctx.Err())
 				}
 				if d != nil {
-					d.sub.counters.retried.Add(1)
+					d.sub.counters.Retried.Add(1)
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/busline/eventbus/internal/delivery"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,24 +14,13 @@ import (
 // ctRingSlots returns the size of the topic's ring and whether every slot
 // is clear.
 func ctRingSlots[T any](tp *Topic[T]) (size int, clear bool) {
-	r := &tp.core.ring
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	slots := *r.slots.Load()
-	for _, it := range slots {
-		if it.msg != nil {
-			return len(slots), false
-		}
-	}
-	return len(slots), true
+	st := tp.core.ring.Probe()
+	return st.Slots, st.Clear
 }
 
 // ctIsRingReader reports whether s reads its events from the ring.
 func ctIsRingReader(s *Subscription) bool {
-	q := s.lanes[0]
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.ring != nil
+	return s.queue.Probe(0).RingReader
 }
 
 // ctGatedAndFast subscribes a gated subscriber named name with the given
@@ -87,9 +77,7 @@ func TestRingGrowsAndKeepsOrder(t *testing.T) {
 func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 	b := ctNewBus(t)
 	tp := ctTopic[int](t, b, "ring.laggard")
-	tp.core.ring.mu.Lock()
-	tp.core.ring.maxSlots = ringInitialSlots // no growth
-	tp.core.ring.mu.Unlock()
+	tp.core.ring.SetMaxSlots(delivery.RingInitialSlots) // no growth
 	g, stuck, fast := ctGatedAndFast(t, tp, "stuck", 4)
 	ctx := ctCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))
@@ -99,7 +87,7 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 	// positions stuck has not taken fill the ring, the next publish demotes
 	// stuck, which lets the waiting publishers go on; those that come later
 	// wait for room in stuck's lane.
-	const n = 2 * ringInitialSlots
+	const n = 2 * delivery.RingInitialSlots
 	for i := 1; i <= 4; i++ {
 		require.NoError(t, tp.Publish(ctx, i)) // stuck has room for these
 	}
@@ -196,12 +184,10 @@ func TestRingForgetsStoppedReaders(t *testing.T) {
 			ctWaitClosed(t, s.Done(), "the unsubscribed subscription")
 		}
 	}
-	r := &tp.core.ring
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	assert.Empty(t, r.holders)
-	assert.Empty(t, r.readers)
-	assert.Empty(t, r.subs)
+	st := tp.core.ring.Probe()
+	assert.Zero(t, st.Holders)
+	assert.Zero(t, st.Readers)
+	assert.Zero(t, st.Offered)
 }
 
 // A publisher waiting for a reader's room has not queued its event yet, as

@@ -1,6 +1,6 @@
 package eventbus
 
-import "sync/atomic"
+import "github.com/busline/eventbus/internal/delivery"
 
 // DropStats counts events a subscriber did not handle, by reason.
 type DropStats struct {
@@ -121,36 +121,23 @@ type TopicStats struct {
 	Subscribers   []string
 }
 
-// subscriberCounters are the live atomic counters behind SubscriptionStats.
-// Those that publishers update and those that the workers update sit on
-// different cache lines, so that the two sides do not contend for one.
-type subscriberCounters struct {
-	_                                      [64]byte
-	enqueued, filtered                     atomic.Uint64 // publishers
-	queueFull, evicted, rejected, canceled atomic.Uint64
-	_                                      [64]byte
-	delivered, failed, retried             atomic.Uint64 // workers
-	deadLettered, unsubscribed, shutdown   atomic.Uint64
-	inFlight                               atomic.Int64
-	_                                      [64]byte
-}
-
-func (c *subscriberCounters) snapshot() SubscriptionStats {
+// snapshot reads the subscription counters c one by one.
+func snapshot(c *delivery.Counters) SubscriptionStats {
 	return SubscriptionStats{
-		Enqueued:     c.enqueued.Load(),
-		Delivered:    c.delivered.Load(),
-		Failed:       c.failed.Load(),
-		Retried:      c.retried.Load(),
-		DeadLettered: c.deadLettered.Load(),
-		Filtered:     c.filtered.Load(),
+		Enqueued:     c.Enqueued.Load(),
+		Delivered:    c.Delivered.Load(),
+		Failed:       c.Failed.Load(),
+		Retried:      c.Retried.Load(),
+		DeadLettered: c.DeadLettered.Load(),
+		Filtered:     c.Filtered.Load(),
 		Dropped: DropStats{
-			QueueFull:    c.queueFull.Load(),
-			Evicted:      c.evicted.Load(),
-			Rejected:     c.rejected.Load(),
-			Canceled:     c.canceled.Load(),
-			Unsubscribed: c.unsubscribed.Load(),
-			Shutdown:     c.shutdown.Load(),
+			QueueFull:    c.QueueFull.Load(),
+			Evicted:      c.Evicted.Load(),
+			Rejected:     c.Rejected.Load(),
+			Canceled:     c.Canceled.Load(),
+			Unsubscribed: c.Unsubscribed.Load(),
+			Shutdown:     c.Shutdown.Load(),
 		},
-		InFlight: int(c.inFlight.Load()),
+		InFlight: int(c.InFlight.Load()),
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/busline/eventbus/internal/delivery"
 )
 
 // Topic is a named stream of events whose payloads are all of type T. Get
@@ -35,8 +37,8 @@ type topicCore struct {
 	// copies.
 	subscribers atomic.Pointer[[]*Subscription]
 
-	// ring delivers the publishes: see topicRing.
-	ring topicRing
+	// ring holds the delivery lists: see delivery.Ring.
+	ring *topicRing
 }
 
 // attach adds s unless its name is taken or the bus is closing; asRing
@@ -53,7 +55,7 @@ func (tc *topicCore) attach(s *Subscription, asRing bool) error {
 	tc.byName[s.name] = s
 	next := append(*tc.subscribers.Load(), s)
 	tc.subscribers.Store(&next)
-	tc.ring.attach(s, asRing)
+	tc.ring.Attach(s.queue, asRing)
 	return nil
 }
 
@@ -66,7 +68,7 @@ func (tc *topicCore) detach(s *Subscription) bool {
 		return false
 	}
 	delete(tc.byName, s.name)
-	tc.ring.detach(s)
+	tc.ring.Detach(s.queue)
 	current := *tc.subscribers.Load()
 	next := make([]*Subscription, 0, len(current))
 	for _, other := range current {
@@ -83,7 +85,7 @@ func (tc *topicCore) detachAll() {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	clear(tc.byName)
-	tc.ring.detachAll()
+	tc.ring.DetachAll()
 	tc.subscribers.Store(new([]*Subscription))
 }
 
@@ -134,7 +136,7 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 	if cfg.codec == nil {
 		cfg.codec = JSONCodec{}
 	}
-	tc := &topicCore{bus: bus, name: name, payloadType: want, codec: cfg.codec, byName: make(map[string]*Subscription)}
+	tc := &topicCore{bus: bus, name: name, payloadType: want, codec: cfg.codec, byName: make(map[string]*Subscription), ring: delivery.NewRing[item, *Subscription]()}
 	tc.subscribers.Store(new([]*Subscription))
 	t := &Topic[T]{core: tc}
 	tc.handle = t
@@ -279,34 +281,25 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 // it waits for room in turn, so that one slow subscriber does not hold the
 // event back from the others.
 func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) error {
-	readers, pos, subs := tc.ring.publish(m, wait)
-	if len(readers) == 0 && len(subs) == 0 {
+	var shares func(int)
+	if wait != nil {
+		shares = wait.addN
+	}
+	readers, pos, queues := tc.ring.Publish(newItem(m, wait), shares)
+	if len(readers) == 0 && len(queues) == 0 {
 		tc.noSubscribers.Add(1)
 		return nil
 	}
 	var blockedBuf [8]blockedOffer
 	blocked := blockedBuf[:0]
 	var errs []error
-	for _, q := range readers {
-		if q.needsWake.Load() {
-			q.mu.Lock()
-			var sig wakeup
-			if q.ringWaiting() > 0 {
-				sig = q.wakeLocked()
-			}
-			q.mu.Unlock()
-			q.signal(sig)
-		}
-		if pos >= q.roomLimit.Load() {
-			if limit, ok := q.ringRoom(pos); ok {
-				q.roomLimit.Store(limit)
-			} else {
-				blocked = append(blocked, blockedOffer{sub: q.owner, lane: q, ring: true})
-			}
+	for _, l := range readers {
+		if !l.ReaderRoom(pos) {
+			blocked = append(blocked, blockedOffer{lane: l, ring: true})
 		}
 	}
-	for _, s := range subs {
-		o, err := s.offer(m, wait)
+	for _, q := range queues {
+		o, err := q.Owner().offer(m, wait)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -336,39 +329,36 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 	return errors.Join(errs...)
 }
 
-// waitRing waits until ring reader q has room for position pos, holding
-// m; if ctx ends first, pos is taken away from q, as a lane drops an event
+// waitRing waits until ring reader l has room for position pos, holding
+// m; if ctx ends first, pos is taken away from l, as a lane drops an event
 // whose publisher gave up waiting.
-func (tc *topicCore) waitRing(ctx context.Context, q *queue, pos uint64, m Message, wait *syncWait) error {
-	res, err := q.waitRingRoom(ctx, pos, newItem(m, wait))
-	s := q.owner
+func (tc *topicCore) waitRing(ctx context.Context, l *subLane, pos uint64, m Message, wait *syncWait) error {
+	res, err := l.WaitRing(ctx, pos, newItem(m, wait))
+	s := l.Owner()
 	switch res {
-	case ringWaitCut:
+	case delivery.RingCut:
 		s.settleUnqueued(wait, true)
 		return s.closedError()
-	case ringWaitExpired:
-		return tc.cancelRing(q, pos, wait, err)
-	case ringWaitCanceled:
+	case delivery.RingExpired:
+		return tc.cancelRing(l, pos, wait, err)
+	case delivery.RingCanceled:
 		s.settleUnqueued(wait, false)
 		return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}
 	}
 	return nil
 }
 
-// cancelRing takes position pos away from ring reader q, counted as
-// Canceled, because the publisher's ctx ended: err while waiting for q, nil
-// before it came to q. Position pos may be q's already (taken meanwhile, or
+// cancelRing takes position pos away from ring reader l, counted as
+// Canceled, because the publisher's ctx ended: err while waiting for l, nil
+// before it came to l. Position pos may be l's already (taken meanwhile, or
 // moved to its lane), and then stays.
-func (tc *topicCore) cancelRing(q *queue, pos uint64, wait *syncWait, err error) error {
-	tc.ring.mu.Lock()
-	res := tc.ring.demote(q, pos, true)
-	tc.ring.mu.Unlock()
-	s := q.owner
-	switch res {
-	case skipCut:
+func (tc *topicCore) cancelRing(l *subLane, pos uint64, wait *syncWait, err error) error {
+	s := l.Owner()
+	switch tc.ring.Cancel(l, pos) {
+	case delivery.SkipCut:
 		s.settleUnqueued(wait, true)
 		return s.closedError()
-	case skipRemoved:
+	case delivery.SkipRemoved:
 		s.settleUnqueued(wait, err == nil)
 		if err != nil {
 			return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: err}

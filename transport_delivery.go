@@ -70,24 +70,16 @@ func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage) {
 		return
 	}
 	d := &inboundDelivery{sub: s, msg: im, event: m}
-	if s.filter != nil {
-		keep, err := s.callFilter(m)
-		if err != nil {
-			d.failUnqueued(err)
-			return
-		}
-		if !keep {
-			s.lanes[0].ifOpen(func() { s.counters.filtered.Add(1) })
-			d.finish(nil)
-			return
-		}
-	}
-	lane, err := s.laneFor(m)
-	if err != nil {
+	lane, err := s.route(m)
+	switch {
+	case err != nil:
 		d.failUnqueued(err)
 		return
+	case lane == nil: // filtered out
+		d.finish(nil)
+		return
 	}
-	if queued, _ := lane.offerWait(ctx, item{msg: m, done: d}); !queued {
+	if queued, _ := lane.OfferWait(ctx, item{msg: m, done: d}); !queued {
 		d.finish(s.dropError()) // the subscription is stopping: give it back
 	}
 }
@@ -115,8 +107,8 @@ type inboundDelivery struct {
 // that is stopping gives the message back instead.
 func (d *inboundDelivery) failUnqueued(err error) {
 	s := d.sub
-	lane := s.lanes[0]
-	if !lane.pin() {
+	lane := s.queue.Lane(0)
+	if !lane.Pin() {
 		d.finish(s.dropError())
 		return
 	}
@@ -128,9 +120,9 @@ func (d *inboundDelivery) failUnqueued(err error) {
 // countPinnedFailure counts a delivery that failed before reaching a lane
 // as enqueued and failed or dead-lettered, and releases lane's pin, which
 // kept the subscription from retiring its counters meanwhile.
-func (s *Subscription) countPinnedFailure(lane *queue, deadLettered bool) {
-	lane.unpin(func() {
-		s.counters.enqueued.Add(1)
+func (s *Subscription) countPinnedFailure(lane *subLane, deadLettered bool) {
+	lane.Unpin(func() {
+		s.counters.Enqueued.Add(1)
 		s.countFailure(deadLettered)
 	})
 }
@@ -238,8 +230,8 @@ func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
 	b := s.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	lane := s.lanes[0]
-	if !lane.pin() {
+	lane := s.queue.Lane(0)
+	if !lane.Pin() {
 		s.settleError(im.Nak(ctx, 0))
 		return
 	}

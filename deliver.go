@@ -1,0 +1,90 @@
+package eventbus
+
+import (
+	"context"
+	"runtime/debug"
+)
+
+// This file is the worker side of a subscription: what a lane's worker
+// does with each event it takes.
+
+// deliver runs the handler chain for it on lane's worker and counts the
+// outcome. The counters are final before the completion hears of the
+// outcome, so that a PublishSync caller, or the broker's next delivery,
+// finds them up to date.
+func (s *Subscription) deliver(lane int, it item) {
+	d := s.contexts[lane]
+	s.counters.InFlight.Add(1)
+	d.begin(it.msg, it.done)
+	err := s.invoke(d, it.msg)
+	switch {
+	case err == nil && d.deadLettered.Load():
+		s.counters.DeadLettered.Add(1)
+		s.counters.InFlight.Add(-1)
+		s.succeeded(it)
+	case err == nil:
+		s.counters.Delivered.Add(1)
+		s.counters.InFlight.Add(-1)
+		s.succeeded(it)
+	default:
+		derr := s.deliveryError(it.msg, int(d.attempt.Load()), err)
+		switch done := it.done.(type) {
+		case *inboundDelivery:
+			// The broker's delivery ends dead-lettered or failed, which
+			// only settling it tells.
+			done.settle(derr, func(deadLettered bool) {
+				s.countFailure(deadLettered)
+				s.counters.InFlight.Add(-1)
+			})
+		case nil:
+			s.counters.Failed.Add(1)
+			s.counters.InFlight.Add(-1)
+			s.bus.reportFailure(d, derr)
+		default:
+			s.counters.Failed.Add(1)
+			s.counters.InFlight.Add(-1)
+			done.finish(derr)
+		}
+	}
+}
+
+// succeeded tells a delivery's completion, if any, that the handler chain
+// succeeded.
+func (s *Subscription) succeeded(it item) {
+	if it.done != nil {
+		it.done.finish(nil)
+	}
+}
+
+// countFailure counts a delivery whose handler chain failed: as
+// dead-lettered when the event went to the dead-letter topic, and as failed
+// otherwise.
+func (s *Subscription) countFailure(deadLettered bool) {
+	if deadLettered {
+		s.counters.DeadLettered.Add(1)
+	} else {
+		s.counters.Failed.Add(1)
+	}
+}
+
+// invoke runs the handler chain, turning a panic that escaped every
+// middleware into an error so the worker lives on.
+func (s *Subscription) invoke(ctx context.Context, m Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return s.handler(ctx, m)
+}
+
+func (s *Subscription) deliveryError(m Message, attempts int, err error) *DeliveryError {
+	return &DeliveryError{
+		Topic:      s.topic.name,
+		Subscriber: s.name,
+		EventID:    m.Header().ID,
+		Attempts:   attempts,
+		Message:    m,
+		Err:        err,
+	}
+}

@@ -1,0 +1,261 @@
+package eventbus
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/busline/eventbus/internal/delivery"
+)
+
+// Handler handles the events of a topic carrying payloads of type T. It
+// returns nil when the event was handled and an error otherwise; what
+// happens to a failed event depends on the middleware (Retry, DeadLetter)
+// and, at last, the bus's error handler.
+//
+// The event is shared with the topic's other subscribers and must not be
+// modified. The ctx is cancelled when the subscription is stopped or the
+// bus is closed forcibly; it carries the event's identity, so events
+// published with it continue the event's correlation chain. It is valid only
+// until the handler returns.
+type Handler[T any] func(ctx context.Context, e *Event[T]) error
+
+// Subscription is a subscriber's handle: its queue, its workers and its
+// counters. It is safe for use by many goroutines at once, including from
+// inside its own handler.
+type Subscription struct {
+	bus     *Bus
+	topic   *topicCore
+	name    string
+	handler HandlerFunc
+	keyOf   func(Message) string
+	filter  func(Message) bool
+	queue   *subQueue
+	// contexts are the ctxs the handlers get, one per lane, reused by the
+	// lane's every delivery; cancel cancels them.
+	contexts []*deliveryContext
+	cancel   context.CancelFunc
+	// With a transport, decode turns a delivered message into an event and
+	// consumer is the broker's consumer feeding the lanes.
+	decode   func(data []byte) (Message, error)
+	consumer atomic.Pointer[consumerHandle]
+
+	// detachOnce removes the subscription from its topic; detached is set
+	// first, for the transport's consumer setup to see.
+	detachOnce sync.Once
+	detached   atomic.Bool
+	done       chan struct{}
+	counters   delivery.Counters
+}
+
+// Subscribe adds a subscriber named name to the topic. The name must pass
+// ValidateSubscriberName and be unique among the topic's live subscribers,
+// or Subscribe returns an error matching [ErrDuplicateSubscriber]; once a
+// subscription has stopped (or started to drain) its name may be used
+// again. The handler runs inside the bus-level middleware and the
+// subscription's own (see Middleware).
+//
+// Each lane of the subscription's queue (see WithConcurrency) has at most
+// one worker goroutine, started when an event arrives at a lane without one;
+// it parks when the lane runs empty, is woken by the next event, and exits
+// after some tens of milliseconds without events, so an idle subscription
+// holds no goroutine.
+//
+// The subscriber gets every event published after Subscribe returns.
+// Subscribe is safe to call from inside a handler.
+//
+// On a bus with a Transport, the name is a durable consumer group on the
+// broker: a group that already exists resumes where it stopped, including
+// the events published while no process consumed it, and the subscriptions
+// of one name in several processes share the events. Filters and ordering
+// key functions then run on the transport's consumer goroutine, and only
+// OverflowBlock is accepted (the broker holds the backlog).
+func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeOption) (*Subscription, error) {
+	tc := t.core
+	if err := ValidateSubscriberName(name); err != nil {
+		return nil, err
+	}
+	if handler == nil {
+		return nil, fmt.Errorf("%w: subscriber %q of topic %q", ErrNilHandler, name, tc.name)
+	}
+	cfg := subscribeConfig{payloadType: tc.payloadType, capacity: DefaultQueueCapacity, concurrency: 1}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil SubscribeOption", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+
+	remote := tc.bus.transport != nil
+	if remote && cfg.overflow != OverflowBlock {
+		return nil, fmt.Errorf("%w: overflow policy %s on a bus with a transport: the broker holds the backlog, so only %s is allowed",
+			ErrInvalidOption, cfg.overflow, OverflowBlock)
+	}
+
+	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
+	s := &Subscription{
+		bus:      tc.bus,
+		topic:    tc,
+		name:     name,
+		handler:  chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)),
+		keyOf:    cfg.keyOf,
+		filter:   cfg.filter,
+		contexts: make([]*deliveryContext, cfg.concurrency),
+		done:     make(chan struct{}),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for i := range s.contexts {
+		s.contexts[i] = &deliveryContext{Context: ctx, sub: s}
+	}
+	s.queue = delivery.NewQueue(delivery.QueueConfig[item, *Subscription]{
+		Owner:    s,
+		Lanes:    cfg.concurrency,
+		Capacity: cfg.capacity,
+		Policy:   delivery.Policy(cfg.overflow),
+		Counters: &s.counters,
+		Workers:  tc.bus.workers,
+		Deliver:  s.deliver,
+		Finished: s.retire,
+	})
+	if err := tc.attach(s, ringEligible(cfg, remote)); err != nil {
+		cancel()
+		return nil, err
+	}
+	if remote {
+		s.decode = func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		if err := s.startConsumer(cfg.capacity); err != nil {
+			s.stop(delivery.Unsubscribed)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ringEligible reports whether a subscription with cfg can read its
+// topic's shared ring instead of a queue of its own: it needs nothing of
+// its own on the way in.
+func ringEligible(cfg subscribeConfig, remote bool) bool {
+	return !remote && cfg.overflow == OverflowBlock && cfg.concurrency == 1 &&
+		cfg.filter == nil && cfg.capacity <= DefaultQueueCapacity
+}
+
+// Name returns the subscriber's name.
+func (s *Subscription) Name() string { return s.name }
+
+// Topic returns the name of the topic subscribed to.
+func (s *Subscription) Topic() string { return s.topic.name }
+
+// Done returns a channel that is closed once the subscription has stopped
+// and all its workers have exited.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Stats returns a snapshot of the subscription's counters.
+func (s *Subscription) Stats() SubscriptionStats { return s.stats() }
+
+func (s *Subscription) stats() SubscriptionStats {
+	st := snapshot(&s.counters)
+	st.Topic = s.topic.name
+	st.Subscriber = s.name
+	queued, enqueued := s.queue.Counts()
+	st.QueueLength = queued
+	st.Enqueued += enqueued
+	return st
+}
+
+// Unsubscribe stops the subscription now: it takes no new events, the
+// handlers' ctx is cancelled, and the events still queued are dropped and
+// counted (DropStats.Unsubscribed). It does not wait for running handlers;
+// Done is closed when they have returned. Calling it again, or from the
+// subscription's own handler, is safe.
+func (s *Subscription) Unsubscribe() {
+	s.stop(delivery.Unsubscribed)
+}
+
+// Drain stops the subscription gracefully: it takes no new events, and its
+// workers handle every event already queued, then exit. Drain waits for that
+// and returns nil, or, if ctx ends first, stops the subscription as
+// Unsubscribe does and returns a *CloseError counting the dropped events.
+//
+// Called from the subscription's own handler with the handler's ctx, Drain
+// returns at once and the queue is finished after the handler returns.
+func (s *Subscription) Drain(ctx context.Context) error {
+	s.finish()
+	if d := deliveryFrom(ctx); d != nil && d.sub == s {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		n := s.stop(delivery.Unsubscribed)
+		return &CloseError{Undelivered: map[string]int{s.topic.name + "/" + s.name: n}, Err: ctx.Err()}
+	}
+}
+
+// detach removes the subscription from its topic, so publishes no longer
+// reach it. Every caller returns only once the removal is complete, so that
+// Unsubscribe and Drain racing each other close the queue only after the
+// lane's positions in the topic's ring are final.
+func (s *Subscription) detach() {
+	s.detachOnce.Do(func() {
+		s.detached.Store(true)
+		s.topic.detach(s)
+	})
+}
+
+// finish detaches the subscription and lets its workers exit once their
+// lanes are empty.
+func (s *Subscription) finish() {
+	s.detach()
+	s.stopConsumer()
+	s.queue.Close(false, delivery.Unsubscribed, nil)
+}
+
+// stop detaches the subscription, cancels its handlers and discards its
+// queued events, counted as dropped for reason, returning how many were
+// discarded.
+func (s *Subscription) stop(reason delivery.Reason) int {
+	s.detach()
+	s.stopConsumer()
+	// Discard the queue before cancelling, so that a worker whose handler
+	// returns on the cancellation cannot start a queued event with a dead ctx.
+	defer s.cancel()
+	return s.queue.Close(true, reason, s.settleDropped)
+}
+
+// retire is called once the queue has finished: it moves the
+// subscription's counters into the bus's totals and closes Done, once the
+// broker's consumer, if any, has ended too.
+func (s *Subscription) retire() {
+	s.detach()
+	s.cancel()
+	s.bus.retire(s)
+	if h := s.consumer.Load(); h != nil {
+		// Close waits for Done, and so for this goroutine, which ends with
+		// the consumer's.
+		h.c.Stop()
+		go func() {
+			<-h.c.Done()
+			close(s.done)
+		}()
+		return
+	}
+	close(s.done)
+}
+
+// settleDropped ends the bookkeeping of a queued event that will not be
+// handled.
+func (s *Subscription) settleDropped(it item) {
+	if it.done != nil {
+		it.done.finish(s.dropError())
+	}
+}
+
+func (s *Subscription) dropError() error {
+	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrDropped}
+}
