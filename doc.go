@@ -83,13 +83,14 @@
 //
 // Ordering per key holds within one process (the lanes of WithConcurrency);
 // across the processes of one name it depends on the broker (see the
-// adapter's documentation; MemoryBroker keeps it). PublishSync is not
+// adapter's documentation; memory.Broker keeps it). PublishSync is not
 // available with a transport, and subscriptions always block their consumer
 // when their queue is full (the broker holds the backlog).
 //
-// MemoryBroker is a Transport inside one process, for tests and for
-// programs that may move to a broker later. The eventbustest package is the
-// conformance suite every Transport must pass.
+// [github.com/busline/eventbus/transport/memory.Broker] is a Transport
+// inside one process, for tests and for programs that may move to a broker
+// later. The eventbustest package is the conformance suite every Transport
+// must pass.
 //
 // # Concurrency
 //

@@ -66,8 +66,9 @@ var (
 	// error.
 	ErrTransport = errors.New("eventbus: transport failed")
 
-	// ErrBrokerClosed is returned by a MemoryBroker, and should be wrapped by
-	// any Transport, once it is closed.
+	// ErrBrokerClosed is returned by a
+	// [github.com/busline/eventbus/transport/memory.Broker], and should be
+	// wrapped by any Transport, once it is closed.
 	ErrBrokerClosed = errors.New("eventbus: broker is closed")
 )
 

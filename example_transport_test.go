@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/transport/memory"
 )
 
 // Two buses stand for two processes sharing a broker (here the in-process
-// MemoryBroker; in production an adapter such as transport/nats). The chat
+// memory.Broker; in production an adapter such as transport/nats). The chat
 // service publishes; the worker process handles the event under the
 // subscriber name "analytics", which is a durable consumer group on the
 // broker.
 func ExampleWithTransport() {
-	broker := eventbus.NewMemoryBroker()
+	broker := memory.NewBroker()
 	defer broker.Close()
 	ctx := context.Background()
 

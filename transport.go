@@ -10,8 +10,9 @@ import (
 // Transport carries a bus's events through a message broker, so that buses
 // in several processes share topics. Give one to New with WithTransport; an
 // adapter module implements it for one broker (for example
-// github.com/busline/eventbus/transport/nats), and [MemoryBroker] implements
-// it inside one process.
+// github.com/busline/eventbus/transport/nats), and
+// [github.com/busline/eventbus/transport/memory.Broker] implements it inside
+// one process.
 //
 // With a transport, Publish encodes the event (a CloudEvents 1.0 JSON
 // document, see EncodeCloudEvent) and returns once Transport.Publish has,

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/transport/memory"
 	"github.com/stretchr/testify/require"
 )
 
 // TestTransportStressLosesNothing runs three buses ("processes") over one
-// MemoryBroker: each has a subscriber of the shared name "workers" (with
+// memory.Broker: each has a subscriber of the shared name "workers" (with
 // several lanes) and one of a name of its own, and their handlers fail at
 // random. Every event must be handled successfully at least once per
 // subscriber name, in spite of failures, redeliveries, competing consumers
@@ -25,7 +26,7 @@ func TestTransportStressLosesNothing(t *testing.T) {
 		events   = 600
 		failRate = 0.15
 	)
-	broker := eventbus.NewMemoryBroker()
+	broker := memory.NewBroker()
 	defer broker.Close()
 
 	var mu sync.Mutex

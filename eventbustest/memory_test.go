@@ -5,12 +5,13 @@ import (
 
 	"github.com/busline/eventbus"
 	"github.com/busline/eventbus/eventbustest"
+	"github.com/busline/eventbus/transport/memory"
 )
 
 // TestMemoryBroker runs the suite against the core's in-process broker, so
 // that the suite itself is tested without a real broker.
 func TestMemoryBroker(t *testing.T) {
-	broker := eventbus.NewMemoryBroker()
+	broker := memory.NewBroker()
 	t.Cleanup(func() {
 		if err := broker.Close(); err != nil {
 			t.Errorf("closing the broker: %v", err)

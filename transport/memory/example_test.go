@@ -1,4 +1,4 @@
-package eventbus_test
+package memory_test
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"log"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/transport/memory"
 )
 
 // Two groups on one topic each get every message; a Nak'd message comes back
 // with a higher delivery count, still ahead of the later message of its key.
-func ExampleMemoryBroker() {
-	broker := eventbus.NewMemoryBroker()
+func ExampleBroker() {
+	broker := memory.NewBroker()
 	defer broker.Close()
 	ctx := context.Background()
 
@@ -64,4 +65,34 @@ func ExampleMemoryBroker() {
 	// billing: order 2 (delivery 1)
 	// shipping: order 1 (delivery 1)
 	// shipping: order 2 (delivery 1)
+}
+
+// A group outlives its consumers: what is published while none runs waits
+// in the group for the next one.
+func ExampleBroker_Stats() {
+	broker := memory.NewBroker()
+	defer broker.Close()
+	ctx := context.Background()
+
+	consumer, err := broker.Subscribe(ctx, eventbus.ConsumerConfig{Topic: "order.placed", Group: "billing"},
+		func(context.Context, eventbus.InboundMessage) {})
+	if err != nil {
+		log.Fatal(err)
+	}
+	consumer.Stop()
+	<-consumer.Done()
+
+	for _, data := range []string{"order 1", "order 2"} {
+		err := broker.Publish(ctx, eventbus.OutgoingMessage{Topic: "order.placed", Data: []byte(data)})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	stats, ok := broker.Stats("order.placed", "billing")
+	fmt.Printf("%+v %v\n", stats, ok)
+	_, ok = broker.Stats("order.placed", "shipping")
+	fmt.Println(ok)
+	// Output:
+	// {Pending:2 InFlight:0 Consumers:0} true
+	// false
 }
