@@ -105,30 +105,49 @@ func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
 }
 
 func publishDeadLetter(ctx context.Context, d *deliveryContext, name string, m Message, cause error) error {
-	b := d.sub.bus
-	topic, err := newTopic[FailedDelivery](b, name, true)
+	return publishFailedDelivery(ctx, d.sub, name, d.sub.failedDelivery(m, int(d.attempt.Load()), cause))
+}
+
+// failedDelivery describes the final failure of m for s after attempts
+// handler calls (or broker deliveries) as a dead letter; m is nil for a
+// message that did not decode, and then only the topic of the envelope is
+// known.
+func (s *Subscription) failedDelivery(m Message, attempts int, cause error) FailedDelivery {
+	dl := FailedDelivery{
+		PayloadType: s.topic.payloadType.String(),
+		Subscriber:  s.name,
+		Error:       cause.Error(),
+		Attempts:    attempts,
+		FailedAt:    time.Now(),
+	}
+	if m != nil {
+		dl.Envelope = *m.Header()
+		dl.Payload = m.AnyPayload()
+	} else {
+		dl.Envelope.Topic = s.topic.name
+	}
+	return dl
+}
+
+// publishFailedDelivery publishes dl on the dead-letter topic name of s's
+// bus, keyed as the failed event, with ctx, a handler's ctx: that links
+// the dead letter to the failed event and lets it through while the bus
+// drains. In process, a dead letter nobody subscribed to is logged at warn
+// level (over a transport, subscribers may be in other processes).
+func publishFailedDelivery(ctx context.Context, s *Subscription, name string, dl FailedDelivery) error {
+	topic, err := newTopic[FailedDelivery](s.bus, name, true)
 	if err != nil {
 		return err
 	}
-	h := m.Header()
-	dl := FailedDelivery{
-		Envelope:    *h,
-		PayloadType: d.sub.topic.payloadType.String(),
-		Payload:     m.AnyPayload(),
-		Subscriber:  d.sub.name,
-		Error:       cause.Error(),
-		Attempts:    int(d.attempt.Load()),
-		FailedAt:    time.Now(),
-	}
-	if len(*topic.core.subscribers.Load()) == 0 {
-		b.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: dead letter published with no subscriber on its topic",
+	if s.bus.transport == nil && len(*topic.core.subscribers.Load()) == 0 {
+		s.bus.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: dead letter published with no subscriber on its topic",
 			slog.String("dead_letter_topic", name),
-			slog.String("topic", h.Topic),
-			slog.String("subscriber", d.sub.name),
-			slog.String("event_id", h.ID.String()),
+			slog.String("topic", dl.Envelope.Topic),
+			slog.String("subscriber", s.name),
+			slog.String("event_id", dl.Envelope.ID.String()),
 			slog.String("error", dl.Error))
 	}
-	return topic.Publish(ctx, dl, WithKey(h.Key))
+	return topic.Publish(ctx, dl, WithKey(dl.Envelope.Key))
 }
 
 // Republish publishes a dead letter's payload again on topic, with the

@@ -31,13 +31,6 @@
 // publish, or WithOrderingKey on the subscription) share a lane and keep
 // their order, while other events go to the shortest lane.
 //
-// Subscriptions with the defaults (OverflowBlock, one worker, no filter, a
-// capacity of at most DefaultQueueCapacity, no transport) share one ring of
-// events per topic instead of queues of their own, each reading it at its
-// own position within its own capacity, so that a publish costs about the
-// same whatever their number. Everything said here holds for them alike: a
-// reader that falls too far behind moves to a queue of its own.
-//
 // When a queue is full, the subscription's Overflow policy applies: the
 // publisher blocks until its ctx ends (OverflowBlock, the default), the new
 // or the oldest event is dropped and counted (OverflowDropNewest,
@@ -98,6 +91,31 @@
 // error handler) while holding one of its locks. Publish, PublishSync,
 // NewTopic, Subscribe, Unsubscribe and Drain may all be called from inside a
 // handler.
+//
+// # Goroutines
+//
+// Publish runs on the caller's goroutine, and so do the filters and
+// ordering key functions it calls. The bus starts goroutines of three kinds,
+// and Close returns only once all of them have ended:
+//
+//   - Workers. Each lane of a subscription (one, or WithConcurrency's
+//     number) has at most one worker, started by the first event queued for
+//     the lane. It runs the handler chain and the error handler, parks when
+//     the lane is empty, and ends when the lane has stayed empty for some
+//     tens of milliseconds, or when the subscription stops (Unsubscribe;
+//     Drain, once the lane is empty) or the bus closes. Done is closed after
+//     the subscription's last worker has ended; Close waits for every
+//     worker.
+//   - Idle checks. A lane with a worker has a timer whose function runs
+//     briefly every few tens of milliseconds, to end a worker that stayed
+//     parked; Close waits for the runs in progress, and later ones do
+//     nothing.
+//   - With a transport, each subscription's broker consumer runs goroutines
+//     of the transport's (see Transport), which call the filters and
+//     ordering key functions; they end when the subscription stops or the
+//     bus closes. When a subscription has stopped, one goroutine waits for
+//     its consumer to end and then closes Done; Close waits for the Done of
+//     every subscription.
 //
 // # Shutdown
 //

@@ -207,17 +207,18 @@ func isDrop(err error) bool {
 // for s after n deliveries, as if from m's handler: it continues m's
 // correlation chain and is accepted while the bus drains.
 func publishRemoteDeadLetter(ctx context.Context, s *Subscription, m Message, n int, cause error) error {
-	h := m.Header()
-	dl := FailedDelivery{
-		Envelope:    *h,
-		PayloadType: s.topic.payloadType.String(),
-		Payload:     m.AnyPayload(),
-		Subscriber:  s.name,
-		Error:       cause.Error(),
-		Attempts:    n,
-		FailedAt:    time.Now(),
+	return publishFailedDelivery(s.handlerContext(ctx, m), s, DefaultDeadLetterTopic, s.failedDelivery(m, n, cause))
+}
+
+// handlerContext returns a ctx that makes what is published with it look
+// published by the handler of m (nil: of no event in particular), outside
+// the subscription's workers.
+func (s *Subscription) handlerContext(ctx context.Context, m Message) context.Context {
+	d := &deliveryContext{Context: ctx, sub: s}
+	if m != nil {
+		d.current.Store(m.Header())
 	}
-	return publishFailedDelivery(ctx, s, h, dl)
+	return d
 }
 
 // deadLetterUndecodable hands a message that does not decode to the
@@ -235,16 +236,9 @@ func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
 		s.settleError(im.Nak(ctx, 0))
 		return
 	}
-	dl := FailedDelivery{
-		PayloadType: s.topic.payloadType.String(),
-		Subscriber:  s.name,
-		Error:       cause.Error(),
-		Attempts:    im.Deliveries(),
-		FailedAt:    time.Now(),
-		Data:        im.Data(),
-	}
-	dl.Envelope.Topic = s.topic.name
-	err := publishFailedDelivery(ctx, s, nil, dl)
+	dl := s.failedDelivery(nil, im.Deliveries(), cause)
+	dl.Data = im.Data()
+	err := publishFailedDelivery(s.handlerContext(ctx, nil), s, DefaultDeadLetterTopic, dl)
 	s.countPinnedFailure(lane, err == nil)
 	if err != nil {
 		b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter of an undecodable event could not be published; the broker will deliver it again",
@@ -269,22 +263,4 @@ func (s *Subscription) settleError(err error) {
 			slog.String("subscriber", s.name),
 			slog.String("error", err.Error()))
 	}
-}
-
-// publishFailedDelivery publishes dl on the bus's dead-letter topic. With
-// the failed event's envelope h it does so as h's handler would.
-func publishFailedDelivery(ctx context.Context, s *Subscription, h *Envelope, dl FailedDelivery) error {
-	topic, err := newTopic[FailedDelivery](s.bus, DefaultDeadLetterTopic, true)
-	if err != nil {
-		return err
-	}
-	// A handler's ctx lets the dead letter through while the bus drains and
-	// links it to the failed event.
-	parent := &deliveryContext{Context: ctx, sub: s}
-	var opts []PublishOption
-	if h != nil {
-		parent.current.Store(h)
-		opts = append(opts, WithKey(h.Key))
-	}
-	return topic.Publish(parent, dl, opts...)
 }

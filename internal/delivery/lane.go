@@ -161,15 +161,25 @@ func (l *Lane[T, O]) OfferWait(ctx context.Context, it T) (queued bool, err erro
 		l.mu.Unlock()
 		return false, nil
 	}
-	err = l.waitRoomLocked(ctx, func() bool { return l.queuedLocked() < l.capacity })
+	if queued, err = l.pushWhenRoomLocked(ctx, it); queued {
+		return true, nil
+	}
+	l.q.counters.Canceled.Add(1)
+	l.unlockFinishing()
+	return false, err
+}
+
+// pushWhenRoomLocked waits, under mu, for room in the fifo and queues it,
+// reporting true with mu released; or, if ctx ends first (err) or the lane
+// closes, it reports false with mu still held.
+func (l *Lane[T, O]) pushWhenRoomLocked(ctx context.Context, it T) (bool, error) {
+	err := l.waitRoomLocked(ctx, func() bool { return l.queuedLocked() < l.capacity })
 	if err == nil && !l.closed {
 		sig := l.pushLocked(it)
 		l.mu.Unlock()
 		l.signal(sig)
 		return true, nil
 	}
-	l.q.counters.Canceled.Add(1)
-	l.unlockFinishing()
 	return false, err
 }
 

@@ -200,11 +200,8 @@ func (l *Lane[T, O]) WaitRing(ctx context.Context, pos uint64, it T) (RingWait, 
 		return RingQueued, nil // moved to the fifo
 	}
 	if err == nil {
-		err = l.waitRoomLocked(ctx, func() bool { return l.queuedLocked() < l.capacity })
-		if err == nil && !l.closed {
-			sig := l.pushLocked(it)
-			l.mu.Unlock()
-			l.signal(sig)
+		var queued bool
+		if queued, err = l.pushWhenRoomLocked(ctx, it); queued {
 			return RingQueued, nil
 		}
 	}

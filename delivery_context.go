@@ -1,0 +1,78 @@
+package eventbus
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// DeliveryInfo describes the delivery a handler's ctx belongs to.
+type DeliveryInfo struct {
+	Topic      string
+	Subscriber string
+	// Attempt is 1 for the first call of the handler for this event and
+	// grows with each retry by the Retry middleware.
+	Attempt int
+	// Deliveries is how many times the broker of the bus's Transport has
+	// delivered the event to this subscriber, this delivery included: 1
+	// the first time, and always 1 without a transport.
+	Deliveries int
+}
+
+// DeliveryFromContext returns the delivery a handler's ctx belongs to, or
+// false when ctx is not (derived from) a handler's ctx.
+func DeliveryFromContext(ctx context.Context) (DeliveryInfo, bool) {
+	d := deliveryFrom(ctx)
+	if d == nil {
+		return DeliveryInfo{}, false
+	}
+	return DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load()), Deliveries: int(d.deliveries.Load())}, true
+}
+
+type deliveryKey struct{}
+
+// deliveryContext is the ctx handlers get. There is one per lane, reused
+// for every delivery so a delivery allocates nothing; it is therefore only
+// meaningful while the handler runs. Its cancellation is the subscription's:
+// Unsubscribe and a forced Close cancel it.
+type deliveryContext struct {
+	context.Context
+	sub          *Subscription
+	current      atomic.Pointer[Envelope] // of the event being handled
+	attempt      atomic.Int32
+	deliveries   atomic.Int32
+	deadLettered atomic.Bool
+}
+
+func (d *deliveryContext) Value(key any) any {
+	if key == (deliveryKey{}) {
+		return d
+	}
+	return d.Context.Value(key)
+}
+
+func (d *deliveryContext) begin(m Message, done completion) {
+	d.current.Store(m.Header())
+	// Most deliveries leave these as they found them: a load spares the
+	// atomic write (a locked instruction) that a store would cost each time.
+	if d.attempt.Load() != 1 {
+		d.attempt.Store(1)
+	}
+	if n := int32(brokerDeliveries(done)); d.deliveries.Load() != n {
+		d.deliveries.Store(n)
+	}
+	if d.deadLettered.Load() {
+		d.deadLettered.Store(false)
+	}
+}
+
+// envelope returns the envelope of the event being handled, or nil before
+// the first delivery.
+func (d *deliveryContext) envelope() *Envelope { return d.current.Load() }
+
+func deliveryFrom(ctx context.Context) *deliveryContext {
+	if ctx == nil {
+		return nil
+	}
+	d, _ := ctx.Value(deliveryKey{}).(*deliveryContext)
+	return d
+}
