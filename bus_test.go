@@ -14,190 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Helpers shared by the core behaviour tests (bus, topic, subscriber,
-// overflow, close, stress, stats and options tests). Their names start with
-// "ct" so that they cannot clash with the other test files of the package.
-
-// ctWait bounds every wait for an event in the core tests. It is far longer
-// than anything should take, so that a loaded machine does not make the
-// tests flaky; a deadlock fails the test after it instead of hanging.
-const ctWait = 10 * time.Second
-
-// ctWaitFor receives one value from ch, failing the test if none arrives
-// within d.
-func ctWaitFor[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		require.FailNowf(t, "timed out", "after %s waiting for %s", d, what)
-		var zero T
-		return zero
-	}
-}
-
-// ctWaitClosed waits for ch to be closed (or to yield a value).
-func ctWaitClosed[T any](t testing.TB, ch <-chan T, what string) {
-	t.Helper()
-	ctWaitFor(t, ch, ctWait, what)
-}
-
-// ctNothing fails the test if ch holds a value right now.
-func ctNothing[T any](t testing.TB, ch <-chan T, what string) {
-	t.Helper()
-	select {
-	case v := <-ch:
-		assert.Failf(t, "unexpected value", "%s: %v", what, v)
-	default:
-	}
-}
-
-// ctCtx returns a ctx bounded by ctWait, cancelled when the test ends.
-func ctCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), ctWait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// ctNewBus returns a new bus that is closed when the test ends. If the test
-// did not close the bus itself, that close must succeed within ctWait.
-// Unless opts set another error handler, final failures go to the test's
-// log (shown only when the test fails) instead of slog's default logger.
-func ctNewBus(t testing.TB, opts ...Option) *Bus {
-	t.Helper()
-	logFailure := WithErrorHandler(func(_ context.Context, err *DeliveryError) { t.Logf("delivery failed: %v", err) })
-	b, err := New(append([]Option{logFailure}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		b.mu.Lock()
-		closedByTest := b.closeStarted
-		b.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), ctWait)
-		defer cancel()
-		err := b.Close(ctx)
-		if !closedByTest {
-			assert.NoError(t, err, "closing the bus at the end of the test")
-		}
-	})
-	return b
-}
-
-// ctClose closes b gracefully, requiring success within ctWait.
-func ctClose(t testing.TB, b *Bus) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), ctWait)
-	defer cancel()
-	require.NoError(t, b.Close(ctx))
-}
-
-// ctTopic returns the topic name of b carrying T, requiring success.
-func ctTopic[T any](t testing.TB, b *Bus, name string) *Topic[T] {
-	t.Helper()
-	tp, err := NewTopic[T](b, name)
-	require.NoError(t, err)
-	return tp
-}
-
-// ctSubscribe subscribes, requiring success.
-func ctSubscribe[T any](t testing.TB, tp *Topic[T], name string, h Handler[T], opts ...SubscribeOption) *Subscription {
-	t.Helper()
-	s, err := tp.Subscribe(name, h, opts...)
-	require.NoError(t, err)
-	return s
-}
-
-// ctErrorSink returns a WithErrorHandler option forwarding every failure to
-// the returned channel.
-func ctErrorSink() (Option, <-chan *DeliveryError) {
-	ch := make(chan *DeliveryError, 1024)
-	return WithErrorHandler(func(_ context.Context, err *DeliveryError) { ch <- err }), ch
-}
-
-// ctGate is a handler that announces every event it starts on started, then
-// waits until the test lets it go on (one event per step, or every event
-// once opened), then reports the event on done. It gives up after ctWait or
-// when its ctx is cancelled, returning an error, so that a broken bus fails
-// a test instead of hanging it.
-type ctGate[T any] struct {
-	started chan *Event[T]
-	done    chan *Event[T]
-	step    chan struct{}
-	opened  chan struct{}
-	once    sync.Once
-	ctxErrs chan error // the ctx error seen by handlers that gave up on ctx
-}
-
-func newCtGate[T any]() *ctGate[T] {
-	return &ctGate[T]{
-		started: make(chan *Event[T], 4096),
-		done:    make(chan *Event[T], 4096),
-		step:    make(chan struct{}),
-		opened:  make(chan struct{}),
-		ctxErrs: make(chan error, 4096),
-	}
-}
-
-func (g *ctGate[T]) handle(ctx context.Context, e *Event[T]) error {
-	g.started <- e
-	timer := time.NewTimer(ctWait)
-	defer timer.Stop()
-	select {
-	case <-g.step:
-	case <-g.opened:
-	case <-ctx.Done():
-		g.ctxErrs <- ctx.Err()
-		return ctx.Err()
-	case <-timer.C:
-		return errors.New("ctGate: never released")
-	}
-	g.done <- e
-	return nil
-}
-
-// release lets one waiting (or the next) handler call go on.
-func (g *ctGate[T]) release(t testing.TB) {
-	t.Helper()
-	select {
-	case g.step <- struct{}{}:
-	case <-time.After(ctWait):
-		require.FailNow(t, "timed out releasing a gated handler")
-	}
-}
-
-// open lets every handler call go on, now and later.
-func (g *ctGate[T]) open() { g.once.Do(func() { close(g.opened) }) }
-
-// ctPayloads receives n events from ch and returns their payloads.
-func ctPayloads[T any](t testing.TB, ch <-chan *Event[T], n int, what string) []T {
-	t.Helper()
-	out := make([]T, 0, n)
-	for range n {
-		out = append(out, ctWaitFor(t, ch, ctWait, what).Payload)
-	}
-	return out
-}
-
-// ctRecvN receives n values from ch.
-func ctRecvN[T any](t testing.TB, ch <-chan T, n int, what string) []T {
-	t.Helper()
-	out := make([]T, 0, n)
-	for range n {
-		out = append(out, ctWaitFor(t, ch, ctWait, what))
-	}
-	return out
-}
-
-// ctMsg is the payload of the fan-out and ordering tests.
-type ctMsg struct {
-	Pub int    // publisher
-	N   int    // 1, 2, 3, ... per publisher (or per key)
-	Key string // ordering key, if any
-}
-
 // ---------------------------------------------------------------------------
 
 func TestFanOutEveryEventExactlyOnce(t *testing.T) {
@@ -208,8 +24,8 @@ func TestFanOutEveryEventExactlyOnce(t *testing.T) {
 	)
 	for _, conc := range []int{1, 4} {
 		t.Run(fmt.Sprintf("concurrency=%d", conc), func(t *testing.T) {
-			b := ctNewBus(t)
-			tp := ctTopic[ctMsg](t, b, "fan.out")
+			b := newBus(t)
+			tp := mustTopic[pubMsg](t, b, "fan.out")
 
 			type seen struct {
 				mu     sync.Mutex
@@ -224,7 +40,7 @@ func TestFanOutEveryEventExactlyOnce(t *testing.T) {
 			for i := range subs {
 				v := &seen{order: true, all: make(chan struct{})}
 				views[i] = v
-				sss[i] = ctSubscribe(t, tp, fmt.Sprintf("sub-%d", i), func(_ context.Context, e *Event[ctMsg]) error {
+				sss[i] = mustSubscribe(t, tp, fmt.Sprintf("sub-%d", i), func(_ context.Context, e *Event[pubMsg]) error {
 					v.mu.Lock()
 					defer v.mu.Unlock()
 					v.counts[e.Payload.Pub][e.Payload.N]++
@@ -240,13 +56,13 @@ func TestFanOutEveryEventExactlyOnce(t *testing.T) {
 				}, WithConcurrency(conc), WithQueueCapacity(64))
 			}
 
-			ctx := ctCtx(t)
+			ctx := testCtx(t)
 			var wg sync.WaitGroup
 			errs := make(chan error, pubs*events)
 			for p := range pubs {
 				wg.Go(func() {
 					for n := 1; n <= events; n++ {
-						if err := tp.Publish(ctx, ctMsg{Pub: p, N: n}); err != nil {
+						if err := tp.Publish(ctx, pubMsg{Pub: p, N: n}); err != nil {
 							errs <- err
 						}
 					}
@@ -258,9 +74,9 @@ func TestFanOutEveryEventExactlyOnce(t *testing.T) {
 				require.NoError(t, err)
 			}
 			for i, v := range views {
-				ctWaitClosed(t, v.all, fmt.Sprintf("every event at sub-%d", i))
+				waitClosed(t, v.all, fmt.Sprintf("every event at sub-%d", i))
 			}
-			ctClose(t, b)
+			closeBus(t, b)
 
 			for i, v := range views {
 				v.mu.Lock()
@@ -287,8 +103,8 @@ func TestFanOutEveryEventExactlyOnce(t *testing.T) {
 }
 
 func TestSingleWorkerKeepsPublishOrder(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "order.single")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "order.single")
 	const n = 1000
 	var (
 		mu   sync.Mutex
@@ -296,7 +112,7 @@ func TestSingleWorkerKeepsPublishOrder(t *testing.T) {
 		vals []int
 	)
 	all := make(chan struct{})
-	ctSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error {
+	mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		seqs = append(seqs, e.Sequence)
@@ -306,12 +122,12 @@ func TestSingleWorkerKeepsPublishOrder(t *testing.T) {
 		}
 		return nil
 	}, WithQueueCapacity(16))
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	for i := 1; i <= n; i++ {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
-	ctWaitClosed(t, all, "every event")
-	ctClose(t, b)
+	waitClosed(t, all, "every event")
+	closeBus(t, b)
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range n {
@@ -320,12 +136,12 @@ func TestSingleWorkerKeepsPublishOrder(t *testing.T) {
 	}
 }
 
-// ctKeyedOrder publishes events of several keys from several publishers to
+// keyedOrder publishes events of several keys from several publishers to
 // a subscription with four workers and checks that each key's events are
 // handled in publish order and never two at a time.
-func ctKeyedOrder(t *testing.T, byPublisherKey bool) {
-	b := ctNewBus(t)
-	tp := ctTopic[ctMsg](t, b, "order.keyed")
+func keyedOrder(t *testing.T, byPublisherKey bool) {
+	b := newBus(t)
+	tp := mustTopic[pubMsg](t, b, "order.keyed")
 	const (
 		pubs        = 4
 		keysPerPub  = 4
@@ -346,7 +162,7 @@ func ctKeyedOrder(t *testing.T, byPublisherKey bool) {
 	}
 	var handled atomic.Int64
 	all := make(chan struct{})
-	handler := func(_ context.Context, e *Event[ctMsg]) error {
+	handler := func(_ context.Context, e *Event[pubMsg]) error {
 		ks := states[e.Payload.Key]
 		if ks.active.Add(1) != 1 {
 			ks.overlap.Store(true)
@@ -366,11 +182,11 @@ func ctKeyedOrder(t *testing.T, byPublisherKey bool) {
 	}
 	opts := []SubscribeOption{WithConcurrency(4), WithQueueCapacity(64)}
 	if !byPublisherKey {
-		opts = append(opts, WithOrderingKey(func(e *Event[ctMsg]) string { return e.Payload.Key }))
+		opts = append(opts, WithOrderingKey(func(e *Event[pubMsg]) string { return e.Payload.Key }))
 	}
-	sub := ctSubscribe(t, tp, "keyed", handler, opts...)
+	sub := mustSubscribe(t, tp, "keyed", handler, opts...)
 
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	for p := range pubs {
 		wg.Go(func() {
@@ -381,14 +197,14 @@ func ctKeyedOrder(t *testing.T, byPublisherKey bool) {
 					if byPublisherKey {
 						popts = append(popts, WithKey(key))
 					}
-					assert.NoError(t, tp.Publish(ctx, ctMsg{Pub: p, N: n, Key: key}, popts...))
+					assert.NoError(t, tp.Publish(ctx, pubMsg{Pub: p, N: n, Key: key}, popts...))
 				}
 			}
 		})
 	}
 	wg.Wait()
-	ctWaitClosed(t, all, "every keyed event")
-	ctClose(t, b)
+	waitClosed(t, all, "every keyed event")
+	closeBus(t, b)
 	for key, ks := range states {
 		assert.False(t, ks.overlap.Load(), "two events of key %s were handled at once", key)
 		assert.False(t, ks.unorder.Load(), "events of key %s were handled out of order", key)
@@ -398,12 +214,12 @@ func ctKeyedOrder(t *testing.T, byPublisherKey bool) {
 }
 
 func TestOrderingKeyKeepsPerKeyOrder(t *testing.T) {
-	t.Run("WithOrderingKey", func(t *testing.T) { ctKeyedOrder(t, false) })
-	t.Run("WithKey", func(t *testing.T) { ctKeyedOrder(t, true) })
+	t.Run("WithOrderingKey", func(t *testing.T) { keyedOrder(t, false) })
+	t.Run("WithKey", func(t *testing.T) { keyedOrder(t, true) })
 }
 
-// ctKeysOnDistinctLanes returns two keys that go to different lanes of s.
-func ctKeysOnDistinctLanes(t *testing.T, s *Subscription) (string, string) {
+// keysOnDistinctLanes returns two keys that go to different lanes of s.
+func keysOnDistinctLanes(t *testing.T, s *Subscription) (string, string) {
 	t.Helper()
 	a := "key-a"
 	for i := range 100 {
@@ -416,69 +232,69 @@ func ctKeysOnDistinctLanes(t *testing.T, s *Subscription) (string, string) {
 	return "", ""
 }
 
-// ctParallelKeys proves that events of two keys on distinct lanes are
+// parallelKeys proves that events of two keys on distinct lanes are
 // handled in parallel: each handler waits, bounded, for the other one to
 // start.
-func ctParallelKeys(t *testing.T, byPublisherKey bool) {
-	b := ctNewBus(t)
-	tp := ctTopic[ctMsg](t, b, "parallel.keys")
+func parallelKeys(t *testing.T, byPublisherKey bool) {
+	b := newBus(t)
+	tp := mustTopic[pubMsg](t, b, "parallel.keys")
 
 	arrived := make(chan string, 2)
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	met := make(chan bool, 2)
-	handler := func(ctx context.Context, e *Event[ctMsg]) error {
+	handler := func(ctx context.Context, e *Event[pubMsg]) error {
 		arrived <- e.Payload.Key
 		select {
 		case <-release:
 			met <- true
 		case <-ctx.Done():
 			met <- false
-		case <-time.After(ctWait):
+		case <-time.After(testWait):
 			met <- false
 		}
 		return nil
 	}
 	opts := []SubscribeOption{WithConcurrency(4)}
 	if !byPublisherKey {
-		opts = append(opts, WithOrderingKey(func(e *Event[ctMsg]) string { return e.Payload.Key }))
+		opts = append(opts, WithOrderingKey(func(e *Event[pubMsg]) string { return e.Payload.Key }))
 	}
-	s := ctSubscribe(t, tp, "par", handler, opts...)
-	k1, k2 := ctKeysOnDistinctLanes(t, s)
-	ctx := ctCtx(t)
+	s := mustSubscribe(t, tp, "par", handler, opts...)
+	k1, k2 := keysOnDistinctLanes(t, s)
+	ctx := testCtx(t)
 	for _, k := range []string{k1, k2} {
 		var popts []PublishOption
 		if byPublisherKey {
 			popts = append(popts, WithKey(k))
 		}
-		require.NoError(t, tp.Publish(ctx, ctMsg{Key: k}, popts...))
+		require.NoError(t, tp.Publish(ctx, pubMsg{Key: k}, popts...))
 	}
 	got := map[string]bool{}
-	got[ctWaitFor(t, arrived, ctWait, "the first key's handler")] = true
-	got[ctWaitFor(t, arrived, ctWait, "the second key's handler, running alongside the first")] = true
+	got[recv(t, arrived, "the first key's handler")] = true
+	got[recv(t, arrived, "the second key's handler, running alongside the first")] = true
 	assert.Equal(t, map[string]bool{k1: true, k2: true}, got)
 	releaseOnce.Do(func() { close(release) })
-	assert.True(t, ctWaitFor(t, met, ctWait, "first handler"))
-	assert.True(t, ctWaitFor(t, met, ctWait, "second handler"))
-	ctClose(t, b)
+	assert.True(t, recv(t, met, "first handler"))
+	assert.True(t, recv(t, met, "second handler"))
+	closeBus(t, b)
 }
 
 func TestDifferentKeysRunInParallel(t *testing.T) {
-	t.Run("WithOrderingKey", func(t *testing.T) { ctParallelKeys(t, false) })
-	t.Run("WithKey", func(t *testing.T) { ctParallelKeys(t, true) })
+	t.Run("WithOrderingKey", func(t *testing.T) { parallelKeys(t, false) })
+	t.Run("WithKey", func(t *testing.T) { parallelKeys(t, true) })
 }
 
 func TestEnvelopeIsStamped(t *testing.T) {
-	b := ctNewBus(t)
-	ta := ctTopic[string](t, b, "env.a")
-	tb := ctTopic[string](t, b, "env.b")
+	b := newBus(t)
+	ta := mustTopic[string](t, b, "env.a")
+	tb := mustTopic[string](t, b, "env.b")
 	gotA := make(chan *Event[string], 16)
 	gotB := make(chan *Event[string], 16)
-	ctSubscribe(t, ta, "s", func(_ context.Context, e *Event[string]) error { gotA <- e; return nil })
-	ctSubscribe(t, tb, "s", func(_ context.Context, e *Event[string]) error { gotB <- e; return nil })
+	mustSubscribe(t, ta, "s", func(_ context.Context, e *Event[string]) error { gotA <- e; return nil })
+	mustSubscribe(t, tb, "s", func(_ context.Context, e *Event[string]) error { gotB <- e; return nil })
 
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	before := time.Now()
 	require.NoError(t, ta.Publish(ctx, "a1"))
 	require.NoError(t, tb.Publish(ctx, "b1"))
@@ -489,14 +305,14 @@ func TestEnvelopeIsStamped(t *testing.T) {
 
 	var evs []*Event[string]
 	for i := 1; i <= 3; i++ {
-		e := ctWaitFor(t, gotA, ctWait, "an event of env.a")
+		e := recv(t, gotA, "an event of env.a")
 		assert.Equal(t, fmt.Sprintf("a%d", i), e.Payload)
 		assert.Equal(t, "env.a", e.Topic)
 		assert.Equal(t, uint64(i), e.Sequence, "env.a has its own sequence")
 		evs = append(evs, e)
 	}
 	for i := 1; i <= 2; i++ {
-		e := ctWaitFor(t, gotB, ctWait, "an event of env.b")
+		e := recv(t, gotB, "an event of env.b")
 		assert.Equal(t, "env.b", e.Topic)
 		assert.Equal(t, uint64(i), e.Sequence, "env.b has its own sequence")
 		evs = append(evs, e)
@@ -525,18 +341,18 @@ func TestEnvelopeIsStamped(t *testing.T) {
 const uuidVersion7 = 7
 
 func TestIDsIncreaseOverManyPublishes(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ids")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ids")
 	const n = 2000
 	got := make(chan *Event[int], n)
-	ctSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e; return nil }, WithQueueCapacity(n))
-	ctx := ctCtx(t)
+	mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e; return nil }, WithQueueCapacity(n))
+	ctx := testCtx(t)
 	for i := range n {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
-	prev := ctWaitFor(t, got, ctWait, "first event")
+	prev := recv(t, got, "first event")
 	for i := 1; i < n; i++ {
-		e := ctWaitFor(t, got, ctWait, "an event")
+		e := recv(t, got, "an event")
 		require.Equal(t, i, e.Payload)
 		require.Less(t, prev.ID.String(), e.ID.String(), "event %d", i)
 		require.EqualValues(t, 7, e.ID.Version())
@@ -545,11 +361,11 @@ func TestIDsIncreaseOverManyPublishes(t *testing.T) {
 }
 
 func TestMetadataOptions(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "meta")
-	g := newCtGate[int]()
-	ctSubscribe(t, tp, "s", g.handle)
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "meta")
+	g := newGate[int]()
+	mustSubscribe(t, tp, "s", g.handle)
+	ctx := testCtx(t)
 
 	m := map[string]string{"a": "1", "b": "2"}
 	require.NoError(t, tp.Publish(ctx, 1, WithMetadata("x", "y"), WithMetadataMap(m), WithMetadata("b", "3")))
@@ -562,11 +378,11 @@ func TestMetadataOptions(t *testing.T) {
 	require.NoError(t, tp.Publish(ctx, 3, WithMetadata("k", ""), WithMetadata("k", "last")))
 	g.open()
 
-	e1 := ctWaitFor(t, g.done, ctWait, "event 1")
+	e1 := recv(t, g.done, "event 1")
 	assert.Equal(t, map[string]string{"x": "y", "a": "1", "b": "3"}, e1.Metadata)
-	e2 := ctWaitFor(t, g.done, ctWait, "event 2")
+	e2 := recv(t, g.done, "event 2")
 	assert.Empty(t, e2.Metadata)
-	e3 := ctWaitFor(t, g.done, ctWait, "event 3")
+	e3 := recv(t, g.done, "event 3")
 	assert.Equal(t, map[string]string{"k": "last"}, e3.Metadata)
 
 	// Invalid publish options are rejected before the event is stamped.
@@ -585,10 +401,10 @@ func TestMetadataOptions(t *testing.T) {
 }
 
 func TestCorrelationAndCausation(t *testing.T) {
-	b := ctNewBus(t)
-	orders := ctTopic[string](t, b, "orders")
-	billing := ctTopic[string](t, b, "billing")
-	shipping := ctTopic[string](t, b, "shipping")
+	b := newBus(t)
+	orders := mustTopic[string](t, b, "orders")
+	billing := mustTopic[string](t, b, "billing")
+	shipping := mustTopic[string](t, b, "shipping")
 
 	type seen struct {
 		e      *Event[string]
@@ -599,22 +415,22 @@ func TestCorrelationAndCausation(t *testing.T) {
 	billSeen := make(chan seen, 8)
 	shipSeen := make(chan seen, 8)
 	pubErrs := make(chan error, 16)
-	ctSubscribe(t, orders, "biller", func(ctx context.Context, e *Event[string]) error {
+	mustSubscribe(t, orders, "biller", func(ctx context.Context, e *Event[string]) error {
 		id, ok := CorrelationIDFromContext(ctx)
 		rootSeen <- seen{e, id, ok}
 		pubErrs <- billing.Publish(ctx, "bill-"+e.Payload)
 		return nil
 	})
-	ctSubscribe(t, billing, "shipper", func(ctx context.Context, e *Event[string]) error {
+	mustSubscribe(t, billing, "shipper", func(ctx context.Context, e *Event[string]) error {
 		id, ok := CorrelationIDFromContext(ctx)
 		billSeen <- seen{e, id, ok}
 		// A ctx derived from the handler's keeps the chain.
-		dctx, cancel := context.WithTimeout(ctx, ctWait)
+		dctx, cancel := context.WithTimeout(ctx, testWait)
 		defer cancel()
 		pubErrs <- shipping.Publish(dctx, "ship-"+e.Payload)
 		return nil
 	})
-	ctSubscribe(t, shipping, "end", func(ctx context.Context, e *Event[string]) error {
+	mustSubscribe(t, shipping, "end", func(ctx context.Context, e *Event[string]) error {
 		id, ok := CorrelationIDFromContext(ctx)
 		shipSeen <- seen{e, id, ok}
 		return nil
@@ -622,11 +438,11 @@ func TestCorrelationAndCausation(t *testing.T) {
 
 	check := func(t *testing.T, wantCorr string) {
 		t.Helper()
-		r := ctWaitFor(t, rootSeen, ctWait, "root event")
-		bl := ctWaitFor(t, billSeen, ctWait, "billing event")
-		sh := ctWaitFor(t, shipSeen, ctWait, "shipping event")
-		require.NoError(t, ctWaitFor(t, pubErrs, ctWait, "publish from handler"))
-		require.NoError(t, ctWaitFor(t, pubErrs, ctWait, "publish from handler"))
+		r := recv(t, rootSeen, "root event")
+		bl := recv(t, billSeen, "billing event")
+		sh := recv(t, shipSeen, "shipping event")
+		require.NoError(t, recv(t, pubErrs, "publish from handler"))
+		require.NoError(t, recv(t, pubErrs, "publish from handler"))
 		if wantCorr == "" {
 			wantCorr = r.e.ID.String()
 		}
@@ -642,7 +458,7 @@ func TestCorrelationAndCausation(t *testing.T) {
 		assert.Equal(t, "bill-"+r.e.Payload, bl.e.Payload)
 	}
 
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	t.Run("root", func(t *testing.T) {
 		require.NoError(t, orders.Publish(ctx, "o1"))
 		check(t, "")
@@ -670,67 +486,51 @@ func TestCorrelationAndCausation(t *testing.T) {
 }
 
 func TestPublishSyncWaitsForEveryHandler(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "sync.wait")
-	g1, g2 := newCtGate[int](), newCtGate[int]()
-	ctSubscribe(t, tp, "one", g1.handle)
-	ctSubscribe(t, tp, "two", g2.handle, WithConcurrency(3))
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "sync.wait")
+	g1, g2 := newGate[int](), newGate[int]()
+	mustSubscribe(t, tp, "one", g1.handle)
+	mustSubscribe(t, tp, "two", g2.handle, WithConcurrency(3))
 
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	returned := make(chan error, 1)
 	go func() { returned <- tp.PublishSync(ctx, 7) }()
-	ctWaitFor(t, g1.started, ctWait, "handler one to start")
-	ctWaitFor(t, g2.started, ctWait, "handler two to start")
-	ctNothing(t, returned, "PublishSync returned while handlers were running")
+	recv(t, g1.started, "handler one to start")
+	recv(t, g2.started, "handler two to start")
+	nothingOn(t, returned, "PublishSync returned while handlers were running")
 	g1.release(t)
-	ctWaitFor(t, g1.done, ctWait, "handler one to finish")
-	ctNothing(t, returned, "PublishSync returned while handler two was running")
+	recv(t, g1.done, "handler one to finish")
+	nothingOn(t, returned, "PublishSync returned while handler two was running")
 	g2.release(t)
-	require.NoError(t, ctWaitFor(t, returned, ctWait, "PublishSync to return"))
+	require.NoError(t, recv(t, returned, "PublishSync to return"))
 	// Both handlers reported before PublishSync returned.
 	assert.Len(t, g2.done, 1)
 
 	// No subscriber: nil at once.
-	empty := ctTopic[int](t, b, "sync.empty")
+	empty := mustTopic[int](t, b, "sync.empty")
 	assert.NoError(t, empty.PublishSync(ctx, 1))
 	assert.Equal(t, uint64(1), empty.Stats().NoSubscribers)
 }
 
-// ctJoined flattens an errors.Join tree into its leaves that are
-// *DeliveryError or *SubscriberError, plus any other leaf.
-func ctJoined(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, ctJoined(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
-
 func TestPublishSyncJoinsHandlerErrors(t *testing.T) {
-	sink, failures := ctErrorSink()
-	b := ctNewBus(t, sink)
-	tp := ctTopic[int](t, b, "sync.errors")
+	sink, failures := errorSink()
+	b := newBus(t, sink)
+	tp := mustTopic[int](t, b, "sync.errors")
 	errA := errors.New("a failed")
 	errB := errors.New("b failed")
 	var okCalls atomic.Int32
-	ctSubscribe(t, tp, "a", func(context.Context, *Event[int]) error { return errA })
-	ctSubscribe(t, tp, "b", func(context.Context, *Event[int]) error { return errB })
-	ctSubscribe(t, tp, "ok", func(context.Context, *Event[int]) error { okCalls.Add(1); return nil })
+	mustSubscribe(t, tp, "a", func(context.Context, *Event[int]) error { return errA })
+	mustSubscribe(t, tp, "b", func(context.Context, *Event[int]) error { return errB })
+	mustSubscribe(t, tp, "ok", func(context.Context, *Event[int]) error { okCalls.Add(1); return nil })
 
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	err := tp.PublishSync(ctx, 1)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errA)
 	assert.ErrorIs(t, err, errB)
 	assert.Equal(t, int32(1), okCalls.Load(), "the successful handler ran before PublishSync returned")
 	subs := map[string]error{}
-	for _, leaf := range ctJoined(err) {
+	for _, leaf := range joined(err) {
 		var de *DeliveryError
 		require.ErrorAs(t, leaf, &de, "every joined error is a *DeliveryError: %v", leaf)
 		assert.Equal(t, "sync.errors", de.Topic)
@@ -746,22 +546,22 @@ func TestPublishSyncJoinsHandlerErrors(t *testing.T) {
 	// handler gets from each failing subscriber.
 	require.NoError(t, tp.Publish(ctx, 2))
 	for range 2 {
-		de := ctWaitFor(t, failures, ctWait, "error handler call for the async failure")
+		de := recv(t, failures, "error handler call for the async failure")
 		assert.Equal(t, 2, de.Message.AnyPayload(), "the error handler got a PublishSync failure from %s", de.Subscriber)
 	}
-	ctClose(t, b)
-	ctNothing(t, failures, "more error handler calls")
+	closeBus(t, b)
+	nothingOn(t, failures, "more error handler calls")
 }
 
 func TestPublishSyncReportsDroppedEvents(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "sync.dropped")
-	g := newCtGate[int]()
-	ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1), WithOverflow(OverflowDropNewest))
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "sync.dropped")
+	g := newGate[int]()
+	mustSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1), WithOverflow(OverflowDropNewest))
+	ctx := testCtx(t)
 
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1 to be handled")
+	recv(t, g.started, "event 1 to be handled")
 	require.NoError(t, tp.Publish(ctx, 2)) // fills the queue
 	err := tp.PublishSync(ctx, 3)          // dropped: returns without waiting
 	require.ErrorIs(t, err, ErrDropped)
@@ -769,50 +569,50 @@ func TestPublishSyncReportsDroppedEvents(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, "slow", se.Subscriber)
 	assert.Equal(t, "sync.dropped", se.Topic)
-	assert.Equal(t, uint64(1), ctSubStats(t, b, "sync.dropped", "slow").Dropped.QueueFull)
+	assert.Equal(t, uint64(1), subStats(t, b, "sync.dropped", "slow").Dropped.QueueFull)
 	g.open()
-	assert.Equal(t, []int{1, 2}, ctPayloads(t, g.done, 2, "events 1 and 2"))
+	assert.Equal(t, []int{1, 2}, payloads(t, g.done, 2, "events 1 and 2"))
 }
 
 func TestPublishSyncReportsEvictedEvents(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "sync.evicted")
-	g := newCtGate[int]()
-	ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1), WithOverflow(OverflowDropOldest))
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "sync.evicted")
+	g := newGate[int]()
+	mustSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1), WithOverflow(OverflowDropOldest))
+	ctx := testCtx(t)
 
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1 to be handled")
+	recv(t, g.started, "event 1 to be handled")
 	returned := make(chan error, 1)
 	go func() { returned <- tp.PublishSync(ctx, 2) }()
-	require.Eventually(t, func() bool { return ctSubStats(t, b, "sync.evicted", "slow").QueueLength == 1 },
-		ctWait, time.Millisecond, "event 2 queued")
-	ctNothing(t, returned, "PublishSync returned while its event was queued")
+	require.Eventually(t, func() bool { return subStats(t, b, "sync.evicted", "slow").QueueLength == 1 },
+		testWait, time.Millisecond, "event 2 queued")
+	nothingOn(t, returned, "PublishSync returned while its event was queued")
 	require.NoError(t, tp.Publish(ctx, 3)) // evicts event 2
-	err := ctWaitFor(t, returned, ctWait, "PublishSync of the evicted event")
+	err := recv(t, returned, "PublishSync of the evicted event")
 	require.ErrorIs(t, err, ErrDropped)
 	g.open()
-	assert.Equal(t, []int{1, 3}, ctPayloads(t, g.done, 2, "events 1 and 3"))
+	assert.Equal(t, []int{1, 3}, payloads(t, g.done, 2, "events 1 and 3"))
 }
 
 func TestPublishSyncReturnsWhenCtxEnds(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "sync.ctx")
-	g := newCtGate[int]()
-	ctSubscribe(t, tp, "slow", g.handle)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "sync.ctx")
+	g := newGate[int]()
+	mustSubscribe(t, tp, "slow", g.handle)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := tp.PublishSync(ctx, 1)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	// The event is still delivered.
-	ctWaitFor(t, g.started, ctWait, "the event to be handled")
+	recv(t, g.started, "the event to be handled")
 	g.open()
-	assert.Equal(t, 1, ctWaitFor(t, g.done, ctWait, "the event").Payload)
+	assert.Equal(t, 1, recv(t, g.done, "the event").Payload)
 }
 
-// ctSubStats returns the stats of the live subscription topic/sub from
+// subStats returns the stats of the live subscription topic/sub from
 // Bus.SubscriptionStats.
-func ctSubStats(t testing.TB, b *Bus, topic, sub string) SubscriptionStats {
+func subStats(t testing.TB, b *Bus, topic, sub string) SubscriptionStats {
 	t.Helper()
 	for _, st := range b.SubscriptionStats() {
 		if st.Topic == topic && st.Subscriber == sub {

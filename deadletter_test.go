@@ -14,16 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-type mwtOrder struct {
+type orderPlaced struct {
 	ID     string `json:"id"`
 	Amount int    `json:"amount"`
 }
 
-var errMwtRejected = errors.New("order rejected")
+var errRejected = errors.New("order rejected")
 
-// mwtDeadLetter builds DeadLetter middleware from options that must be
+// newDeadLetter builds DeadLetter middleware from options that must be
 // valid.
-func mwtDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
+func newDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
 	t.Helper()
 	mw, err := DeadLetter(opts...)
 	require.NoError(t, err)
@@ -31,9 +31,9 @@ func mwtDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
 	return mw
 }
 
-// mwtCollectDeadLetters subscribes to the dead-letter topic name and
+// collectDeadLetters subscribes to the dead-letter topic name and
 // forwards every dead letter to the returned channel.
-func mwtCollectDeadLetters(t *testing.T, bus *Bus, name string) (*Subscription, <-chan *Event[FailedDelivery]) {
+func collectDeadLetters(t *testing.T, bus *Bus, name string) (*Subscription, <-chan *Event[FailedDelivery]) {
 	t.Helper()
 	topic, err := NewTopic[FailedDelivery](bus, name)
 	require.NoError(t, err)
@@ -46,34 +46,34 @@ func mwtCollectDeadLetters(t *testing.T, bus *Bus, name string) (*Subscription, 
 	return sub, ch
 }
 
-// mwtFailingOrders subscribes a handler to "orders.placed" that fails
+// failingOrders subscribes a handler to "orders.placed" that fails
 // every event and reports each event it got.
-func mwtFailingOrders(t *testing.T, bus *Bus, mws ...Middleware) (*Topic[mwtOrder], *Subscription, <-chan *Event[mwtOrder]) {
+func failingOrders(t *testing.T, bus *Bus, mws ...Middleware) (*Topic[orderPlaced], *Subscription, <-chan *Event[orderPlaced]) {
 	t.Helper()
-	topic, err := NewTopic[mwtOrder](bus, "orders.placed")
+	topic, err := NewTopic[orderPlaced](bus, "orders.placed")
 	require.NoError(t, err)
-	got := make(chan *Event[mwtOrder], 64)
-	sub, err := topic.Subscribe("billing", func(_ context.Context, e *Event[mwtOrder]) error {
+	got := make(chan *Event[orderPlaced], 64)
+	sub, err := topic.Subscribe("billing", func(_ context.Context, e *Event[orderPlaced]) error {
 		got <- e
-		return errMwtRejected
+		return errRejected
 	}, WithSubscriptionMiddleware(mws...))
 	require.NoError(t, err)
 	return topic, sub, got
 }
 
 func TestDeadLetterAfterRetryExhausts(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
-	dlSub, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
-	topic, sub, got := mwtFailingOrders(t, bus,
-		mwtDeadLetter(t), mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}))
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
+	dlSub, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, sub, got := failingOrders(t, bus,
+		newDeadLetter(t), newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}))
 
 	before := time.Now()
-	order := mwtOrder{ID: "o-1", Amount: 42}
-	require.NoError(t, topic.Publish(mwtCtx(t), order,
+	order := orderPlaced{ID: "o-1", Amount: 42}
+	require.NoError(t, topic.Publish(testCtx(t), order,
 		WithKey("customer-7"), WithMetadata("tenant", "acme"), WithCorrelationID("request-1")))
-	orig := mwtRecv(t, got, "the failing event")
-	dl := mwtRecv(t, deadLetters, "the dead letter")
+	orig := recv(t, got, "the failing event")
+	dl := recv(t, deadLetters, "the dead letter")
 	after := time.Now()
 
 	fd := dl.Payload
@@ -83,10 +83,10 @@ func TestDeadLetterAfterRetryExhausts(t *testing.T) {
 	assert.Equal(t, "customer-7", fd.Envelope.Key)
 	assert.Equal(t, map[string]string{"tenant": "acme"}, fd.Envelope.Metadata)
 	assert.Equal(t, "request-1", fd.Envelope.CorrelationID)
-	assert.Equal(t, "eventbus.mwtOrder", fd.PayloadType)
+	assert.Equal(t, "eventbus.orderPlaced", fd.PayloadType)
 	assert.Equal(t, order, fd.Payload)
 	assert.Equal(t, "billing", fd.Subscriber)
-	assert.Equal(t, errMwtRejected.Error(), fd.Error)
+	assert.Equal(t, errRejected.Error(), fd.Error)
 	assert.Equal(t, 3, fd.Attempts)
 	assert.False(t, fd.FailedAt.Before(before) || fd.FailedAt.After(after), "FailedAt %v", fd.FailedAt)
 
@@ -96,25 +96,25 @@ func TestDeadLetterAfterRetryExhausts(t *testing.T) {
 	assert.NotEqual(t, orig.ID, dl.ID)
 	assert.Equal(t, "customer-7", dl.Key)
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	st := sub.Stats()
 	assert.EqualValues(t, 1, st.DeadLettered)
 	assert.EqualValues(t, 0, st.Delivered)
 	assert.EqualValues(t, 0, st.Failed)
 	assert.EqualValues(t, 2, st.Retried)
 	assert.EqualValues(t, 1, dlSub.Stats().Delivered)
-	mwtNoMore(t, failures, "failure sent to the error handler")
-	mwtNoMore(t, deadLetters, "dead letter")
+	nothingOn(t, failures, "failure sent to the error handler")
+	nothingOn(t, deadLetters, "dead letter")
 }
 
 func TestDeadLetterInheritsARootCorrelationID(t *testing.T) {
-	bus := mwtNewBus(t)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
-	topic, _, got := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+	bus := newBus(t)
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, got := failingOrders(t, bus, newDeadLetter(t))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-2"}))
-	orig := mwtRecv(t, got, "the failing event")
-	dl := mwtRecv(t, deadLetters, "the dead letter")
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-2"}))
+	orig := recv(t, got, "the failing event")
+	dl := recv(t, deadLetters, "the dead letter")
 	assert.Equal(t, orig.ID.String(), orig.CorrelationID)
 	assert.Equal(t, orig.CorrelationID, dl.CorrelationID)
 	assert.Equal(t, orig.ID, dl.CausationID)
@@ -123,33 +123,33 @@ func TestDeadLetterInheritsARootCorrelationID(t *testing.T) {
 }
 
 func TestDeadLetterCustomTopic(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, "billing.dead")
-	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t, DeadLetterTopic("billing.dead")))
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
+	_, deadLetters := collectDeadLetters(t, bus, "billing.dead")
+	topic, sub, _ := failingOrders(t, bus, newDeadLetter(t, DeadLetterTopic("billing.dead")))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-3"}))
-	dl := mwtRecv(t, deadLetters, "the dead letter")
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-3"}))
+	dl := recv(t, deadLetters, "the dead letter")
 	assert.Equal(t, "billing.dead", dl.Topic)
-	assert.Equal(t, "o-3", dl.Payload.Payload.(mwtOrder).ID)
+	assert.Equal(t, "o-3", dl.Payload.Payload.(orderPlaced).ID)
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	for _, ts := range bus.Topics() {
 		assert.NotEqual(t, DefaultDeadLetterTopic, ts.Topic, "the default topic is not used")
 	}
 	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
-	mwtNoMore(t, failures, "failure")
+	nothingOn(t, failures, "failure")
 }
 
 func TestDeadLetterPassesSuccessesThrough(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "orders.fine")
 	require.NoError(t, err)
 	sub, err := topic.Subscribe("fine", func(context.Context, *Event[int]) error { return nil },
-		WithSubscriptionMiddleware(mwtDeadLetter(t)))
+		WithSubscriptionMiddleware(newDeadLetter(t)))
 	require.NoError(t, err)
-	require.NoError(t, topic.PublishSync(mwtCtx(t), 1))
-	mwtClose(t, bus)
+	require.NoError(t, topic.PublishSync(testCtx(t), 1))
+	closeBus(t, bus)
 	assert.EqualValues(t, 1, sub.Stats().Delivered)
 	assert.EqualValues(t, 0, sub.Stats().DeadLettered)
 	for _, ts := range bus.Topics() {
@@ -159,9 +159,9 @@ func TestDeadLetterPassesSuccessesThrough(t *testing.T) {
 
 func TestDeadLetterSubscriberFailuresAreNotDeadLetteredAgain(t *testing.T) {
 	errDLQ := errors.New("dead-letter handler failed")
-	sink, failures := mwtErrorSink()
+	sink, failures := errorSink()
 	// Bus-level, so the dead-letter topic's own subscriber has it too.
-	bus := mwtNewBus(t, sink, WithMiddleware(mwtDeadLetter(t)))
+	bus := newBus(t, sink, WithMiddleware(newDeadLetter(t)))
 	dlTopic, err := NewTopic[FailedDelivery](bus, DefaultDeadLetterTopic)
 	require.NoError(t, err)
 	var dlCalls atomic.Int32
@@ -170,16 +170,16 @@ func TestDeadLetterSubscriberFailuresAreNotDeadLetteredAgain(t *testing.T) {
 		return errDLQ
 	})
 	require.NoError(t, err)
-	topic, sub, _ := mwtFailingOrders(t, bus)
+	topic, sub, _ := failingOrders(t, bus)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-4"}))
-	derr := mwtRecv(t, failures, "the dead-letter subscriber's failure")
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-4"}))
+	derr := recv(t, failures, "the dead-letter subscriber's failure")
 	assert.Equal(t, DefaultDeadLetterTopic, derr.Topic)
 	assert.Equal(t, "broken", derr.Subscriber)
 	assert.ErrorIs(t, derr, errDLQ)
 
-	mwtClose(t, bus)
-	mwtNoMore(t, failures, "failure")
+	closeBus(t, bus)
+	nothingOn(t, failures, "failure")
 	assert.EqualValues(t, 1, dlCalls.Load())
 	assert.EqualValues(t, 1, dlTopic.Stats().Published, "exactly one dead letter, no loop")
 	assert.EqualValues(t, 1, dlSub.Stats().Failed)
@@ -188,31 +188,31 @@ func TestDeadLetterSubscriberFailuresAreNotDeadLetteredAgain(t *testing.T) {
 }
 
 func TestDeadLetterPublishFailureGoesToTheErrorHandler(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	// The dead-letter topic name is taken by another payload type.
 	_, err := NewTopic[string](bus, DefaultDeadLetterTopic)
 	require.NoError(t, err)
-	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+	topic, sub, _ := failingOrders(t, bus, newDeadLetter(t))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-5"}))
-	derr := mwtRecv(t, failures, "the failure")
-	assert.ErrorIs(t, derr, errMwtRejected, "the original error")
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-5"}))
+	derr := recv(t, failures, "the failure")
+	assert.ErrorIs(t, derr, errRejected, "the original error")
 	assert.ErrorIs(t, derr, ErrTopicTypeMismatch, "the dead-letter publish error")
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 1, sub.Stats().Failed)
 	assert.EqualValues(t, 0, sub.Stats().DeadLettered)
 }
 
 func TestDeadLetterWithoutSubscriberIsCountedAndLogged(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink, WithLogger(logger))
-	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+	logger, buf := jsonLogger(slog.LevelDebug)
+	sink, failures := errorSink()
+	bus := newBus(t, sink, WithLogger(logger))
+	topic, sub, _ := failingOrders(t, bus, newDeadLetter(t))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-6"}))
-	mwtClose(t, bus)
-	mwtNoMore(t, failures, "failure")
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-6"}))
+	closeBus(t, bus)
+	nothingOn(t, failures, "failure")
 	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
 	var dlStats *TopicStats
 	for _, ts := range bus.Topics() {
@@ -232,29 +232,29 @@ func TestDeadLetterWithoutSubscriberIsCountedAndLogged(t *testing.T) {
 }
 
 func TestRepublish(t *testing.T) {
-	bus := mwtNewBus(t)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
-	topic, err := NewTopic[mwtOrder](bus, "orders.placed")
+	bus := newBus(t)
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, err := NewTopic[orderPlaced](bus, "orders.placed")
 	require.NoError(t, err)
-	got := make(chan *Event[mwtOrder], 4)
-	_, err = topic.Subscribe("billing", func(_ context.Context, e *Event[mwtOrder]) error {
+	got := make(chan *Event[orderPlaced], 4)
+	_, err = topic.Subscribe("billing", func(_ context.Context, e *Event[orderPlaced]) error {
 		got <- e
 		if _, again := e.Metadata["eventbus.republished-from"]; !again {
-			return errMwtRejected
+			return errRejected
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtDeadLetter(t)))
+	}, WithSubscriptionMiddleware(newDeadLetter(t)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
-	order := mwtOrder{ID: "o-7", Amount: 3}
+	ctx := testCtx(t)
+	order := orderPlaced{ID: "o-7", Amount: 3}
 	require.NoError(t, topic.Publish(ctx, order,
 		WithKey("customer-9"), WithMetadata("tenant", "acme"), WithCorrelationID("request-9")))
-	orig := mwtRecv(t, got, "the failing event")
-	dl := mwtRecv(t, deadLetters, "the dead letter")
+	orig := recv(t, got, "the failing event")
+	dl := recv(t, deadLetters, "the dead letter")
 
 	require.NoError(t, Republish(ctx, topic, dl.Payload))
-	again := mwtRecv(t, got, "the republished event")
+	again := recv(t, got, "the republished event")
 	assert.Equal(t, order, again.Payload)
 	assert.NotEqual(t, orig.ID, again.ID, "a new event")
 	assert.EqualValues(t, 2, again.Sequence)
@@ -263,7 +263,7 @@ func TestRepublish(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"tenant":                     "acme",
 		"eventbus.republished-from":  orig.ID.String(),
-		"eventbus.dead-letter-error": errMwtRejected.Error(),
+		"eventbus.dead-letter-error": errRejected.Error(),
 	}, again.Metadata)
 	assert.Equal(t, uuid.Nil, again.CausationID, "republished from outside a handler")
 	assert.Equal(t, map[string]string{"tenant": "acme"}, orig.Metadata, "the original event is untouched")
@@ -280,13 +280,13 @@ func TestRepublish(t *testing.T) {
 }
 
 func TestFailedDeliveryJSONRoundTrip(t *testing.T) {
-	bus := mwtNewBus(t)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
-	topic, _, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t), mwtRetry(t, RetryPolicy{MaxAttempts: 2, InitialInterval: msec}))
+	bus := newBus(t)
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, _ := failingOrders(t, bus, newDeadLetter(t), newRetry(t, RetryPolicy{MaxAttempts: 2, InitialInterval: msec}))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-8", Amount: 99},
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-8", Amount: 99},
 		WithKey("k"), WithMetadata("a", "1"), WithMetadata("b", "2")))
-	fd := mwtRecv(t, deadLetters, "the dead letter").Payload
+	fd := recv(t, deadLetters, "the dead letter").Payload
 
 	data, err := json.Marshal(fd)
 	require.NoError(t, err)
@@ -301,7 +301,7 @@ func TestFailedDeliveryJSONRoundTrip(t *testing.T) {
 	assert.Equal(t, fd.Envelope.CausationID, back.Envelope.CausationID)
 	assert.Equal(t, "k", back.Envelope.Key)
 	assert.Equal(t, map[string]string{"a": "1", "b": "2"}, back.Envelope.Metadata)
-	assert.Equal(t, "eventbus.mwtOrder", back.PayloadType)
+	assert.Equal(t, "eventbus.orderPlaced", back.PayloadType)
 	assert.Equal(t, map[string]any{"id": "o-8", "amount": float64(99)}, back.Payload)
 	assert.Equal(t, "billing", back.Subscriber)
 	assert.Equal(t, fd.Error, back.Error)
@@ -328,9 +328,9 @@ func TestDeadLetterInvalidOptions(t *testing.T) {
 
 func TestDeadLettersDuringGracefulClose(t *testing.T) {
 	const n = 5
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
-	dlSub, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
+	dlSub, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
 	topic, err := NewTopic[int](bus, "orders.closing")
 	require.NoError(t, err)
 	started := make(chan struct{}, 1)
@@ -343,15 +343,15 @@ func TestDeadLettersDuringGracefulClose(t *testing.T) {
 			case <-ctx.Done():
 			}
 		}
-		return errMwtRejected
-	}, WithSubscriptionMiddleware(mwtDeadLetter(t)))
+		return errRejected
+	}, WithSubscriptionMiddleware(newDeadLetter(t)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	for i := 1; i <= n; i++ {
 		require.NoError(t, topic.Publish(ctx, i))
 	}
-	mwtRecv(t, started, "the first handler call")
+	recv(t, started, "the first handler call")
 
 	closed := make(chan error, 1)
 	go func() { closed <- bus.Close(ctx) }()
@@ -359,17 +359,17 @@ func TestDeadLettersDuringGracefulClose(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, err := NewTopic[int](bus, "orders.probe")
 		return errors.Is(err, ErrClosed)
-	}, mwtWait, msec)
+	}, testWait, msec)
 	close(release)
 
-	require.NoError(t, mwtRecv(t, closed, "Close to return"))
+	require.NoError(t, recv(t, closed, "Close to return"))
 	got := map[int]bool{}
 	for range n {
-		dl := mwtRecv(t, deadLetters, "a dead letter")
+		dl := recv(t, deadLetters, "a dead letter")
 		got[dl.Payload.Payload.(int)] = true
 	}
 	assert.Len(t, got, n, "every event was dead-lettered and delivered")
-	mwtNoMore(t, failures, "failure")
+	nothingOn(t, failures, "failure")
 	assert.EqualValues(t, n, sub.Stats().DeadLettered)
 	assert.EqualValues(t, n, dlSub.Stats().Delivered)
 	assert.Zero(t, dlSub.Stats().Dropped.Total())
@@ -383,17 +383,17 @@ func TestDeadLettersDuringGracefulClose(t *testing.T) {
 // the dead-letter topic of one subscription.
 func TestDeadLetterDoesNotDeadLetterAnotherDeadLetterTopicsFailures(t *testing.T) {
 	errDLQ := errors.New("dead-letter handler failed")
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink, WithMiddleware(mwtDeadLetter(t)))
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	sink, failures := errorSink()
+	bus := newBus(t, sink, WithMiddleware(newDeadLetter(t)))
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
 	billingDead, err := NewTopic[FailedDelivery](bus, "billing.dead")
 	require.NoError(t, err)
 	_, err = billingDead.Subscribe("broken", func(context.Context, *Event[FailedDelivery]) error { return errDLQ })
 	require.NoError(t, err)
-	topic, sub, _ := mwtFailingOrders(t, bus, mwtDeadLetter(t, DeadLetterTopic("billing.dead")))
+	topic, sub, _ := failingOrders(t, bus, newDeadLetter(t, DeadLetterTopic("billing.dead")))
 
-	require.NoError(t, topic.Publish(mwtCtx(t), mwtOrder{ID: "o-9"}))
-	timer := time.NewTimer(mwtWait)
+	require.NoError(t, topic.Publish(testCtx(t), orderPlaced{ID: "o-9"}))
+	timer := time.NewTimer(testWait)
 	defer timer.Stop()
 	select {
 	case derr := <-failures:
@@ -407,7 +407,7 @@ func TestDeadLetterDoesNotDeadLetterAnotherDeadLetterTopicsFailures(t *testing.T
 	case <-timer.C:
 		require.FailNow(t, "neither a failure nor a dead letter")
 	}
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
 	assert.EqualValues(t, 1, billingDead.Stats().Published)
 }
@@ -418,10 +418,10 @@ func TestDeadLetterDoesNotDeadLetterAnotherDeadLetterTopicsFailures(t *testing.T
 // again.
 func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 	errDLQ := errors.New("dead-letter handler failed")
-	sink, failures := mwtErrorSink()
+	sink, failures := errorSink()
 	bus, err := New(sink, WithMiddleware(
-		mwtDeadLetter(t, DeadLetterTopic("dead.first")),
-		mwtDeadLetter(t, DeadLetterTopic("dead.second"))))
+		newDeadLetter(t, DeadLetterTopic("dead.first")),
+		newDeadLetter(t, DeadLetterTopic("dead.second"))))
 	require.NoError(t, err)
 	var dlTopics []*Topic[FailedDelivery]
 	for _, name := range []string{"dead.first", "dead.second"} {
@@ -433,13 +433,13 @@ func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 	}
 	topic, err := NewTopic[int](bus, "orders.looping")
 	require.NoError(t, err)
-	_, err = topic.Subscribe("source", func(context.Context, *Event[int]) error { return errMwtRejected })
+	_, err = topic.Subscribe("source", func(context.Context, *Event[int]) error { return errRejected })
 	require.NoError(t, err)
 	deadLettersPublished := func() uint64 {
 		return dlTopics[0].Stats().Published + dlTopics[1].Stats().Published
 	}
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
+	require.NoError(t, topic.Publish(testCtx(t), 1))
 	var derr *DeliveryError
 	require.Eventually(t, func() bool {
 		select {
@@ -448,7 +448,7 @@ func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 		default:
 			return deadLettersPublished() > 100
 		}
-	}, mwtWait, msec)
+	}, testWait, msec)
 	looped := deadLettersPublished()
 
 	// A looping bus never drains; stop it by force.
@@ -467,14 +467,14 @@ func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 // Republish turns it back into the topic's payload type, and refuses a map
 // that does not fit it.
 func TestRepublishAfterJSONRoundTrip(t *testing.T) {
-	bus := mwtNewBus(t)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
-	topic, _, failed := mwtFailingOrders(t, bus, mwtDeadLetter(t))
+	bus := newBus(t)
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, _, failed := failingOrders(t, bus, newDeadLetter(t))
 
-	ctx := mwtCtx(t)
-	require.NoError(t, topic.Publish(ctx, mwtOrder{ID: "o-9", Amount: 12}))
-	mwtRecv(t, failed, "the failing event")
-	fd := mwtRecv(t, deadLetters, "the dead letter").Payload
+	ctx := testCtx(t)
+	require.NoError(t, topic.Publish(ctx, orderPlaced{ID: "o-9", Amount: 12}))
+	recv(t, failed, "the failing event")
+	fd := recv(t, deadLetters, "the dead letter").Payload
 
 	data, err := json.Marshal(fd)
 	require.NoError(t, err)
@@ -483,8 +483,8 @@ func TestRepublishAfterJSONRoundTrip(t *testing.T) {
 	require.IsType(t, map[string]any{}, stored.Payload)
 
 	require.NoError(t, Republish(ctx, topic, stored))
-	again := mwtRecv(t, failed, "the republished event")
-	assert.Equal(t, mwtOrder{ID: "o-9", Amount: 12}, again.Payload)
+	again := recv(t, failed, "the republished event")
+	assert.Equal(t, orderPlaced{ID: "o-9", Amount: 12}, again.Payload)
 	assert.Equal(t, fd.Envelope.ID.String(), again.Metadata["eventbus.republished-from"])
 
 	stored.Payload = map[string]any{"sku": "x"}

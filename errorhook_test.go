@@ -24,7 +24,7 @@ func TestErrorHandlerGetsADeliveryError(t *testing.T) {
 		hasID bool
 	}
 	calls := make(chan call, 4)
-	bus := mwtNewBus(t, WithErrorHandler(func(ctx context.Context, err *DeliveryError) {
+	bus := newBus(t, WithErrorHandler(func(ctx context.Context, err *DeliveryError) {
 		info, ok := DeliveryFromContext(ctx)
 		corr, hasID := CorrelationIDFromContext(ctx)
 		calls <- call{err, info, ok, corr, hasID}
@@ -38,9 +38,9 @@ func TestErrorHandlerGetsADeliveryError(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), "payload", WithCorrelationID("corr-1")))
-	id := mwtRecv(t, ids, "the event ID")
-	c := mwtRecv(t, calls, "the error handler call")
+	require.NoError(t, topic.Publish(testCtx(t), "payload", WithCorrelationID("corr-1")))
+	id := recv(t, ids, "the event ID")
+	c := recv(t, calls, "the error handler call")
 	derr := c.err
 	require.NotNil(t, derr)
 	assert.Equal(t, "hook.failed", derr.Topic)
@@ -63,32 +63,32 @@ func TestErrorHandlerGetsADeliveryError(t *testing.T) {
 	assert.True(t, c.hasID)
 	assert.Equal(t, "corr-1", c.corr)
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 1, sub.Stats().Failed)
-	mwtNoMore(t, calls, "error handler call")
+	nothingOn(t, calls, "error handler call")
 }
 
 func TestErrorHandlerCountsAttemptsAfterRetry(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[int](bus, "hook.retried")
 	require.NoError(t, err)
-	_, err = topic.Subscribe("failing", func(context.Context, *Event[int]) error { return errMwtFlaky },
-		WithSubscriptionMiddleware(mwtRetry(t, RetryPolicy{MaxAttempts: 4, InitialInterval: msec})))
+	_, err = topic.Subscribe("failing", func(context.Context, *Event[int]) error { return errFlaky },
+		WithSubscriptionMiddleware(newRetry(t, RetryPolicy{MaxAttempts: 4, InitialInterval: msec})))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	derr := mwtRecv(t, failures, "the final failure")
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	derr := recv(t, failures, "the final failure")
 	assert.Equal(t, 4, derr.Attempts)
-	assert.ErrorIs(t, derr, errMwtFlaky)
-	mwtClose(t, bus)
-	mwtNoMore(t, failures, "failure")
+	assert.ErrorIs(t, derr, errFlaky)
+	closeBus(t, bus)
+	nothingOn(t, failures, "failure")
 }
 
 func TestErrorHandlerNotCalledForSuccessOrPublishSync(t *testing.T) {
 	errHandler := errors.New("handler failed")
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[bool](bus, "hook.quiet")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("sub", func(_ context.Context, e *Event[bool]) error {
@@ -99,17 +99,17 @@ func TestErrorHandlerNotCalledForSuccessOrPublishSync(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.PublishSync(ctx, false))
 	assert.ErrorIs(t, topic.PublishSync(ctx, true), errHandler, "the PublishSync caller gets the failure")
-	mwtClose(t, bus)
-	mwtNoMore(t, failures, "failure")
+	closeBus(t, bus)
+	nothingOn(t, failures, "failure")
 }
 
 func TestPanickingErrorHandlerDoesNotKillTheWorker(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
+	logger, buf := jsonLogger(slog.LevelDebug)
 	var hookCalls atomic.Int32
-	bus := mwtNewBus(t, WithLogger(logger), WithErrorHandler(func(context.Context, *DeliveryError) {
+	bus := newBus(t, WithLogger(logger), WithErrorHandler(func(context.Context, *DeliveryError) {
 		hookCalls.Add(1)
 		panic("error handler exploded")
 	}))
@@ -119,21 +119,21 @@ func TestPanickingErrorHandlerDoesNotKillTheWorker(t *testing.T) {
 	sub, err := topic.Subscribe("sub", func(_ context.Context, e *Event[bool]) error {
 		handled <- e.Payload
 		if e.Payload {
-			return errMwtFlaky
+			return errFlaky
 		}
 		return nil
 	})
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.Publish(ctx, true))
 	require.NoError(t, topic.Publish(ctx, false))
 	require.NoError(t, topic.Publish(ctx, true))
 	for _, want := range []bool{true, false, true} {
-		assert.Equal(t, want, mwtRecv(t, handled, "an event"), "the worker lives on")
+		assert.Equal(t, want, recv(t, handled, "an event"), "the worker lives on")
 	}
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 2, hookCalls.Load())
 	st := sub.Stats()
 	assert.EqualValues(t, 2, st.Failed)
@@ -146,23 +146,23 @@ func TestPanickingErrorHandlerDoesNotKillTheWorker(t *testing.T) {
 
 func TestDefaultErrorHandlerLogs(t *testing.T) {
 	errHandler := errors.New("handler failed")
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	bus := mwtNewBus(t, WithLogger(logger))
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBusWithDefaults(t, WithLogger(logger))
 	topic, err := NewTopic[int](bus, "hook.default")
 	require.NoError(t, err)
 	ids := make(chan uuid.UUID, 1)
 	_, err = topic.Subscribe("logged", func(_ context.Context, e *Event[int]) error {
 		ids <- e.ID
 		return errHandler
-	}, WithSubscriptionMiddleware(mwtRetry(t, RetryPolicy{MaxAttempts: 2, InitialInterval: msec})))
+	}, WithSubscriptionMiddleware(newRetry(t, RetryPolicy{MaxAttempts: 2, InitialInterval: msec})))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 5))
-	id := mwtRecv(t, ids, "the event ID")
+	require.NoError(t, topic.Publish(testCtx(t), 5))
+	id := recv(t, ids, "the event ID")
 	const msg = "eventbus: delivery failed"
-	require.Eventually(t, func() bool { return len(buf.withMsg(t, msg)) > 0 }, mwtWait, msec,
+	require.Eventually(t, func() bool { return len(buf.withMsg(t, msg)) > 0 }, testWait, msec,
 		"the default error handler writes a record")
-	mwtClose(t, bus)
+	closeBus(t, bus)
 
 	recs := buf.withMsg(t, msg)
 	require.Len(t, recs, 1)
@@ -179,7 +179,7 @@ func TestDefaultErrorHandlerLogs(t *testing.T) {
 // slog.Default(), so that they are never silent; its other records are
 // discarded.
 func TestDefaultErrorHandlerWithoutLoggerUsesSlogDefault(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
+	logger, buf := jsonLogger(slog.LevelDebug)
 	oldDefault, oldOutput, oldFlags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(logger)
 	t.Cleanup(func() {
@@ -188,19 +188,19 @@ func TestDefaultErrorHandlerWithoutLoggerUsesSlogDefault(t *testing.T) {
 		log.SetFlags(oldFlags)
 	})
 
-	bus := mwtNewBus(t, WithLogger(nil))
+	bus := newBusWithDefaults(t, WithLogger(nil))
 	topic, err := NewTopic[int](bus, "hook.nologger")
 	require.NoError(t, err)
-	failing := func(context.Context, *Event[int]) error { return errMwtFlaky }
+	failing := func(context.Context, *Event[int]) error { return errFlaky }
 	plain, err := topic.Subscribe("plain", failing)
 	require.NoError(t, err)
 	// A dead letter nobody subscribed to makes a warning on the bus's own
 	// logger, which is discarded.
-	dead, err := topic.Subscribe("dead", failing, WithSubscriptionMiddleware(mwtDeadLetter(t)))
+	dead, err := topic.Subscribe("dead", failing, WithSubscriptionMiddleware(newDeadLetter(t)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	mwtClose(t, bus)
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	closeBus(t, bus)
 
 	assert.EqualValues(t, 1, plain.Stats().Failed)
 	assert.EqualValues(t, 1, dead.Stats().DeadLettered)
@@ -210,7 +210,7 @@ func TestDefaultErrorHandlerWithoutLoggerUsesSlogDefault(t *testing.T) {
 	assert.Equal(t, "ERROR", recs[0]["level"])
 	assert.Equal(t, "hook.nologger", recs[0]["topic"])
 	assert.Equal(t, "plain", recs[0]["subscriber"])
-	assert.Equal(t, errMwtFlaky.Error(), recs[0]["error"])
+	assert.Equal(t, errFlaky.Error(), recs[0]["error"])
 }
 
 func TestWithErrorHandlerNil(t *testing.T) {
@@ -222,7 +222,7 @@ func TestWithErrorHandlerNil(t *testing.T) {
 func TestErrorHandlerMayPublish(t *testing.T) {
 	alertsCh := make(chan *Event[string], 1)
 	var alerts *Topic[string]
-	bus := mwtNewBus(t, WithErrorHandler(func(ctx context.Context, err *DeliveryError) {
+	bus := newBus(t, WithErrorHandler(func(ctx context.Context, err *DeliveryError) {
 		// The handler's ctx continues the failed event's chain.
 		_ = alerts.Publish(ctx, err.Subscriber)
 	}))
@@ -239,13 +239,13 @@ func TestErrorHandlerMayPublish(t *testing.T) {
 	ids := make(chan uuid.UUID, 1)
 	_, err = topic.Subscribe("failing", func(_ context.Context, e *Event[int]) error {
 		ids <- e.ID
-		return errMwtFlaky
+		return errFlaky
 	})
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1, WithCorrelationID("incident-1")))
-	id := mwtRecv(t, ids, "the failed event's ID")
-	alert := mwtRecv(t, alertsCh, "the alert")
+	require.NoError(t, topic.Publish(testCtx(t), 1, WithCorrelationID("incident-1")))
+	id := recv(t, ids, "the failed event's ID")
+	alert := recv(t, alertsCh, "the alert")
 	assert.Equal(t, "failing", alert.Payload)
 	assert.Equal(t, id, alert.CausationID)
 	assert.Equal(t, "incident-1", alert.CorrelationID)

@@ -15,19 +15,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Helpers of the idempotency tests start with "idt". An in-process bus never
-// delivers an event twice, so these tests simulate a redelivering source
+// An in-process bus never delivers an event twice, so these tests simulate a redelivering source
 // with middleware placed outside Idempotent that calls the rest of the chain
 // again with the same Message.
 
-var errIdtFailed = errors.New("idempotency test failure")
+var errHandlerFailed = errors.New("idempotency test failure")
 
-// idtResults is the most deliveries one test makes through idtRedeliver.
-const idtResults = 2048
+// idempotentCapacity is the most deliveries one test makes through
+// redeliverer.
+const idempotentCapacity = 2048
 
-// idtIdempotent builds Idempotent middleware from a capacity that must be
+// newIdempotent builds Idempotent middleware from a capacity that must be
 // valid.
-func idtIdempotent(t *testing.T, capacity int) Middleware {
+func newIdempotent(t *testing.T, capacity int) Middleware {
 	t.Helper()
 	mw, err := Idempotent(capacity)
 	require.NoError(t, err)
@@ -35,9 +35,9 @@ func idtIdempotent(t *testing.T, capacity int) Middleware {
 	return mw
 }
 
-// idtCall calls next, turning a panic into an error so that a redelivering
+// callNext calls next, turning a panic into an error so that a redelivering
 // helper can go on after it.
-func idtCall(ctx context.Context, next HandlerFunc, m Message) (err error) {
+func callNext(ctx context.Context, next HandlerFunc, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -46,17 +46,17 @@ func idtCall(ctx context.Context, next HandlerFunc, m Message) (err error) {
 	return next(ctx, m)
 }
 
-// idtRedeliver returns middleware that calls the rest of the chain n times
+// redeliverer returns middleware that calls the rest of the chain n times
 // in a row with the same Message, sends the n results to the returned
 // channel as one slice, and returns the first result. The channel holds
-// the results of idtResults deliveries without blocking.
-func idtRedeliver(n int) (Middleware, <-chan []error) {
-	results := make(chan []error, idtResults)
+// the results of idempotentCapacity deliveries without blocking.
+func redeliverer(n int) (Middleware, <-chan []error) {
+	results := make(chan []error, idempotentCapacity)
 	return func(next HandlerFunc) HandlerFunc {
 		return func(ctx context.Context, m Message) error {
 			errs := make([]error, n)
 			for i := range errs {
-				errs[i] = idtCall(ctx, next, m)
+				errs[i] = callNext(ctx, next, m)
 			}
 			results <- errs
 			return errs[0]
@@ -64,10 +64,10 @@ func idtRedeliver(n int) (Middleware, <-chan []error) {
 	}, results
 }
 
-// idtWait receives from ch inside a worker, where the test cannot be
+// recvInWorker receives from ch inside a worker, where the test cannot be
 // failed; it reports a timeout as an error.
-func idtWait[T any](ch <-chan T, what string) (T, error) {
-	timer := time.NewTimer(mwtWait)
+func recvInWorker[T any](ch <-chan T, what string) (T, error) {
+	timer := time.NewTimer(testWait)
 	defer timer.Stop()
 	select {
 	case v := <-ch:
@@ -78,16 +78,16 @@ func idtWait[T any](ch <-chan T, what string) (T, error) {
 	}
 }
 
-// idtCounter is a handler that counts its calls per subscriber and per
+// handledCounter is a handler that counts its calls per subscriber and per
 // payload, and fails or panics when told to.
-type idtCounter struct {
+type handledCounter struct {
 	mu    sync.Mutex
 	calls map[string]int
 	log   []string
 	fail  func(subscriber, payload string, call int) error
 }
 
-func (c *idtCounter) handler(subscriber string) func(context.Context, *Event[string]) error {
+func (c *handledCounter) handler(subscriber string) func(context.Context, *Event[string]) error {
 	return func(_ context.Context, e *Event[string]) error {
 		c.mu.Lock()
 		if c.calls == nil {
@@ -105,84 +105,84 @@ func (c *idtCounter) handler(subscriber string) func(context.Context, *Event[str
 	}
 }
 
-func (c *idtCounter) count(subscriber, payload string) int {
+func (c *handledCounter) count(subscriber, payload string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.calls[subscriber+"/"+payload]
 }
 
-func (c *idtCounter) handled() []string {
+func (c *handledCounter) handled() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.log...)
 }
 
 func TestIdempotentSkipsARedeliveredEvent(t *testing.T) {
-	redeliver, results := idtRedeliver(3)
-	bus := mwtNewBus(t)
+	redeliver, results := redeliverer(3)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.redelivered")
 	require.NoError(t, err)
-	c := &idtCounter{}
+	c := &handledCounter{}
 	sub, err := topic.Subscribe("once", c.handler("once"),
-		WithSubscriptionMiddleware(redeliver, idtIdempotent(t, 8)))
+		WithSubscriptionMiddleware(redeliver, newIdempotent(t, 8)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
-	assert.Equal(t, []error{nil, nil, nil}, mwtRecv(t, results, "the results"),
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	assert.Equal(t, []error{nil, nil, nil}, recv(t, results, "the results"),
 		"every delivery is acknowledged")
 	assert.Equal(t, 1, c.count("once", "a"), "the handler ran once")
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
-	assert.Equal(t, []error{nil, nil, nil}, mwtRecv(t, results, "the results"))
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	assert.Equal(t, []error{nil, nil, nil}, recv(t, results, "the results"))
 	assert.Equal(t, 2, c.count("once", "a"), "another event with the same payload is not a duplicate")
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 2, sub.Stats().Delivered)
 	assert.EqualValues(t, 0, sub.Stats().Failed)
 }
 
 func TestIdempotentRunsTheHandlerAgainAfterAFailure(t *testing.T) {
-	redeliver, results := idtRedeliver(3)
-	bus := mwtNewBus(t)
+	redeliver, results := redeliverer(3)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.failed")
 	require.NoError(t, err)
-	c := &idtCounter{fail: func(_, _ string, call int) error {
+	c := &handledCounter{fail: func(_, _ string, call int) error {
 		if call == 1 {
-			return errIdtFailed
+			return errHandlerFailed
 		}
 		return nil
 	}}
 	_, err = topic.Subscribe("flaky", c.handler("flaky"),
-		WithSubscriptionMiddleware(redeliver, idtIdempotent(t, 8)))
+		WithSubscriptionMiddleware(redeliver, newIdempotent(t, 8)))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), "a")
-	assert.ErrorIs(t, err, errIdtFailed, "the first delivery failed")
-	errs := mwtRecv(t, results, "the results")
+	err = topic.PublishSync(testCtx(t), "a")
+	assert.ErrorIs(t, err, errHandlerFailed, "the first delivery failed")
+	errs := recv(t, results, "the results")
 	require.Len(t, errs, 3)
-	assert.ErrorIs(t, errs[0], errIdtFailed)
+	assert.ErrorIs(t, errs[0], errHandlerFailed)
 	assert.NoError(t, errs[1], "the redelivery ran the handler again and succeeded")
 	assert.NoError(t, errs[2], "the third delivery was skipped")
 	assert.Equal(t, 2, c.count("flaky", "a"))
 }
 
 func TestIdempotentForgetsAnEventWhoseHandlerPanicked(t *testing.T) {
-	redeliver, results := idtRedeliver(3)
-	bus := mwtNewBus(t)
+	redeliver, results := redeliverer(3)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.panic")
 	require.NoError(t, err)
-	c := &idtCounter{fail: func(_, _ string, call int) error {
+	c := &handledCounter{fail: func(_, _ string, call int) error {
 		if call == 1 {
 			panic("first attempt")
 		}
 		return nil
 	}}
 	_, err = topic.Subscribe("panicky", c.handler("panicky"),
-		WithSubscriptionMiddleware(redeliver, idtIdempotent(t, 8)))
+		WithSubscriptionMiddleware(redeliver, newIdempotent(t, 8)))
 	require.NoError(t, err)
 
-	require.Error(t, topic.PublishSync(mwtCtx(t), "a"))
-	errs := mwtRecv(t, results, "the results")
+	require.Error(t, topic.PublishSync(testCtx(t), "a"))
+	errs := recv(t, results, "the results")
 	require.Len(t, errs, 3)
 	require.Error(t, errs[0])
 	assert.Contains(t, errs[0].Error(), "first attempt")
@@ -205,19 +205,19 @@ func TestIdempotentRejectsADuplicateInFlight(t *testing.T) {
 			first := make(chan error, 1)
 			go func() { first <- next(ctx, m) }()
 			var o outcome
-			if _, err := idtWait(started, "the handler to start"); err != nil {
+			if _, err := recvInWorker(started, "the handler to start"); err != nil {
 				o.second = err
 			} else {
 				o.second = next(ctx, m)
 			}
 			close(release)
-			o.first, _ = idtWait(first, "the first delivery")
+			o.first, _ = recvInWorker(first, "the first delivery")
 			o.third = next(ctx, m)
 			outcomes <- o
 			return o.first
 		}
 	}
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.inflight")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("slow", func(ctx context.Context, _ *Event[string]) error {
@@ -225,11 +225,11 @@ func TestIdempotentRejectsADuplicateInFlight(t *testing.T) {
 		started <- struct{}{}
 		<-release
 		return nil
-	}, WithSubscriptionMiddleware(concurrent, idtIdempotent(t, 8)))
+	}, WithSubscriptionMiddleware(concurrent, newIdempotent(t, 8)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
-	o := mwtRecv(t, outcomes, "the outcomes")
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	o := recv(t, outcomes, "the outcomes")
 	assert.NoError(t, o.first, "the delivery in flight decides")
 	require.Error(t, o.second)
 	assert.ErrorIs(t, o.second, ErrDuplicateInFlight)
@@ -258,15 +258,15 @@ func TestIdempotentEvictsTheOldestRecordedFirst(t *testing.T) {
 			return next(ctx, m)
 		}
 	}
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.capacity")
 	require.NoError(t, err)
-	c := &idtCounter{}
+	c := &handledCounter{}
 	_, err = topic.Subscribe("bounded", c.handler("bounded"),
-		WithSubscriptionMiddleware(replay, idtIdempotent(t, 2)))
+		WithSubscriptionMiddleware(replay, newIdempotent(t, 2)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	for _, p := range []string{
 		"A", "B", "C", // remembers B, C
 		"replay:A", // A was evicted: handled again; remembers C, A
@@ -282,31 +282,31 @@ func TestIdempotentEvictsTheOldestRecordedFirst(t *testing.T) {
 }
 
 func TestIdempotentKeepsAMemoryPerSubscriber(t *testing.T) {
-	redeliver, results := idtRedeliver(2)
-	bus := mwtNewBus(t, WithMiddleware(redeliver, idtIdempotent(t, 8)))
+	redeliver, results := redeliverer(2)
+	bus := newBus(t, WithMiddleware(redeliver, newIdempotent(t, 8)))
 	topic, err := NewTopic[string](bus, "idem.shared")
 	require.NoError(t, err)
-	c := &idtCounter{}
+	c := &handledCounter{}
 	for _, name := range []string{"alpha", "beta"} {
 		_, err := topic.Subscribe(name, c.handler(name))
 		require.NoError(t, err)
 	}
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
 	for range 2 {
-		assert.Equal(t, []error{nil, nil}, mwtRecv(t, results, "a subscriber's results"))
+		assert.Equal(t, []error{nil, nil}, recv(t, results, "a subscriber's results"))
 	}
 	assert.Equal(t, 1, c.count("alpha", "a"), "alpha handled the event once")
 	assert.Equal(t, 1, c.count("beta", "a"), "beta handled the event once")
 }
 
 func TestIdempotentSharedByConcurrentSubscribers(t *testing.T) {
-	const events = 200 // 2 topics * 3 subscribers * 200 events <= idtResults
-	redeliver, results := idtRedeliver(2)
-	idem := idtIdempotent(t, events) // no eviction between a delivery and its redelivery
-	bus := mwtNewBus(t)
+	const events = 200 // 2 topics * 3 subscribers * 200 events <= idempotentCapacity
+	redeliver, results := redeliverer(2)
+	idem := newIdempotent(t, events) // no eviction between a delivery and its redelivery
+	bus := newBus(t)
 	topics := make([]*Topic[string], 2)
-	c := &idtCounter{}
+	c := &handledCounter{}
 	for i := range topics {
 		topic, err := NewTopic[string](bus, fmt.Sprintf("idem.concurrent%d", i))
 		require.NoError(t, err)
@@ -319,7 +319,7 @@ func TestIdempotentSharedByConcurrentSubscribers(t *testing.T) {
 		}
 	}
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	for _, topic := range topics {
 		wg.Go(func() {
@@ -329,9 +329,9 @@ func TestIdempotentSharedByConcurrentSubscribers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	for range 2 * 3 * events {
-		assert.Equal(t, []error{nil, nil}, mwtRecv(t, results, "a delivery's results"))
+		assert.Equal(t, []error{nil, nil}, recv(t, results, "a delivery's results"))
 	}
 	for i := range topics {
 		for _, name := range []string{"alpha", "beta", "gamma"} {
@@ -343,42 +343,42 @@ func TestIdempotentSharedByConcurrentSubscribers(t *testing.T) {
 }
 
 func TestIdempotentOutsideRetryRecordsARetriedSuccessOnce(t *testing.T) {
-	redeliver, results := idtRedeliver(2)
-	bus := mwtNewBus(t)
+	redeliver, results := redeliverer(2)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.retry")
 	require.NoError(t, err)
-	c := &idtCounter{fail: func(_, _ string, call int) error {
+	c := &handledCounter{fail: func(_, _ string, call int) error {
 		if call < 3 {
-			return errIdtFailed
+			return errHandlerFailed
 		}
 		return nil
 	}}
 	_, err = topic.Subscribe("retried", c.handler("retried"), WithSubscriptionMiddleware(
-		redeliver, idtIdempotent(t, 8), mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec})))
+		redeliver, newIdempotent(t, 8), newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec})))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
-	assert.Equal(t, []error{nil, nil}, mwtRecv(t, results, "the results"))
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	assert.Equal(t, []error{nil, nil}, recv(t, results, "the results"))
 	assert.Equal(t, 3, c.count("retried", "a"), "three attempts, then the redelivery was skipped")
 }
 
 func TestIdempotentOutsideDeadLetterDeadLettersOnce(t *testing.T) {
-	redeliver, results := idtRedeliver(2)
-	bus := mwtNewBus(t)
-	_, deadLetters := mwtCollectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	redeliver, results := redeliverer(2)
+	bus := newBus(t)
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
 	topic, err := NewTopic[string](bus, "idem.deadletter")
 	require.NoError(t, err)
-	c := &idtCounter{fail: func(string, string, int) error { return errIdtFailed }}
+	c := &handledCounter{fail: func(string, string, int) error { return errHandlerFailed }}
 	_, err = topic.Subscribe("doomed", c.handler("doomed"),
-		WithSubscriptionMiddleware(redeliver, idtIdempotent(t, 8), mwtDeadLetter(t)))
+		WithSubscriptionMiddleware(redeliver, newIdempotent(t, 8), newDeadLetter(t)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "a"))
-	assert.Equal(t, []error{nil, nil}, mwtRecv(t, results, "the results"))
-	dl := mwtRecv(t, deadLetters, "the dead letter")
+	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	assert.Equal(t, []error{nil, nil}, recv(t, results, "the results"))
+	dl := recv(t, deadLetters, "the dead letter")
 	assert.Equal(t, "doomed", dl.Payload.Subscriber)
-	mwtClose(t, bus)
-	mwtNoMore(t, deadLetters, "a second dead letter")
+	closeBus(t, bus)
+	nothingOn(t, deadLetters, "a second dead letter")
 	assert.Equal(t, 1, c.count("doomed", "a"), "the dead-lettered event counts as handled")
 }
 
@@ -392,7 +392,7 @@ func TestIdempotentInvalidCapacity(t *testing.T) {
 
 func TestIdempotentWithoutADeliveryJustCallsNext(t *testing.T) {
 	var calls atomic.Int32
-	h := idtIdempotent(t, 1)(func(context.Context, Message) error {
+	h := newIdempotent(t, 1)(func(context.Context, Message) error {
 		calls.Add(1)
 		return nil
 	})

@@ -38,22 +38,16 @@ import (
 // TestLifecycleSoak run seed after seed until that many events were
 // published (see the closing notes of the reliability issue).
 
-var lcSeed = flag.Uint64("lifecycle.seed", 0, "run TestLifecycleStress with this seed only")
+var lifecycleSeed = flag.Uint64("lifecycle.seed", 0, "run TestLifecycleStress with this seed only")
 
-// lcMsg is the payload of the lifecycle tests: publisher and its count.
-type lcMsg struct {
-	Pub int
-	N   int
-}
-
-// lcOps is where a lifecycle worker gets its choices from: a seeded random
+// lifecycleOps is where a lifecycle worker gets its choices from: a seeded random
 // source, or the bytes of a fuzz input.
-type lcOps interface {
+type lifecycleOps interface {
 	// next returns a number in [0, n), and false once the source is used up.
 	next(n int) (int, bool)
 }
 
-type lcRandOps struct {
+type seededOps struct {
 	r    *rand.Rand
 	left int
 	// halfway, if set, is closed once half of the choices are made.
@@ -61,7 +55,7 @@ type lcRandOps struct {
 	half    int
 }
 
-func (o *lcRandOps) next(n int) (int, bool) {
+func (o *seededOps) next(n int) (int, bool) {
 	if o.left <= 0 {
 		return 0, false
 	}
@@ -72,9 +66,9 @@ func (o *lcRandOps) next(n int) (int, bool) {
 	return o.r.IntN(n), true
 }
 
-type lcByteOps struct{ data []byte }
+type byteOps struct{ data []byte }
 
-func (o *lcByteOps) next(n int) (int, bool) {
+func (o *byteOps) next(n int) (int, bool) {
 	if len(o.data) == 0 {
 		return 0, false
 	}
@@ -83,11 +77,11 @@ func (o *lcByteOps) next(n int) (int, bool) {
 	return int(b) % n, true
 }
 
-// lcSeqSet is a set of sequence numbers, in chunks of bits.
-type lcSeqSet map[uint64]*[64]uint64
+// seqSet is a set of sequence numbers, in chunks of bits.
+type seqSet map[uint64]*[64]uint64
 
 // add adds seq and reports whether it was there already.
-func (s lcSeqSet) add(seq uint64) bool {
+func (s seqSet) add(seq uint64) bool {
 	chunk := s[seq/4096]
 	if chunk == nil {
 		chunk = new([64]uint64)
@@ -101,8 +95,8 @@ func (s lcSeqSet) add(seq uint64) bool {
 	return false
 }
 
-// lcSub is one subscription of a lifecycle run and what its handler saw.
-type lcSub struct {
+// lifecycleSub is one subscription of a lifecycle run and what its handler saw.
+type lifecycleSub struct {
 	s       atomic.Pointer[Subscription]
 	ordered bool // one worker, or every event of a publisher on one lane
 
@@ -110,14 +104,14 @@ type lcSub struct {
 	afterDone atomic.Int64
 
 	mu       sync.Mutex
-	seen     lcSeqSet
+	seen     seqSet
 	last     map[int]int // publisher -> last N handled
 	dups     int
 	unorder  int
 	rejected uint64 // ErrQueueFull seen by publishers
 }
 
-func (r *lcSub) handle(ctx context.Context, e *Event[lcMsg]) error {
+func (r *lifecycleSub) handle(ctx context.Context, e *Event[pubMsg]) error {
 	r.calls.Add(1)
 	if s := r.s.Load(); s != nil {
 		select {
@@ -150,17 +144,17 @@ func (r *lcSub) handle(ctx context.Context, e *Event[lcMsg]) error {
 	return nil
 }
 
-// lcRun is one lifecycle run and its bookkeeping.
-type lcRun struct {
+// lifecycleRun is one lifecycle run and its bookkeeping.
+type lifecycleRun struct {
 	t     testing.TB
 	b     *Bus
-	topic *Topic[lcMsg]
+	topic *Topic[pubMsg]
 	dl    Middleware
 
 	mu       sync.Mutex
-	subs     []*lcSub
-	live     []*lcSub
-	byName   map[string]*lcSub
+	subs     []*lifecycleSub
+	live     []*lifecycleSub
+	byName   map[string]*lifecycleSub
 	names    int
 	reported atomic.Int64 // failures the error handler got
 	syncFail atomic.Int64 // failures PublishSync returned
@@ -168,19 +162,19 @@ type lcRun struct {
 	bad      chan error
 }
 
-func newLCRun(t testing.TB) *lcRun {
-	r := &lcRun{t: t, bad: make(chan error, 64), byName: map[string]*lcSub{}}
+func newLifecycleRun(t testing.TB) *lifecycleRun {
+	r := &lifecycleRun{t: t, bad: make(chan error, 64), byName: map[string]*lifecycleSub{}}
 	b, err := New(WithErrorHandler(func(context.Context, *DeliveryError) { r.reported.Add(1) }))
 	require.NoError(t, err)
 	r.b = b
-	r.topic, err = NewTopic[lcMsg](b, "lifecycle")
+	r.topic, err = NewTopic[pubMsg](b, "lifecycle")
 	require.NoError(t, err)
 	r.dl, err = DeadLetter()
 	require.NoError(t, err)
 	return r
 }
 
-func (r *lcRun) fail(err error) {
+func (r *lifecycleRun) fail(err error) {
 	select {
 	case r.bad <- err:
 	default:
@@ -188,25 +182,25 @@ func (r *lcRun) fail(err error) {
 }
 
 // subscribe adds a subscription of a kind chosen by ops.
-func (r *lcRun) subscribe(ops lcOps) bool {
+func (r *lifecycleRun) subscribe(ops lifecycleOps) bool {
 	kind, ok := ops.next(8)
 	if !ok {
 		return false
 	}
 	policy, _ := ops.next(4)
 	capacity, _ := ops.next(6)
-	rec := &lcSub{seen: lcSeqSet{}, last: map[int]int{}}
+	rec := &lifecycleSub{seen: seqSet{}, last: map[int]int{}}
 	opts := []SubscribeOption{WithOverflow(Overflow(policy)), WithQueueCapacity(1 + capacity*3)}
 	switch kind {
 	case 0, 1, 2: // the defaults but for the policy: a ring reader under OverflowBlock
 		rec.ordered = true
 	case 3: // several workers, each publisher's events on one lane
-		opts = append(opts, WithConcurrency(3), WithOrderingKey(func(e *Event[lcMsg]) string { return strconv.Itoa(e.Payload.Pub) }))
+		opts = append(opts, WithConcurrency(3), WithOrderingKey(func(e *Event[pubMsg]) string { return strconv.Itoa(e.Payload.Pub) }))
 		rec.ordered = true
 	case 4: // several workers, events spread over the lanes
 		opts = append(opts, WithConcurrency(2))
 	case 5: // a queue of its own through a filter
-		opts = append(opts, WithFilter(func(e *Event[lcMsg]) bool { return e.Payload.N%5 != 0 }))
+		opts = append(opts, WithFilter(func(e *Event[pubMsg]) bool { return e.Payload.N%5 != 0 }))
 		rec.ordered = true
 	case 6: // dead letters
 		opts = append(opts, WithSubscriptionMiddleware(r.dl))
@@ -237,7 +231,7 @@ func (r *lcRun) subscribe(ops lcOps) bool {
 }
 
 // victim removes a live subscription chosen by ops from the live list.
-func (r *lcRun) victim(ops lcOps) (*lcSub, bool) {
+func (r *lifecycleRun) victim(ops lifecycleOps) (*lifecycleSub, bool) {
 	i, ok := ops.next(1 << 16)
 	if !ok {
 		return nil, false
@@ -255,7 +249,7 @@ func (r *lcRun) victim(ops lcOps) (*lcSub, bool) {
 
 // stop ends a live subscription chosen by ops: Unsubscribe, Drain (with a
 // ctx that lasts, has ended, or ends soon), or both at once.
-func (r *lcRun) stop(ops lcOps) bool {
+func (r *lifecycleRun) stop(ops lifecycleOps) bool {
 	v, ok := r.victim(ops)
 	if !ok {
 		return false
@@ -277,7 +271,7 @@ func (r *lcRun) stop(ops lcOps) bool {
 		s.Unsubscribe()
 	case 1:
 		// No handler blocks, so a Drain with a ctx that lasts completes.
-		ctx, cancel := context.WithTimeout(context.Background(), ctWait)
+		ctx, cancel := context.WithTimeout(context.Background(), testWait)
 		defer cancel()
 		if err := s.Drain(ctx); err != nil {
 			r.fail(fmt.Errorf("drain with a lasting ctx: %w", err))
@@ -301,7 +295,7 @@ func (r *lcRun) stop(ops lcOps) bool {
 
 // publish publishes a burst of events of publisher pub, counted from *n,
 // with a ctx that lasts, has ended or ends soon; or one PublishSync.
-func (r *lcRun) publish(ops lcOps, pub int, n *int) bool {
+func (r *lifecycleRun) publish(ops lifecycleOps, pub int, n *int) bool {
 	how, ok := ops.next(8)
 	if !ok {
 		return false
@@ -316,16 +310,16 @@ func (r *lcRun) publish(ops lcOps, pub int, n *int) bool {
 	case 1:
 		ctx, cancel = context.WithTimeout(context.Background(), 100*time.Microsecond)
 	default:
-		ctx, cancel = context.WithTimeout(context.Background(), ctWait)
+		ctx, cancel = context.WithTimeout(context.Background(), testWait)
 	}
 	defer cancel()
 	for range 1 + burst {
 		*n++
 		var err error
 		if how == 7 {
-			err = r.topic.PublishSync(ctx, lcMsg{Pub: pub, N: *n})
+			err = r.topic.PublishSync(ctx, pubMsg{Pub: pub, N: *n})
 		} else {
-			err = r.topic.Publish(ctx, lcMsg{Pub: pub, N: *n})
+			err = r.topic.Publish(ctx, pubMsg{Pub: pub, N: *n})
 		}
 		r.events.Add(1)
 		if how >= 2 && errors.Is(err, context.DeadlineExceeded) {
@@ -344,8 +338,8 @@ func (r *lcRun) publish(ops lcOps, pub int, n *int) bool {
 // account checks a publish's error: every leaf must be a rejection (counted
 // for its subscriber), a ctx's end, a closed bus, or a failure or drop
 // returned by PublishSync.
-func (r *lcRun) account(err error) {
-	for _, leaf := range ctJoined(err) {
+func (r *lifecycleRun) account(err error) {
+	for _, leaf := range joined(err) {
 		var se *SubscriberError
 		var de *DeliveryError
 		switch {
@@ -368,7 +362,7 @@ func (r *lcRun) account(err error) {
 
 // worker runs the operations ops chooses until it is used up or stop is
 // closed.
-func (r *lcRun) worker(pub int, ops lcOps, stop <-chan struct{}) {
+func (r *lifecycleRun) worker(pub int, ops lifecycleOps, stop <-chan struct{}) {
 	n := 0
 	for {
 		select {
@@ -396,7 +390,7 @@ func (r *lcRun) worker(pub int, ops lcOps, stop <-chan struct{}) {
 
 // finish closes the bus, gracefully or with a ctx that ends soon, while the
 // workers still run if midway, and checks every invariant.
-func (r *lcRun) finish(forced bool, stopWorkers func()) {
+func (r *lifecycleRun) finish(forced bool, stopWorkers func()) {
 	t := r.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -426,7 +420,7 @@ func (r *lcRun) finish(forced bool, stopWorkers func()) {
 		default:
 			assert.Fail(t, "Done not closed after Close", id)
 		}
-		ctCheckAccounting(t, st)
+		checkAccounting(t, st)
 		assert.Zero(t, rec.afterDone.Load(), "%s: handler calls after Done", id)
 		assert.Equal(t, rec.calls.Load(), int64(st.Delivered+st.Failed+st.DeadLettered), "%s: handler calls", id)
 		rec.mu.Lock()
@@ -443,11 +437,11 @@ func (r *lcRun) finish(forced bool, stopWorkers func()) {
 		"every failure reached the error handler or a PublishSync caller")
 }
 
-// lcRunSeed runs one seeded lifecycle run of workers goroutines doing ops
+// runLifecycleSeed runs one seeded lifecycle run of workers goroutines doing ops
 // operations each.
-func lcRunSeed(t *testing.T, seed uint64, workers, ops int) (published int64) {
+func runLifecycleSeed(t *testing.T, seed uint64, workers, ops int) (published int64) {
 	t.Helper()
-	r := newLCRun(t)
+	r := newLifecycleRun(t)
 	choice := rand.New(rand.NewPCG(seed, 0))
 	midway := choice.IntN(4) == 0 // Close while the workers still run
 	forced := choice.IntN(3) == 0
@@ -455,7 +449,7 @@ func lcRunSeed(t *testing.T, seed uint64, workers, ops int) (published int64) {
 	halfway := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range workers {
-		src := &lcRandOps{r: rand.New(rand.NewPCG(seed, uint64(w)+1)), left: ops}
+		src := &seededOps{r: rand.New(rand.NewPCG(seed, uint64(w)+1)), left: ops}
 		if w == 0 {
 			src.halfway, src.half = halfway, ops/2
 		}
@@ -479,8 +473,8 @@ func lcRunSeed(t *testing.T, seed uint64, workers, ops int) (published int64) {
 
 func TestLifecycleStress(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4, 5, 6, uint64(time.Now().UnixNano())}
-	if *lcSeed != 0 {
-		seeds = []uint64{*lcSeed}
+	if *lifecycleSeed != 0 {
+		seeds = []uint64{*lifecycleSeed}
 	}
 	ops := 1500
 	if testing.Short() {
@@ -488,7 +482,7 @@ func TestLifecycleStress(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
-			n := lcRunSeed(t, seed, 6, ops)
+			n := runLifecycleSeed(t, seed, 6, ops)
 			t.Logf("seed %d: %d publishes", seed, n)
 		})
 	}
@@ -506,7 +500,7 @@ func TestLifecycleSoak(t *testing.T) {
 	runs := 0
 	start := time.Now()
 	for total < target && !t.Failed() {
-		total += lcRunSeed(t, seed, 8, 40000)
+		total += runLifecycleSeed(t, seed, 8, 40000)
 		seed++
 		runs++
 		if runs%10 == 0 {
@@ -536,10 +530,10 @@ func FuzzLifecycle(f *testing.F) {
 				b = append(b, c)
 			}
 		}
-		r := newLCRun(t)
+		r := newLifecycleRun(t)
 		var wg sync.WaitGroup
-		wg.Go(func() { r.worker(0, &lcByteOps{data: a}, nil) })
-		wg.Go(func() { r.worker(1, &lcByteOps{data: b}, nil) })
+		wg.Go(func() { r.worker(0, &byteOps{data: a}, nil) })
+		wg.Go(func() { r.worker(1, &byteOps{data: b}, nil) })
 		wg.Wait()
 		forced := len(data) > 0 && data[len(data)-1]%3 == 0
 		r.finish(forced, func() {})

@@ -14,21 +14,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// mwtLogBuffer is an io.Writer safe for the concurrent use a slog handler
+// logBuffer is an io.Writer safe for the concurrent use a slog handler
 // makes of it.
-type mwtLogBuffer struct {
+type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *mwtLogBuffer) Write(p []byte) (int, error) {
+func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
 // records parses every JSON record written so far.
-func (b *mwtLogBuffer) records(t *testing.T) []map[string]any {
+func (b *logBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
 	b.mu.Lock()
 	data := append([]byte(nil), b.buf.Bytes()...)
@@ -43,7 +43,7 @@ func (b *mwtLogBuffer) records(t *testing.T) []map[string]any {
 }
 
 // withMsg returns the records whose message is msg.
-func (b *mwtLogBuffer) withMsg(t *testing.T, msg string) []map[string]any {
+func (b *logBuffer) withMsg(t *testing.T, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, r := range b.records(t) {
@@ -54,20 +54,20 @@ func (b *mwtLogBuffer) withMsg(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// mwtJSONLogger returns a JSON logger at level writing to a new buffer.
-func mwtJSONLogger(level slog.Level) (*slog.Logger, *mwtLogBuffer) {
-	buf := &mwtLogBuffer{}
+// jsonLogger returns a JSON logger at level writing to a new buffer.
+func jsonLogger(level slog.Level) (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: level})), buf
 }
 
 const (
-	mwtMsgHandled = "eventbus: event handled"
-	mwtMsgFailed  = "eventbus: handler failed"
+	msgHandled = "eventbus: event handled"
+	msgFailed  = "eventbus: handler failed"
 )
 
 func TestLoggingSuccessWritesADebugRecord(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	bus := mwtNewBus(t)
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "log.success")
 	require.NoError(t, err)
 	ids := make(chan string, 1)
@@ -77,14 +77,14 @@ func TestLoggingSuccessWritesADebugRecord(t *testing.T) {
 	}, WithSubscriptionMiddleware(Logging(logger)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "hello"))
-	id := mwtRecv(t, ids, "the event ID")
+	require.NoError(t, topic.PublishSync(testCtx(t), "hello"))
+	id := recv(t, ids, "the event ID")
 
 	recs := buf.records(t)
 	require.Len(t, recs, 1)
 	r := recs[0]
 	assert.Equal(t, "DEBUG", r["level"])
-	assert.Equal(t, mwtMsgHandled, r["msg"])
+	assert.Equal(t, msgHandled, r["msg"])
 	assert.Equal(t, "log.success", r["topic"])
 	assert.Equal(t, "logged", r["subscriber"])
 	assert.Equal(t, id, r["event_id"])
@@ -99,8 +99,8 @@ func TestLoggingSuccessWritesADebugRecord(t *testing.T) {
 
 func TestLoggingFailureWritesAnErrorRecord(t *testing.T) {
 	errBad := errors.New("bad payload")
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	bus := mwtNewBus(t)
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "log.failure")
 	require.NoError(t, err)
 	ids := make(chan string, 1)
@@ -110,15 +110,15 @@ func TestLoggingFailureWritesAnErrorRecord(t *testing.T) {
 	}, WithSubscriptionMiddleware(Logging(logger)))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), "hello")
+	err = topic.PublishSync(testCtx(t), "hello")
 	assert.ErrorIs(t, err, errBad, "Logging returns the error it logs")
-	id := mwtRecv(t, ids, "the event ID")
+	id := recv(t, ids, "the event ID")
 
 	recs := buf.records(t)
 	require.Len(t, recs, 1)
 	r := recs[0]
 	assert.Equal(t, "ERROR", r["level"])
-	assert.Equal(t, mwtMsgFailed, r["msg"])
+	assert.Equal(t, msgFailed, r["msg"])
 	assert.Equal(t, "log.failure", r["topic"])
 	assert.Equal(t, "logged", r["subscriber"])
 	assert.Equal(t, id, r["event_id"])
@@ -129,8 +129,8 @@ func TestLoggingFailureWritesAnErrorRecord(t *testing.T) {
 
 func TestLoggingAboveDebugSkipsSuccesses(t *testing.T) {
 	errBad := errors.New("bad")
-	logger, buf := mwtJSONLogger(slog.LevelInfo)
-	bus := mwtNewBus(t)
+	logger, buf := jsonLogger(slog.LevelInfo)
+	bus := newBus(t)
 	topic, err := NewTopic[bool](bus, "log.level")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("logged", func(_ context.Context, e *Event[bool]) error {
@@ -141,7 +141,7 @@ func TestLoggingAboveDebugSkipsSuccesses(t *testing.T) {
 	}, WithSubscriptionMiddleware(Logging(logger)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.PublishSync(ctx, false))
 	assert.Error(t, topic.PublishSync(ctx, true))
 	recs := buf.records(t)
@@ -152,7 +152,7 @@ func TestLoggingAboveDebugSkipsSuccesses(t *testing.T) {
 
 func TestLoggingNilLogger(t *testing.T) {
 	errBad := errors.New("bad")
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[bool](bus, "log.nil")
 	require.NoError(t, err)
 	var calls atomic.Int32
@@ -165,51 +165,51 @@ func TestLoggingNilLogger(t *testing.T) {
 	}, WithSubscriptionMiddleware(Logging(nil)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	assert.NoError(t, topic.PublishSync(ctx, false))
 	assert.ErrorIs(t, topic.PublishSync(ctx, true), errBad)
 	assert.EqualValues(t, 2, calls.Load())
 }
 
 func TestLoggingInsideRetryLogsEveryAttempt(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	bus := mwtNewBus(t)
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "log.retry")
 	require.NoError(t, err)
 	var calls atomic.Int32
 	_, err = topic.Subscribe("retried", func(context.Context, *Event[int]) error {
 		if calls.Add(1) < 3 {
-			return errMwtFlaky
+			return errFlaky
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}), Logging(logger)))
+	}, WithSubscriptionMiddleware(newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}), Logging(logger)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), 7))
+	require.NoError(t, topic.PublishSync(testCtx(t), 7))
 	recs := buf.records(t)
 	require.Len(t, recs, 3)
 	for i, want := range []struct {
 		level, msg string
-	}{{"ERROR", mwtMsgFailed}, {"ERROR", mwtMsgFailed}, {"DEBUG", mwtMsgHandled}} {
+	}{{"ERROR", msgFailed}, {"ERROR", msgFailed}, {"DEBUG", msgHandled}} {
 		assert.Equal(t, want.level, recs[i]["level"], "record %d", i)
 		assert.Equal(t, want.msg, recs[i]["msg"], "record %d", i)
 		assert.EqualValues(t, i+1, recs[i]["attempt"], "record %d", i)
 		assert.Equal(t, recs[0]["event_id"], recs[i]["event_id"], "record %d", i)
 	}
-	assert.Equal(t, errMwtFlaky.Error(), recs[0]["error"])
+	assert.Equal(t, errFlaky.Error(), recs[0]["error"])
 }
 
 func TestLoggingOutsideRetryLogsTheOutcome(t *testing.T) {
-	logger, buf := mwtJSONLogger(slog.LevelDebug)
-	bus := mwtNewBus(t)
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "log.outcome")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("retried", func(context.Context, *Event[int]) error {
-		return errMwtFlaky
-	}, WithSubscriptionMiddleware(Logging(logger), mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec})))
+		return errFlaky
+	}, WithSubscriptionMiddleware(Logging(logger), newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec})))
 	require.NoError(t, err)
 
-	assert.ErrorIs(t, topic.PublishSync(mwtCtx(t), 7), errMwtFlaky)
+	assert.ErrorIs(t, topic.PublishSync(testCtx(t), 7), errFlaky)
 	recs := buf.records(t)
 	require.Len(t, recs, 1)
 	assert.Equal(t, "ERROR", recs[0]["level"])

@@ -12,108 +12,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Helpers shared by the middleware, error-hook and name tests. Their names
-// start with "mwt" so that they cannot clash with other test files of the
-// package.
-
-// mwtWait bounds every wait for an event in these tests. It is far longer
-// than anything should take, so that a loaded machine does not make the
-// tests flaky, and far shorter than the long intervals some tests use to
-// prove that a wait was cut short.
-const mwtWait = 10 * time.Second
-
-// mwtRecv receives one value from ch, failing the test if none arrives
-// within mwtWait.
-func mwtRecv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	timer := time.NewTimer(mwtWait)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		require.FailNowf(t, "timed out", "waiting for %s", what)
-		var zero T
-		return zero
-	}
-}
-
-// mwtCtx returns a ctx bounded by mwtWait, cancelled when the test ends.
-func mwtCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// mwtNewBus returns a bus that is closed gracefully when the test ends; the
-// close must succeed. Tests that close the bus themselves may do so: Close
-// is idempotent and returns the first result again.
-func mwtNewBus(t *testing.T, opts ...Option) *Bus {
-	t.Helper()
-	bus, err := New(opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
-		defer cancel()
-		assert.NoError(t, bus.Close(ctx), "closing the bus")
-	})
-	return bus
-}
-
-// mwtClose closes bus gracefully and requires success.
-func mwtClose(t *testing.T, bus *Bus) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mwtWait)
-	defer cancel()
-	require.NoError(t, bus.Close(ctx))
-}
-
-// mwtErrorSink returns a WithErrorHandler option that forwards every failure
-// to the returned channel. It never blocks the worker: failures beyond the
-// channel's capacity are dropped, which the tests notice as missing ones.
-func mwtErrorSink() (Option, <-chan *DeliveryError) {
-	ch := make(chan *DeliveryError, 128)
-	return WithErrorHandler(func(_ context.Context, err *DeliveryError) {
-		select {
-		case ch <- err:
-		default:
-		}
-	}), ch
-}
-
-// mwtNoMore fails the test if ch holds a value. Call it only once every
-// goroutine that could send has finished (after Close).
-func mwtNoMore[T any](t *testing.T, ch <-chan T, what string) {
-	t.Helper()
-	select {
-	case v := <-ch:
-		assert.Failf(t, "unexpected value", "%s: %v", what, v)
-	default:
-	}
-}
-
-// mwtTrace records strings from many goroutines.
-type mwtTrace struct {
+// trace records strings from many goroutines.
+type trace struct {
 	mu  sync.Mutex
 	got []string
 }
 
-func (r *mwtTrace) add(s string) {
+func (r *trace) add(s string) {
 	r.mu.Lock()
 	r.got = append(r.got, s)
 	r.mu.Unlock()
 }
 
-func (r *mwtTrace) list() []string {
+func (r *trace) list() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.got...)
 }
 
-// mwtMark returns middleware that records name+">" on entry and "<"+name on
+// marking returns middleware that records name+">" on entry and "<"+name on
 // exit, and counts how many times it was applied to build a chain.
-func mwtMark(tr *mwtTrace, name string, built *atomic.Int32) Middleware {
+func marking(tr *trace, name string, built *atomic.Int32) Middleware {
 	return func(next HandlerFunc) HandlerFunc {
 		if built != nil {
 			built.Add(1)
@@ -128,22 +47,22 @@ func mwtMark(tr *mwtTrace, name string, built *atomic.Int32) Middleware {
 }
 
 func TestMiddlewareChainOrder(t *testing.T) {
-	tr := &mwtTrace{}
+	tr := &trace{}
 	var built atomic.Int32
-	bus := mwtNewBus(t,
-		WithMiddleware(mwtMark(tr, "bus1", &built), mwtMark(tr, "bus2", &built)),
-		WithMiddleware(mwtMark(tr, "bus3", &built)))
+	bus := newBus(t,
+		WithMiddleware(marking(tr, "bus1", &built), marking(tr, "bus2", &built)),
+		WithMiddleware(marking(tr, "bus3", &built)))
 	topic, err := NewTopic[string](bus, "chain.order")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("ordered", func(ctx context.Context, e *Event[string]) error {
 		tr.add("handler:" + e.Payload)
 		return nil
-	}, WithSubscriptionMiddleware(mwtMark(tr, "sub1", &built), mwtMark(tr, "sub2", &built)),
-		WithSubscriptionMiddleware(mwtMark(tr, "sub3", &built)))
+	}, WithSubscriptionMiddleware(marking(tr, "sub1", &built), marking(tr, "sub2", &built)),
+		WithSubscriptionMiddleware(marking(tr, "sub3", &built)))
 	require.NoError(t, err)
 	assert.EqualValues(t, 6, built.Load(), "each middleware is applied once when the subscription is made")
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.PublishSync(ctx, "a"))
 	assert.Equal(t, []string{
 		"bus1>", "bus2>", "bus3>", "sub1>", "sub2>", "sub3>",
@@ -157,8 +76,8 @@ func TestMiddlewareChainOrder(t *testing.T) {
 }
 
 func TestMiddlewareBusLevelWrapsEverySubscription(t *testing.T) {
-	tr := &mwtTrace{}
-	bus := mwtNewBus(t, WithMiddleware(mwtMark(tr, "bus", nil)))
+	tr := &trace{}
+	bus := newBus(t, WithMiddleware(marking(tr, "bus", nil)))
 	first, err := NewTopic[int](bus, "chain.first")
 	require.NoError(t, err)
 	second, err := NewTopic[string](bus, "chain.second")
@@ -171,10 +90,10 @@ func TestMiddlewareBusLevelWrapsEverySubscription(t *testing.T) {
 	_, err = second.Subscribe("own", func(context.Context, *Event[string]) error {
 		tr.add("own")
 		return nil
-	}, WithSubscriptionMiddleware(mwtMark(tr, "sub", nil)))
+	}, WithSubscriptionMiddleware(marking(tr, "sub", nil)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, first.PublishSync(ctx, 1))
 	assert.Equal(t, []string{"bus>", "plain", "<bus"}, tr.list())
 	require.NoError(t, second.PublishSync(ctx, "x"))
@@ -182,7 +101,7 @@ func TestMiddlewareBusLevelWrapsEverySubscription(t *testing.T) {
 }
 
 func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "chain.event")
 	require.NoError(t, err)
 	seen := make(chan Message, 1)
@@ -199,9 +118,9 @@ func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
 	}, WithSubscriptionMiddleware(spy))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), "payload", WithKey("k")))
-	m := mwtRecv(t, seen, "the middleware's message")
-	e := mwtRecv(t, handled, "the handler's event")
+	require.NoError(t, topic.PublishSync(testCtx(t), "payload", WithKey("k")))
+	m := recv(t, seen, "the middleware's message")
+	e := recv(t, handled, "the handler's event")
 	assert.Same(t, e, m, "middleware and handler share one *Event")
 	assert.Equal(t, "payload", m.AnyPayload())
 	assert.Equal(t, "chain.event", m.Header().Topic)
@@ -221,7 +140,7 @@ func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 			return nil
 		}
 	}
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "chain.decide")
 	require.NoError(t, err)
 	var calls atomic.Int32
@@ -234,7 +153,7 @@ func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 	swallowed, err := topic.Subscribe("swallowed", handler, WithSubscriptionMiddleware(swallow))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), 1)
+	err = topic.PublishSync(testCtx(t), 1)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errBlocked)
 	assert.NotErrorIs(t, err, errHandler, "the outermost error decides")
@@ -243,7 +162,7 @@ func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 	assert.Equal(t, "blocked", derr.Subscriber)
 	assert.EqualValues(t, 1, calls.Load(), "only the swallowing subscriber's handler ran")
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.EqualValues(t, 1, blocked.Stats().Failed)
 	assert.EqualValues(t, 0, blocked.Stats().Delivered)
 	assert.EqualValues(t, 1, swallowed.Stats().Delivered)
@@ -254,7 +173,7 @@ func TestMiddlewareNilIsInvalid(t *testing.T) {
 	_, err := New(WithMiddleware(Recover(), nil))
 	assert.ErrorIs(t, err, ErrInvalidOption)
 
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "chain.nil")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("nilmw", func(context.Context, *Event[int]) error { return nil },
@@ -267,7 +186,7 @@ func TestDeliveryFromContext(t *testing.T) {
 	info, ok := DeliveryFromContext(context.Background())
 	assert.False(t, ok, "a plain ctx is not a delivery")
 	assert.Zero(t, info)
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	_, ok = DeliveryFromContext(ctx)
 	assert.False(t, ok)
 
@@ -284,14 +203,14 @@ func TestDeliveryFromContext(t *testing.T) {
 			return next(ctx, m)
 		}
 	}
-	bus := mwtNewBus(t, WithMiddleware(inMiddleware))
+	bus := newBus(t, WithMiddleware(inMiddleware))
 	topic, err := NewTopic[string](bus, "delivery.info")
 	require.NoError(t, err)
 	for _, name := range []string{"alpha", "beta"} {
 		_, err := topic.Subscribe(name, func(ctx context.Context, _ *Event[string]) error {
 			info, ok := DeliveryFromContext(ctx)
 			got <- seen{"handler", info, ok}
-			derived, cancel := context.WithTimeout(context.WithValue(ctx, mwtCtxKey{}, 1), time.Minute)
+			derived, cancel := context.WithTimeout(context.WithValue(ctx, ctxKey{}, 1), time.Minute)
 			defer cancel()
 			info, ok = DeliveryFromContext(derived)
 			got <- seen{"derived", info, ok}
@@ -303,7 +222,7 @@ func TestDeliveryFromContext(t *testing.T) {
 	require.NoError(t, topic.PublishSync(ctx, "x"))
 	bySubscriber := map[string][]string{}
 	for range 6 {
-		s := mwtRecv(t, got, "a delivery info")
+		s := recv(t, got, "a delivery info")
 		require.True(t, s.ok, "%s: DeliveryFromContext reported false", s.where)
 		assert.Equal(t, "delivery.info", s.info.Topic, s.where)
 		assert.Equal(t, 1, s.info.Attempt, s.where)
@@ -317,4 +236,4 @@ func TestDeliveryFromContext(t *testing.T) {
 	assert.False(t, ok)
 }
 
-type mwtCtxKey struct{}
+type ctxKey struct{}

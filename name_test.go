@@ -113,7 +113,7 @@ func TestValidateSubscriberName(t *testing.T) {
 }
 
 func TestNamesAreCheckedWhereUsed(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	_, err := NewTopic[int](bus, "a..b")
 	assert.ErrorIs(t, err, ErrInvalidTopic)
 	topic, err := NewTopic[int](bus, "names.used")
@@ -125,14 +125,14 @@ func TestNamesAreCheckedWhereUsed(t *testing.T) {
 
 // Independent models of the naming rules, for the fuzz targets.
 var (
-	mwtTopicModel      = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	mwtSubscriberModel = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	topicModel      = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+	subscriberModel = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 )
 
 func FuzzValidateTopicName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		err := ValidateTopicName(name)
-		want := len(name) <= 255 && mwtTopicModel.MatchString(name)
+		want := len(name) <= 255 && topicModel.MatchString(name)
 		switch {
 		case want && err != nil:
 			t.Fatalf("ValidateTopicName(%q) = %v, want nil", name, err)
@@ -155,7 +155,7 @@ func FuzzValidateTopicName(f *testing.F) {
 func FuzzValidateSubscriberName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		err := ValidateSubscriberName(name)
-		want := mwtSubscriberModel.MatchString(name)
+		want := subscriberModel.MatchString(name)
 		switch {
 		case want && err != nil:
 			t.Fatalf("ValidateSubscriberName(%q) = %v, want nil", name, err)

@@ -22,12 +22,12 @@ func TestNewValidatesOptions(t *testing.T) {
 	b, err := New(WithLogger(nil), WithLogger(slog.New(slog.DiscardHandler)), WithMiddleware(), WithMiddleware(Recover()),
 		WithErrorHandler(func(context.Context, *DeliveryError) {}))
 	require.NoError(t, err)
-	ctClose(t, b)
+	closeBus(t, b)
 }
 
 func TestSubscribeValidatesOptions(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "opts")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "opts")
 	for name, opt := range map[string]SubscribeOption{
 		"nil option":                  nil,
 		"capacity 0":                  WithQueueCapacity(0),
@@ -42,7 +42,7 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 		"filter for *int":             WithFilter(func(*Event[*int]) bool { return true }),
 		"nil subscription middleware": WithSubscriptionMiddleware(Recover(), nil),
 	} {
-		s, err := tp.Subscribe("s", ctNop[int], WithQueueCapacity(4), opt)
+		s, err := tp.Subscribe("s", nopHandler[int], WithQueueCapacity(4), opt)
 		assert.ErrorIs(t, err, ErrInvalidOption, name)
 		assert.Nil(t, s, name)
 	}
@@ -51,7 +51,7 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 
 	// Valid ones.
 	for _, policy := range []Overflow{OverflowBlock, OverflowDropNewest, OverflowDropOldest, OverflowFail} {
-		s, err := tp.Subscribe("s-"+policy.String(), ctNop[int], WithOverflow(policy), WithQueueCapacity(1),
+		s, err := tp.Subscribe("s-"+policy.String(), nopHandler[int], WithOverflow(policy), WithQueueCapacity(1),
 			WithConcurrency(2), WithOrderingKey(func(*Event[int]) string { return "k" }),
 			WithFilter(func(*Event[int]) bool { return true }), WithSubscriptionMiddleware(Recover()))
 		require.NoError(t, err, policy.String())
@@ -59,19 +59,19 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 	}
 }
 
-// ctLaneCapacity measures how many events one lane of a subscription with
+// laneCapacity measures how many events one lane of a subscription with
 // the given options queues while its worker is busy: every event has the
 // same ordering key, so all go to one lane; the handler blocks on the first,
 // and the first event dropped under OverflowDropNewest ends the count.
-func ctLaneCapacity(t *testing.T, b *Bus, name string, opts ...SubscribeOption) int {
+func laneCapacity(t *testing.T, b *Bus, name string, opts ...SubscribeOption) int {
 	t.Helper()
-	tp := ctTopic[int](t, b, "lanes."+name)
-	g := newCtGate[int]()
+	tp := mustTopic[int](t, b, "lanes."+name)
+	g := newGate[int]()
 	opts = append(opts, WithOverflow(OverflowDropNewest), WithOrderingKey(func(*Event[int]) string { return "same" }))
-	s := ctSubscribe(t, tp, "s", g.handle, opts...)
-	ctx := ctCtx(t)
+	s := mustSubscribe(t, tp, "s", g.handle, opts...)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))
-	ctWaitFor(t, g.started, ctWait, "the first event")
+	recv(t, g.started, "the first event")
 	n := 0
 	for s.Stats().Dropped.QueueFull == 0 {
 		require.Less(t, n, 2*DefaultQueueCapacity, "no event was ever dropped")
@@ -84,27 +84,27 @@ func ctLaneCapacity(t *testing.T, b *Bus, name string, opts ...SubscribeOption) 
 }
 
 func TestQueueCapacityIsSplitOverLanes(t *testing.T) {
-	b := ctNewBus(t)
-	assert.Equal(t, DefaultQueueCapacity, ctLaneCapacity(t, b, "default"))
-	assert.Equal(t, 7, ctLaneCapacity(t, b, "seven", WithQueueCapacity(7)))
-	assert.Equal(t, 2, ctLaneCapacity(t, b, "even", WithQueueCapacity(4), WithConcurrency(2)))
-	assert.Equal(t, 3, ctLaneCapacity(t, b, "odd", WithQueueCapacity(5), WithConcurrency(2)), "rounded up")
-	assert.Equal(t, 1, ctLaneCapacity(t, b, "tiny", WithQueueCapacity(1), WithConcurrency(3)))
+	b := newBus(t)
+	assert.Equal(t, DefaultQueueCapacity, laneCapacity(t, b, "default"))
+	assert.Equal(t, 7, laneCapacity(t, b, "seven", WithQueueCapacity(7)))
+	assert.Equal(t, 2, laneCapacity(t, b, "even", WithQueueCapacity(4), WithConcurrency(2)))
+	assert.Equal(t, 3, laneCapacity(t, b, "odd", WithQueueCapacity(5), WithConcurrency(2)), "rounded up")
+	assert.Equal(t, 1, laneCapacity(t, b, "tiny", WithQueueCapacity(1), WithConcurrency(3)))
 }
 
 func TestLaterOptionsWin(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "later")
-	g := newCtGate[int]()
-	s := ctSubscribe(t, tp, "s", g.handle,
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "later")
+	g := newGate[int]()
+	s := mustSubscribe(t, tp, "s", g.handle,
 		WithQueueCapacity(100), WithQueueCapacity(1),
 		WithOverflow(OverflowFail), WithOverflow(OverflowDropNewest))
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1")
+	recv(t, g.started, "event 1")
 	require.NoError(t, tp.Publish(ctx, 2))
 	require.NoError(t, tp.Publish(ctx, 3), "drop-newest, not fail")
 	assert.Equal(t, uint64(1), s.Stats().Dropped.QueueFull, "capacity 1, not 100")
 	g.open()
-	assert.Equal(t, []int{1, 2}, ctPayloads(t, g.done, 2, "events"))
+	assert.Equal(t, []int{1, 2}, payloads(t, g.done, 2, "events"))
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ctWaiters returns how many publishers wait for room in s's queue.
-func ctWaiters(s *Subscription) int {
+// waiters returns how many publishers wait for room in s's queue.
+func waiters(s *Subscription) int {
 	n := 0
 	for i := range s.queue.Lanes() {
 		n += s.queue.Probe(i).Waiters
@@ -19,65 +19,65 @@ func ctWaiters(s *Subscription) int {
 	return n
 }
 
-// ctOverflowSetup makes a topic with a gated subscriber "slow" (queue
+// overflowSetup makes a topic with a gated subscriber "slow" (queue
 // capacity 2, the given policy) and a fast subscriber "fast", publishes
 // event 1 (which "slow" starts handling) and events 2 and 3 (which fill its
 // queue).
-func ctOverflowSetup(t *testing.T, policy Overflow) (*Bus, *Topic[int], *Subscription, *ctGate[int], <-chan *Event[int]) {
+func overflowSetup(t *testing.T, policy Overflow) (*Bus, *Topic[int], *Subscription, *gate[int], <-chan *Event[int]) {
 	t.Helper()
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "overflow")
-	g := newCtGate[int]()
-	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(2), WithOverflow(policy))
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "overflow")
+	g := newGate[int]()
+	slow := mustSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(2), WithOverflow(policy))
 	fast := make(chan *Event[int], 64)
-	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
-	ctx := ctCtx(t)
+	mustSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	assert.Equal(t, 1, ctWaitFor(t, g.started, ctWait, "slow to start event 1").Payload)
+	assert.Equal(t, 1, recv(t, g.started, "slow to start event 1").Payload)
 	require.NoError(t, tp.Publish(ctx, 2))
 	require.NoError(t, tp.Publish(ctx, 3))
 	st := slow.Stats()
 	require.Equal(t, 2, st.QueueLength, "the event being handled is not in the queue")
 	require.Equal(t, 1, st.InFlight)
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, fast, 3, "fast's events"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, fast, 3, "fast's events"))
 	return b, tp, slow, g, fast
 }
 
 func TestOverflowBlockWaitsForRoom(t *testing.T) {
-	_, tp, slow, g, fast := ctOverflowSetup(t, OverflowBlock)
+	_, tp, slow, g, fast := overflowSetup(t, OverflowBlock)
 	returned := make(chan error, 1)
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	go func() { returned <- tp.Publish(ctx, 4) }()
-	require.Eventually(t, func() bool { return ctWaiters(slow) == 1 }, ctWait, time.Millisecond,
+	require.Eventually(t, func() bool { return waiters(slow) == 1 }, testWait, time.Millisecond,
 		"the publisher waits for room")
 	// The other subscriber got the event while the publisher waits.
-	assert.Equal(t, 4, ctWaitFor(t, fast, ctWait, "fast's event 4 while the publisher is blocked").Payload)
-	ctNothing(t, returned, "Publish returned while the queue was full")
+	assert.Equal(t, 4, recv(t, fast, "fast's event 4 while the publisher is blocked").Payload)
+	nothingOn(t, returned, "Publish returned while the queue was full")
 
 	g.release(t) // event 1 done: event 2 leaves the queue, making room
-	require.NoError(t, ctWaitFor(t, returned, ctWait, "the blocked Publish"))
+	require.NoError(t, recv(t, returned, "the blocked Publish"))
 	g.open()
-	assert.Equal(t, []int{1, 2, 3, 4}, ctPayloads(t, g.done, 4, "slow's events"))
+	assert.Equal(t, []int{1, 2, 3, 4}, payloads(t, g.done, 4, "slow's events"))
 	st := slow.Stats()
 	assert.Equal(t, uint64(4), st.Enqueued)
 	assert.Zero(t, st.Dropped.Total())
 }
 
 func TestOverflowBlockEndedByCtx(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "overflow")
-	gA, gB := newCtGate[int](), newCtGate[int]()
-	slowA := ctSubscribe(t, tp, "slow-a", gA.handle, WithQueueCapacity(2))
-	slowB := ctSubscribe(t, tp, "slow-b", gB.handle, WithQueueCapacity(2))
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "overflow")
+	gA, gB := newGate[int](), newGate[int]()
+	slowA := mustSubscribe(t, tp, "slow-a", gA.handle, WithQueueCapacity(2))
+	slowB := mustSubscribe(t, tp, "slow-b", gB.handle, WithQueueCapacity(2))
 	fast := make(chan *Event[int], 64)
-	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
-	ctx := ctCtx(t)
+	mustSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, gA.started, ctWait, "slow-a to start event 1")
-	ctWaitFor(t, gB.started, ctWait, "slow-b to start event 1")
+	recv(t, gA.started, "slow-a to start event 1")
+	recv(t, gB.started, "slow-b to start event 1")
 	require.NoError(t, tp.Publish(ctx, 2))
 	require.NoError(t, tp.Publish(ctx, 3))
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, fast, 3, "fast's events"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, fast, 3, "fast's events"))
 
 	// Both slow queues are full: the publisher waits for slow-a until its
 	// ctx ends, and never gets to wait for slow-b.
@@ -89,18 +89,18 @@ func TestOverflowBlockEndedByCtx(t *testing.T) {
 	var se *SubscriberError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, "slow-a", se.Subscriber)
-	assert.Equal(t, 4, ctWaitFor(t, fast, ctWait, "fast's event 4").Payload, "other subscribers still got the event")
+	assert.Equal(t, 4, recv(t, fast, "fast's event 4").Payload, "other subscribers still got the event")
 	assert.Equal(t, uint64(1), slowA.Stats().Dropped.Canceled)
 	assert.Equal(t, uint64(1), slowB.Stats().Dropped.Canceled, "the subscriber not reached is counted too")
 	assert.Equal(t, uint64(4), tp.Stats().Published)
 
 	gA.open()
 	gB.open()
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, gA.done, 3, "slow-a's events"))
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, gB.done, 3, "slow-b's events"))
-	ctClose(t, b)
-	ctNothing(t, gA.done, "event 4 at slow-a")
-	ctNothing(t, gB.done, "event 4 at slow-b")
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, gA.done, 3, "slow-a's events"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, gB.done, 3, "slow-b's events"))
+	closeBus(t, b)
+	nothingOn(t, gA.done, "event 4 at slow-a")
+	nothingOn(t, gB.done, "event 4 at slow-b")
 	for _, s := range []*Subscription{slowA, slowB} {
 		st := s.Stats()
 		assert.Equal(t, uint64(3), st.Enqueued, s.Name())
@@ -109,26 +109,26 @@ func TestOverflowBlockEndedByCtx(t *testing.T) {
 }
 
 func TestOverflowBlockPublishSyncEndedByCtx(t *testing.T) {
-	_, tp, slow, g, fast := ctOverflowSetup(t, OverflowBlock)
-	tctx, cancel := context.WithTimeout(ctCtx(t), 50*time.Millisecond)
+	_, tp, slow, g, fast := overflowSetup(t, OverflowBlock)
+	tctx, cancel := context.WithTimeout(testCtx(t), 50*time.Millisecond)
 	defer cancel()
 	err := tp.PublishSync(tctx, 4)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, 4, ctWaitFor(t, fast, ctWait, "fast's event 4").Payload)
+	assert.Equal(t, 4, recv(t, fast, "fast's event 4").Payload)
 	assert.Equal(t, uint64(1), slow.Stats().Dropped.Canceled)
 	g.open()
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, g.done, 3, "slow's events"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, g.done, 3, "slow's events"))
 }
 
 func TestOverflowDropNewest(t *testing.T) {
-	b, tp, slow, g, fast := ctOverflowSetup(t, OverflowDropNewest)
-	require.NoError(t, tp.Publish(ctCtx(t), 4), "a dropped event is not a Publish error")
-	assert.Equal(t, 4, ctWaitFor(t, fast, ctWait, "fast's event 4").Payload)
+	b, tp, slow, g, fast := overflowSetup(t, OverflowDropNewest)
+	require.NoError(t, tp.Publish(testCtx(t), 4), "a dropped event is not a Publish error")
+	assert.Equal(t, 4, recv(t, fast, "fast's event 4").Payload)
 	assert.Equal(t, uint64(1), slow.Stats().Dropped.QueueFull)
 	g.open()
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, g.done, 3, "slow's events"))
-	ctClose(t, b)
-	ctNothing(t, g.done, "the newest event, which was dropped")
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, g.done, 3, "slow's events"))
+	closeBus(t, b)
+	nothingOn(t, g.done, "the newest event, which was dropped")
 	st := slow.Stats()
 	assert.Equal(t, uint64(3), st.Enqueued)
 	assert.Equal(t, uint64(3), st.Delivered)
@@ -136,17 +136,17 @@ func TestOverflowDropNewest(t *testing.T) {
 }
 
 func TestOverflowDropOldest(t *testing.T) {
-	b, tp, slow, g, fast := ctOverflowSetup(t, OverflowDropOldest)
-	ctx := ctCtx(t)
+	b, tp, slow, g, fast := overflowSetup(t, OverflowDropOldest)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 4)) // evicts 2
 	require.NoError(t, tp.Publish(ctx, 5)) // evicts 3
-	assert.Equal(t, []int{4, 5}, ctPayloads(t, fast, 2, "fast's events"))
+	assert.Equal(t, []int{4, 5}, payloads(t, fast, 2, "fast's events"))
 	assert.Equal(t, uint64(2), slow.Stats().Dropped.Evicted)
 	assert.Equal(t, 2, slow.Stats().QueueLength)
 	g.open()
-	assert.Equal(t, []int{1, 4, 5}, ctPayloads(t, g.done, 3, "slow's events"))
-	ctClose(t, b)
-	ctNothing(t, g.done, "an evicted event")
+	assert.Equal(t, []int{1, 4, 5}, payloads(t, g.done, 3, "slow's events"))
+	closeBus(t, b)
+	nothingOn(t, g.done, "an evicted event")
 	st := slow.Stats()
 	assert.Equal(t, uint64(5), st.Enqueued)
 	assert.Equal(t, uint64(3), st.Delivered)
@@ -154,8 +154,8 @@ func TestOverflowDropOldest(t *testing.T) {
 }
 
 func TestOverflowFail(t *testing.T) {
-	b, tp, slow, g, fast := ctOverflowSetup(t, OverflowFail)
-	ctx := ctCtx(t)
+	b, tp, slow, g, fast := overflowSetup(t, OverflowFail)
+	ctx := testCtx(t)
 	err := tp.Publish(ctx, 4)
 	require.ErrorIs(t, err, ErrQueueFull)
 	var se *SubscriberError
@@ -163,20 +163,20 @@ func TestOverflowFail(t *testing.T) {
 	assert.Equal(t, "slow", se.Subscriber)
 	assert.Equal(t, "overflow", se.Topic)
 	assert.Contains(t, err.Error(), `"slow"`)
-	assert.Equal(t, 4, ctWaitFor(t, fast, ctWait, "fast's event 4").Payload, "other subscribers still got the event")
+	assert.Equal(t, 4, recv(t, fast, "fast's event 4").Payload, "other subscribers still got the event")
 
 	// PublishSync reports the same, after the others handled it.
 	err = tp.PublishSync(ctx, 5)
 	require.ErrorIs(t, err, ErrQueueFull)
-	assert.Equal(t, 5, ctWaitFor(t, fast, ctWait, "fast's event 5").Payload)
+	assert.Equal(t, 5, recv(t, fast, "fast's event 5").Payload)
 
 	assert.Equal(t, uint64(2), slow.Stats().Dropped.Rejected)
 	g.open()
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, g.done, 3, "slow's events"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, g.done, 3, "slow's events"))
 	// Once there is room again, publishing works.
 	require.NoError(t, tp.Publish(ctx, 6))
-	assert.Equal(t, 6, ctWaitFor(t, g.done, ctWait, "slow's event 6").Payload)
-	ctClose(t, b)
+	assert.Equal(t, 6, recv(t, g.done, "slow's event 6").Payload)
+	closeBus(t, b)
 	st := slow.Stats()
 	assert.Equal(t, uint64(4), st.Enqueued)
 	assert.Equal(t, uint64(4), st.Delivered)
@@ -191,32 +191,32 @@ func TestOverflowString(t *testing.T) {
 	assert.Equal(t, "Overflow(9)", Overflow(9).String())
 }
 
-// ctBlockedPublish sets up a subscription "slow" (OverflowBlock, capacity
+// blockedPublishScene sets up a subscription "slow" (OverflowBlock, capacity
 // 1) with event 1 being handled and event 2 queued, starts publishing event
 // 3 (with PublishSync if sync), waits until that publisher waits for room,
 // then calls stop. It returns the topic, slow and the publish's result.
-func ctBlockedPublish(t *testing.T, sync bool, stop func(*Bus, *Subscription)) (*Topic[int], *Subscription, error) {
+func blockedPublishScene(t *testing.T, sync bool, stop func(*Bus, *Subscription)) (*Topic[int], *Subscription, error) {
 	t.Helper()
-	b, tp, g, slow, returned := ctBlockedPublisher(t, sync)
+	b, tp, g, slow, returned := blockedPublisherScene(t, sync)
 	stop(b, slow)
-	err := ctWaitFor(t, returned, ctWait, "the blocked publish")
-	ctWaitClosed(t, slow.Done(), "slow to stop")
+	err := recv(t, returned, "the blocked publish")
+	waitClosed(t, slow.Done(), "slow to stop")
 	assert.Empty(t, g.done, "slow handled nothing")
 	return tp, slow, err
 }
 
-// ctBlockedPublisher sets up the scene of ctBlockedPublish up to the waiting
+// blockedPublisherScene sets up the scene of blockedPublishScene up to the waiting
 // publisher, and returns it: the bus, the topic, slow's gate, slow and the
 // channel that gets the publish's result.
-func ctBlockedPublisher(t *testing.T, sync bool) (*Bus, *Topic[int], *ctGate[int], *Subscription, <-chan error) {
+func blockedPublisherScene(t *testing.T, sync bool) (*Bus, *Topic[int], *gate[int], *Subscription, <-chan error) {
 	t.Helper()
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "blocked.stop")
-	g := newCtGate[int]()
-	slow := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "blocked.stop")
+	g := newGate[int]()
+	slow := mustSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(1))
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1")
+	recv(t, g.started, "event 1")
 	require.NoError(t, tp.Publish(ctx, 2))
 	returned := make(chan error, 1)
 	go func() {
@@ -226,7 +226,7 @@ func ctBlockedPublisher(t *testing.T, sync bool) (*Bus, *Topic[int], *ctGate[int
 			returned <- tp.Publish(ctx, 3)
 		}
 	}()
-	require.Eventually(t, func() bool { return ctWaiters(slow) == 1 }, ctWait, time.Millisecond)
+	require.Eventually(t, func() bool { return waiters(slow) == 1 }, testWait, time.Millisecond)
 	return b, tp, g, slow, returned
 }
 
@@ -246,7 +246,7 @@ func TestBlockedPublishDuringForcedCloseIsAccounted(t *testing.T) {
 				require.ErrorAs(t, b.Close(cctx), &ce)
 				assert.Equal(t, map[string]int{"blocked.stop/slow": 1}, ce.Undelivered, "only the queued event 2 is listed")
 			}
-			tp, slow, err := ctBlockedPublish(t, sync, forceClose)
+			tp, slow, err := blockedPublishScene(t, sync, forceClose)
 			if sync {
 				assert.ErrorIs(t, err, ErrDropped, "PublishSync returned %v although slow never handled event 3", err)
 			}
@@ -261,6 +261,6 @@ func TestBlockedPublishDuringForcedCloseIsAccounted(t *testing.T) {
 // the subscriber never handles the event, yet PublishSync returns nil,
 // whereas the queued event Unsubscribe discards gives ErrDropped.
 func TestBlockedPublishSyncThenUnsubscribeReportsDropped(t *testing.T) {
-	_, _, err := ctBlockedPublish(t, true, func(_ *Bus, s *Subscription) { s.Unsubscribe() })
+	_, _, err := blockedPublishScene(t, true, func(_ *Bus, s *Subscription) { s.Unsubscribe() })
 	assert.ErrorIs(t, err, ErrDropped, "PublishSync returned %v although slow never handled event 3", err)
 }

@@ -9,23 +9,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ctBatchSetup makes a gated subscriber with a queue of 2 under policy and
+// batchSetup makes a gated subscriber with a queue of 2 under policy and
 // leaves it handling event 2 with event 3 taken into its worker's batch but
 // not yet claimed, and event 4 in the ring: the queue is full, and its
 // oldest event is one the worker holds.
-func ctBatchSetup(t *testing.T, policy Overflow) (*Topic[int], *Subscription, *ctGate[int]) {
+func batchSetup(t *testing.T, policy Overflow) (*Topic[int], *Subscription, *gate[int]) {
 	t.Helper()
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "batch")
-	g := newCtGate[int]()
-	s := ctSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(2), WithOverflow(policy))
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "batch")
+	g := newGate[int]()
+	s := mustSubscribe(t, tp, "slow", g.handle, WithQueueCapacity(2), WithOverflow(policy))
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	assert.Equal(t, 1, ctWaitFor(t, g.started, ctWait, "event 1").Payload)
+	assert.Equal(t, 1, recv(t, g.started, "event 1").Payload)
 	require.NoError(t, tp.Publish(ctx, 2))
 	require.NoError(t, tp.Publish(ctx, 3))
 	g.release(t) // the worker takes events 2 and 3 in one batch and starts 2
-	assert.Equal(t, 2, ctWaitFor(t, g.started, ctWait, "event 2").Payload)
+	assert.Equal(t, 2, recv(t, g.started, "event 2").Payload)
 	lane := s.queue.Probe(0)
 	require.Equal(t, 1, lane.Unclaimed, "event 3 waits in the worker's batch")
 	require.Zero(t, lane.Buffered)
@@ -35,26 +35,26 @@ func ctBatchSetup(t *testing.T, policy Overflow) (*Topic[int], *Subscription, *c
 }
 
 func TestBatchedEventIsEvictedFirst(t *testing.T) {
-	tp, s, g := ctBatchSetup(t, OverflowDropOldest)
-	require.NoError(t, tp.Publish(ctCtx(t), 5))
+	tp, s, g := batchSetup(t, OverflowDropOldest)
+	require.NoError(t, tp.Publish(testCtx(t), 5))
 	g.open()
-	assert.Equal(t, []int{1, 2, 4, 5}, ctPayloads(t, g.done, 4, "slow's events"))
+	assert.Equal(t, []int{1, 2, 4, 5}, payloads(t, g.done, 4, "slow's events"))
 	assert.Equal(t, uint64(1), s.Stats().Dropped.Evicted)
 }
 
 func TestBatchedEventCountsAgainstCapacity(t *testing.T) {
-	tp, s, g := ctBatchSetup(t, OverflowDropNewest)
-	require.NoError(t, tp.Publish(ctCtx(t), 5))
+	tp, s, g := batchSetup(t, OverflowDropNewest)
+	require.NoError(t, tp.Publish(testCtx(t), 5))
 	assert.Equal(t, uint64(1), s.Stats().Dropped.QueueFull)
 	g.open()
-	assert.Equal(t, []int{1, 2, 3, 4}, ctPayloads(t, g.done, 4, "slow's events"))
+	assert.Equal(t, []int{1, 2, 3, 4}, payloads(t, g.done, 4, "slow's events"))
 }
 
 func TestBatchedEventIsDiscardedByUnsubscribe(t *testing.T) {
-	_, s, g := ctBatchSetup(t, OverflowBlock)
+	_, s, g := batchSetup(t, OverflowBlock)
 	s.Unsubscribe()
 	g.open()
-	ctWaitFor(t, s.Done(), ctWait, "the subscription to stop")
+	recv(t, s.Done(), "the subscription to stop")
 	st := s.Stats()
 	assert.Equal(t, uint64(2), st.Dropped.Unsubscribed, "events 3 and 4")
 	assert.Equal(t, uint64(2), st.Delivered+st.Failed, "events 1 and 2 (which may fail on the cancelled ctx)")
@@ -62,34 +62,34 @@ func TestBatchedEventIsDiscardedByUnsubscribe(t *testing.T) {
 }
 
 func TestClaimOfBatchedEventWakesBlockedPublisher(t *testing.T) {
-	tp, s, g := ctBatchSetup(t, OverflowBlock)
+	tp, s, g := batchSetup(t, OverflowBlock)
 	returned := make(chan error, 1)
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	go func() { returned <- tp.Publish(ctx, 5) }()
-	require.Eventually(t, func() bool { return ctWaiters(s) == 1 }, ctWait, time.Millisecond, "the publisher waits for room")
+	require.Eventually(t, func() bool { return waiters(s) == 1 }, testWait, time.Millisecond, "the publisher waits for room")
 	g.release(t) // event 2 done: the worker claims event 3, making room
-	require.NoError(t, ctWaitFor(t, returned, ctWait, "the blocked Publish"))
+	require.NoError(t, recv(t, returned, "the blocked Publish"))
 	g.open()
-	assert.Equal(t, []int{1, 2, 3, 4, 5}, ctPayloads(t, g.done, 5, "slow's events"))
+	assert.Equal(t, []int{1, 2, 3, 4, 5}, payloads(t, g.done, 5, "slow's events"))
 }
 
-// ctLaneHasWorker reports whether lane i of s has a worker goroutine.
-func ctLaneHasWorker(s *Subscription, i int) bool {
+// laneHasWorker reports whether lane i of s has a worker goroutine.
+func laneHasWorker(s *Subscription, i int) bool {
 	return s.queue.Probe(i).Running
 }
 
 func TestIdleWorkerExitsAndNextEventStartsAnother(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "idle")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "idle")
 	got := make(chan int, 4)
-	s := ctSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e.Payload; return nil })
-	ctx := ctCtx(t)
+	s := mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e.Payload; return nil })
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	assert.Equal(t, 1, ctWaitFor(t, got, ctWait, "event 1"))
-	require.Eventually(t, func() bool { return !ctLaneHasWorker(s, 0) }, ctWait, time.Millisecond,
+	assert.Equal(t, 1, recv(t, got, "event 1"))
+	require.Eventually(t, func() bool { return !laneHasWorker(s, 0) }, testWait, time.Millisecond,
 		"the idle worker exits")
 	require.NoError(t, tp.Publish(ctx, 2))
-	assert.Equal(t, 2, ctWaitFor(t, got, ctWait, "event 2, by a new worker"))
-	require.Eventually(t, func() bool { return !ctLaneHasWorker(s, 0) }, ctWait, time.Millisecond,
+	assert.Equal(t, 2, recv(t, got, "event 2, by a new worker"))
+	require.Eventually(t, func() bool { return !laneHasWorker(s, 0) }, testWait, time.Millisecond,
 		"the new worker exits too once idle")
 }

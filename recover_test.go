@@ -12,20 +12,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// mwtPanicky subscribes a handler to a new topic that panics with the
+// panickySubscriber subscribes a handler to a new topic that panics with the
 // payload's value when asked to, and otherwise reports the payload on the
 // returned channel.
-type mwtPanicPayload struct {
+type panicPayload struct {
 	Panic any
 	Name  string
 }
 
-func mwtPanicky(t *testing.T, bus *Bus, name string, opts ...SubscribeOption) (*Topic[mwtPanicPayload], *Subscription, <-chan string) {
+func panickySubscriber(t *testing.T, bus *Bus, name string, opts ...SubscribeOption) (*Topic[panicPayload], *Subscription, <-chan string) {
 	t.Helper()
-	topic, err := NewTopic[mwtPanicPayload](bus, name)
+	topic, err := NewTopic[panicPayload](bus, name)
 	require.NoError(t, err)
 	handled := make(chan string, 16)
-	sub, err := topic.Subscribe("panicky", func(_ context.Context, e *Event[mwtPanicPayload]) error {
+	sub, err := topic.Subscribe("panicky", func(_ context.Context, e *Event[panicPayload]) error {
 		if e.Payload.Panic != nil {
 			panic(e.Payload.Panic)
 		}
@@ -37,15 +37,15 @@ func mwtPanicky(t *testing.T, bus *Bus, name string, opts ...SubscribeOption) (*
 }
 
 func TestRecoverTurnsPanicIntoPanicError(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
-	topic, sub, handled := mwtPanicky(t, bus, "recover.value", WithSubscriptionMiddleware(Recover()))
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
+	topic, sub, handled := panickySubscriber(t, bus, "recover.value", WithSubscriptionMiddleware(Recover()))
 
-	ctx := mwtCtx(t)
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Panic: "kaboom"}))
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Name: "after"}))
+	ctx := testCtx(t)
+	require.NoError(t, topic.Publish(ctx, panicPayload{Panic: "kaboom"}))
+	require.NoError(t, topic.Publish(ctx, panicPayload{Name: "after"}))
 
-	derr := mwtRecv(t, failures, "the panic's failure")
+	derr := recv(t, failures, "the panic's failure")
 	var perr *PanicError
 	require.ErrorAs(t, derr, &perr)
 	assert.Equal(t, "kaboom", perr.Value)
@@ -57,9 +57,9 @@ func TestRecoverTurnsPanicIntoPanicError(t *testing.T) {
 	assert.Equal(t, "panicky", derr.Subscriber)
 	assert.Equal(t, 1, derr.Attempts)
 
-	assert.Equal(t, "after", mwtRecv(t, handled, "the event after the panic"), "the worker lives on")
+	assert.Equal(t, "after", recv(t, handled, "the event after the panic"), "the worker lives on")
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	st := sub.Stats()
 	assert.EqualValues(t, 1, st.Failed)
 	assert.EqualValues(t, 1, st.Delivered)
@@ -67,25 +67,25 @@ func TestRecoverTurnsPanicIntoPanicError(t *testing.T) {
 
 func TestRecoverPanicWithErrorMatchesIt(t *testing.T) {
 	errCause := errors.New("the cause")
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
-	topic, _, handled := mwtPanicky(t, bus, "recover.error", WithSubscriptionMiddleware(Recover()))
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
+	topic, _, handled := panickySubscriber(t, bus, "recover.error", WithSubscriptionMiddleware(Recover()))
 
-	ctx := mwtCtx(t)
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Panic: fmt.Errorf("wrapped: %w", errCause)}))
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Name: "next"}))
+	ctx := testCtx(t)
+	require.NoError(t, topic.Publish(ctx, panicPayload{Panic: fmt.Errorf("wrapped: %w", errCause)}))
+	require.NoError(t, topic.Publish(ctx, panicPayload{Name: "next"}))
 
-	derr := mwtRecv(t, failures, "the panic's failure")
+	derr := recv(t, failures, "the panic's failure")
 	assert.ErrorIs(t, derr, errCause)
 	var perr *PanicError
 	require.ErrorAs(t, derr.Err, &perr)
 	assert.ErrorIs(t, perr, errCause)
-	assert.Equal(t, "next", mwtRecv(t, handled, "the next event"))
+	assert.Equal(t, "next", recv(t, handled, "the next event"))
 }
 
 func TestRecoverPanicNil(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[int](bus, "recover.nil")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("nilpanic", func(context.Context, *Event[int]) error {
@@ -93,8 +93,8 @@ func TestRecoverPanicNil(t *testing.T) {
 	}, WithSubscriptionMiddleware(Recover()))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	derr := mwtRecv(t, failures, "the panic's failure")
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	derr := recv(t, failures, "the panic's failure")
 	var perr *PanicError
 	require.ErrorAs(t, derr, &perr)
 	var nilPanic *runtime.PanicNilError
@@ -118,8 +118,8 @@ func TestRecoverPassesResultsThrough(t *testing.T) {
 }
 
 func TestRecoverMakesPanicsRetryable(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[int](bus, "recover.retry")
 	require.NoError(t, err)
 	var calls atomic.Int32
@@ -128,28 +128,28 @@ func TestRecoverMakesPanicsRetryable(t *testing.T) {
 			panic("flaky")
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}), Recover()))
+	}, WithSubscriptionMiddleware(newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}), Recover()))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), 1))
+	require.NoError(t, topic.PublishSync(testCtx(t), 1))
 	assert.EqualValues(t, 3, calls.Load())
-	mwtClose(t, bus)
-	mwtNoMore(t, failures, "failure")
+	closeBus(t, bus)
+	nothingOn(t, failures, "failure")
 }
 
 func TestPanicWithoutRecoverDoesNotKillTheWorker(t *testing.T) {
 	errCause := errors.New("panicked with an error")
-	sink, failures := mwtErrorSink()
-	tr := &mwtTrace{}
-	bus := mwtNewBus(t, sink, WithMiddleware(mwtMark(tr, "outer", nil)))
-	topic, sub, handled := mwtPanicky(t, bus, "recover.none")
+	sink, failures := errorSink()
+	tr := &trace{}
+	bus := newBus(t, sink, WithMiddleware(marking(tr, "outer", nil)))
+	topic, sub, handled := panickySubscriber(t, bus, "recover.none")
 
-	ctx := mwtCtx(t)
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Panic: "no recover"}))
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Panic: errCause}))
-	require.NoError(t, topic.Publish(ctx, mwtPanicPayload{Name: "survivor"}))
+	ctx := testCtx(t)
+	require.NoError(t, topic.Publish(ctx, panicPayload{Panic: "no recover"}))
+	require.NoError(t, topic.Publish(ctx, panicPayload{Panic: errCause}))
+	require.NoError(t, topic.Publish(ctx, panicPayload{Name: "survivor"}))
 
-	derr := mwtRecv(t, failures, "the first panic's failure")
+	derr := recv(t, failures, "the first panic's failure")
 	var perr *PanicError
 	require.ErrorAs(t, derr, &perr, "the bus's own recovery makes a *PanicError")
 	assert.Equal(t, "no recover", perr.Value)
@@ -157,12 +157,12 @@ func TestPanicWithoutRecoverDoesNotKillTheWorker(t *testing.T) {
 	assert.Equal(t, "recover.none", derr.Topic)
 	assert.Equal(t, "panicky", derr.Subscriber)
 
-	derr = mwtRecv(t, failures, "the second panic's failure")
+	derr = recv(t, failures, "the second panic's failure")
 	require.ErrorAs(t, derr, &perr)
 	assert.ErrorIs(t, derr, errCause)
 
-	assert.Equal(t, "survivor", mwtRecv(t, handled, "the event after the panics"))
-	mwtClose(t, bus)
+	assert.Equal(t, "survivor", recv(t, handled, "the event after the panics"))
+	closeBus(t, bus)
 
 	// The panic skipped the middleware between the handler and the worker.
 	assert.Equal(t, []string{"outer>", "outer>", "outer>", "<outer"}, tr.list())

@@ -16,14 +16,14 @@ import (
 // Tests of defects found by trying the public API as a hostile user would:
 // each one failed before its fix.
 
-// rtPublisher publishes ctMsg events on tp, as fast as it can, until stop
+// fastPublisher publishes pubMsg events on tp, as fast as it can, until stop
 // is closed; it returns a channel closed once it has returned, and the
 // number of publishes.
-func rtPublisher(t *testing.T, tp *Topic[ctMsg], stop <-chan struct{}) (<-chan struct{}, *atomic.Int64) {
+func fastPublisher(t *testing.T, tp *Topic[pubMsg], stop <-chan struct{}) (<-chan struct{}, *atomic.Int64) {
 	t.Helper()
 	done := make(chan struct{})
 	var n atomic.Int64
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	go func() {
 		defer close(done)
 		for i := 1; ; i++ {
@@ -32,7 +32,7 @@ func rtPublisher(t *testing.T, tp *Topic[ctMsg], stop <-chan struct{}) (<-chan s
 				return
 			default:
 			}
-			if err := tp.Publish(ctx, ctMsg{N: i}); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			if err := tp.Publish(ctx, pubMsg{N: i}); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("publish %d: %v", i, err)
 				return
 			}
@@ -48,8 +48,8 @@ func rtPublisher(t *testing.T, tp *Topic[ctMsg], stop <-chan struct{}) (<-chan s
 // subscription's counters and the bus's totals must add up.
 func TestUnsubscribeRacingDrain(t *testing.T) {
 	const subs = 64
-	b := ctNewBus(t)
-	tp := ctTopic[ctMsg](t, b, "race.unsubscribe-drain")
+	b := newBus(t)
+	tp := mustTopic[pubMsg](t, b, "race.unsubscribe-drain")
 	type rec struct {
 		s         *Subscription
 		calls     atomic.Int64
@@ -59,7 +59,7 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 	for i := range recs {
 		r := &rec{}
 		ready := make(chan struct{})
-		r.s = ctSubscribe(t, tp, fmt.Sprintf("s%02d", i), func(_ context.Context, e *Event[ctMsg]) error {
+		r.s = mustSubscribe(t, tp, fmt.Sprintf("s%02d", i), func(_ context.Context, e *Event[pubMsg]) error {
 			<-ready
 			r.calls.Add(1)
 			select {
@@ -73,7 +73,7 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 		recs[i] = r
 	}
 	stop := make(chan struct{})
-	pubDone, published := rtPublisher(t, tp, stop)
+	pubDone, published := fastPublisher(t, tp, stop)
 
 	var wg sync.WaitGroup
 	for _, r := range recs {
@@ -81,7 +81,7 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 		wg.Go(func() { <-start; r.s.Unsubscribe() })
 		wg.Go(func() {
 			<-start
-			err := r.s.Drain(ctCtx(t))
+			err := r.s.Drain(testCtx(t))
 			var ce *CloseError
 			if err != nil && !errors.As(err, &ce) {
 				t.Errorf("drain: %v", err)
@@ -91,21 +91,21 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 	}
 	wg.Wait()
 	for _, r := range recs {
-		ctWaitClosed(t, r.s.Done(), "Done after Unsubscribe and Drain")
+		waitClosed(t, r.s.Done(), "Done after Unsubscribe and Drain")
 	}
 	// Publishes that find no subscriber go on a little longer: any handler
 	// call after Done would show now.
 	for range 1000 {
-		require.NoError(t, tp.Publish(ctCtx(t), ctMsg{}))
+		require.NoError(t, tp.Publish(testCtx(t), pubMsg{}))
 	}
 	close(stop)
 	<-pubDone
-	ctClose(t, b)
+	closeBus(t, b)
 
 	var sum SubscriptionStats
 	for _, r := range recs {
 		st := r.s.Stats()
-		ctCheckAccounting(t, st)
+		checkAccounting(t, st)
 		assert.Zero(t, r.afterDone.Load(), "%s: handler calls after Done", r.s.Name())
 		assert.Equal(t, r.calls.Load(), int64(st.Delivered), "%s: handler calls", r.s.Name())
 		sum.add(st)
@@ -114,29 +114,29 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 	t.Logf("%d events published while %d subscriptions stopped", published.Load(), subs)
 }
 
-// rtWaitSpy is a publish ctx that reports when the publish starts to wait
+// waitSpy is a publish ctx that reports when the publish starts to wait
 // on it: a blocked publisher asks for Done just before it sleeps.
-type rtWaitSpy struct {
+type waitSpy struct {
 	context.Context
 	once    sync.Once
 	waiting chan struct{}
 }
 
-func newRTWaitSpy(ctx context.Context) *rtWaitSpy {
-	return &rtWaitSpy{Context: ctx, waiting: make(chan struct{})}
+func newWaitSpy(ctx context.Context) *waitSpy {
+	return &waitSpy{Context: ctx, waiting: make(chan struct{})}
 }
 
-func (c *rtWaitSpy) Done() <-chan struct{} {
+func (c *waitSpy) Done() <-chan struct{} {
 	c.once.Do(func() { close(c.waiting) })
 	return c.Context.Done()
 }
 
-// rtBlockedPublish publishes payload with a spying ctx derived from ctx and
+// waitingPublish publishes payload with a spying ctx derived from ctx and
 // returns once the publish waits for room, with the channel its result
 // comes on.
-func rtBlockedPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload int) <-chan error {
+func waitingPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload int) <-chan error {
 	t.Helper()
-	spy := newRTWaitSpy(ctx)
+	spy := newWaitSpy(ctx)
 	res := make(chan error, 1)
 	go func() { res <- tp.Publish(spy, payload) }()
 	select {
@@ -147,11 +147,11 @@ func rtBlockedPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload
 	return res
 }
 
-// rtQueueKinds are the two ways a subscription's queue works: a reader of
+// queueKinds are the two ways a subscription's queue works: a reader of
 // the topic's shared ring (the default) and a queue of its own (here made
 // so by a filter that keeps every event). Every test run over both must
 // see the same behaviour.
-var rtQueueKinds = []struct {
+var queueKinds = []struct {
 	name string
 	opts []SubscribeOption
 }{
@@ -163,30 +163,30 @@ var rtQueueKinds = []struct {
 // room when a Close whose ctx ended discards the queue was not accepted and
 // must hear so.
 func TestBlockedPublishEndedByCloseReturnsErrClosed(t *testing.T) {
-	for _, kind := range rtQueueKinds {
+	for _, kind := range queueKinds {
 		t.Run(kind.name, func(t *testing.T) {
-			b := ctNewBus(t)
-			tp := ctTopic[int](t, b, "close.blocked")
-			g := newCtGate[int]()
-			s := ctSubscribe(t, tp, "slow", g.handle, append(kind.opts, WithQueueCapacity(1))...)
-			ctx := ctCtx(t)
+			b := newBus(t)
+			tp := mustTopic[int](t, b, "close.blocked")
+			g := newGate[int]()
+			s := mustSubscribe(t, tp, "slow", g.handle, append(kind.opts, WithQueueCapacity(1))...)
+			ctx := testCtx(t)
 			require.NoError(t, tp.Publish(ctx, 1))
-			ctWaitFor(t, g.started, ctWait, "event 1 handled")
+			recv(t, g.started, "event 1 handled")
 			require.NoError(t, tp.Publish(ctx, 2)) // fills the queue
-			blocked := rtBlockedPublish(t, ctx, tp, 3)
+			blocked := waitingPublish(t, ctx, tp, 3)
 
 			ended, end := context.WithCancel(context.Background())
 			end()
 			var ce *CloseError
 			require.ErrorAs(t, b.Close(ended), &ce)
-			err := ctWaitFor(t, blocked, ctWait, "the blocked publish")
+			err := recv(t, blocked, "the blocked publish")
 			require.ErrorIs(t, err, ErrClosed, "a publish whose event was never queued")
 			var se *SubscriberError
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, "slow", se.Subscriber)
 
 			st := s.Stats()
-			ctCheckAccounting(t, st)
+			checkAccounting(t, st)
 			assert.Equal(t, uint64(2), st.Enqueued)
 			assert.Equal(t, uint64(1), st.Dropped.Canceled, "the blocked event")
 			st.Topic, st.Subscriber = "", ""
@@ -199,33 +199,33 @@ func TestBlockedPublishEndedByCloseReturnsErrClosed(t *testing.T) {
 // waiting for room in a full queue, one of them giving up must not let the
 // others' events past the capacity.
 func TestBlockedPublisherGivingUpKeepsTheCapacity(t *testing.T) {
-	for _, kind := range rtQueueKinds {
+	for _, kind := range queueKinds {
 		t.Run(kind.name, func(t *testing.T) {
 			const capacity = 4
-			b := ctNewBus(t)
-			tp := ctTopic[int](t, b, "capacity.kept")
-			g := newCtGate[int]()
-			s := ctSubscribe(t, tp, "slow", g.handle, append(kind.opts, WithQueueCapacity(capacity))...)
-			ctx := ctCtx(t)
+			b := newBus(t)
+			tp := mustTopic[int](t, b, "capacity.kept")
+			g := newGate[int]()
+			s := mustSubscribe(t, tp, "slow", g.handle, append(kind.opts, WithQueueCapacity(capacity))...)
+			ctx := testCtx(t)
 			require.NoError(t, tp.Publish(ctx, 1))
-			ctWaitFor(t, g.started, ctWait, "event 1 handled")
+			recv(t, g.started, "event 1 handled")
 			for i := 2; i <= 1+capacity; i++ {
 				require.NoError(t, tp.Publish(ctx, i))
 			}
 			require.Equal(t, capacity, s.Stats().QueueLength)
 
-			p6 := rtBlockedPublish(t, ctx, tp, 6)
+			p6 := waitingPublish(t, ctx, tp, 6)
 			giveUpCtx, giveUp := context.WithCancel(ctx)
-			p7 := rtBlockedPublish(t, giveUpCtx, tp, 7)
-			p8 := rtBlockedPublish(t, ctx, tp, 8)
+			p7 := waitingPublish(t, giveUpCtx, tp, 7)
+			p8 := waitingPublish(t, ctx, tp, 8)
 			giveUp()
-			require.ErrorIs(t, ctWaitFor(t, p7, ctWait, "the publish that gave up"), context.Canceled)
+			require.ErrorIs(t, recv(t, p7, "the publish that gave up"), context.Canceled)
 
 			st := s.Stats()
 			assert.Equal(t, capacity, st.QueueLength, "queue length once a waiting publisher gave up")
 			assert.Equal(t, uint64(1), st.Dropped.Canceled)
-			ctNothing(t, p6, "publish 6 returned with the queue still full")
-			ctNothing(t, p8, "publish 8 returned with the queue still full")
+			nothingOn(t, p6, "publish 6 returned with the queue still full")
+			nothingOn(t, p8, "publish 8 returned with the queue still full")
 
 			// Each handled event makes room for one waiting publisher, and
 			// the queue never holds more than its capacity.
@@ -246,13 +246,13 @@ func TestBlockedPublisherGivingUpKeepsTheCapacity(t *testing.T) {
 				assert.LessOrEqual(t, s.Stats().QueueLength, capacity)
 			}
 			g.open()
-			got := ctPayloads(t, g.done, 1+capacity+1, "the handled events")
-			got = append(got, ctPayloads(t, g.done, 1, "the last event")...)
+			got := payloads(t, g.done, 1+capacity+1, "the handled events")
+			got = append(got, payloads(t, g.done, 1, "the last event")...)
 			assert.ElementsMatch(t, []int{1, 2, 3, 4, 5, 6, 8}, got)
 			assert.Equal(t, []int{1, 2, 3, 4, 5}, got[:5], "the queued events first, in order")
-			ctClose(t, b)
+			closeBus(t, b)
 			st = s.Stats()
-			ctCheckAccounting(t, st)
+			checkAccounting(t, st)
 			assert.Equal(t, uint64(7), st.Delivered)
 			assert.Equal(t, uint64(1), st.Dropped.Canceled)
 		})
@@ -265,9 +265,9 @@ func TestBlockedPublisherGivingUpKeepsTheCapacity(t *testing.T) {
 // the handler or the filter failed, or the message did not decode.
 func TestTransportStatsCountEachDeliveryOnce(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr), WithRedelivery(RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond}))
-	topic := ctTopic[string](t, b, "remote.stats")
-	sub := ctSubscribe(t, topic, "reader", func(_ context.Context, e *Event[string]) error {
+	b := newBus(t, WithTransport(tr), WithRedelivery(RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond}))
+	topic := mustTopic[string](t, b, "remote.stats")
+	sub := mustSubscribe(t, topic, "reader", func(_ context.Context, e *Event[string]) error {
 		switch e.Payload {
 		case "fail":
 			return errors.New("handler failed")
@@ -283,7 +283,7 @@ func TestTransportStatsCountEachDeliveryOnce(t *testing.T) {
 		}
 		return true
 	}))
-	fc := ctWaitFor(t, tr.consumers, ctWait, "the consumer")
+	fc := recv(t, tr.consumers, "the consumer")
 
 	cases := []struct {
 		payload    string
@@ -314,9 +314,9 @@ func TestTransportStatsCountEachDeliveryOnce(t *testing.T) {
 		want.add(c.want)
 		assert.Equal(t, want, sub.Stats(), "after %q delivered %d times", c.payload, c.deliveries)
 	}
-	ctClose(t, b)
+	closeBus(t, b)
 	st := sub.Stats()
-	ctCheckAccounting(t, st)
+	checkAccounting(t, st)
 	st.Topic, st.Subscriber = "", ""
 	assert.Equal(t, st, b.Stats().Totals)
 }

@@ -16,14 +16,14 @@ import (
 
 const msec = time.Millisecond
 
-// mwtSlack is how late a timer may fire on a loaded machine (the race
+// timingSlack is how late a timer may fire on a loaded machine (the race
 // detector, other tests running in parallel on two cores) in the upper
 // bounds of the backoff tests. Lower bounds get no slack: a timer never
 // fires early.
-const mwtSlack = 60 * msec
+const timingSlack = 60 * msec
 
-// mwtRetry builds Retry middleware from a policy that must be valid.
-func mwtRetry(t *testing.T, p RetryPolicy) Middleware {
+// newRetry builds Retry middleware from a policy that must be valid.
+func newRetry(t *testing.T, p RetryPolicy) Middleware {
 	t.Helper()
 	mw, err := Retry(p)
 	require.NoError(t, err)
@@ -31,15 +31,15 @@ func mwtRetry(t *testing.T, p RetryPolicy) Middleware {
 	return mw
 }
 
-// mwtAttempts records, for each call of a handler, when it started and the
+// attemptLog records, for each call of a handler, when it started and the
 // attempt DeliveryFromContext reported.
-type mwtAttempts struct {
+type attemptLog struct {
 	mu       sync.Mutex
 	starts   []time.Time
 	attempts []int
 }
 
-func (a *mwtAttempts) record(ctx context.Context) int {
+func (a *attemptLog) record(ctx context.Context) int {
 	now := time.Now()
 	info, _ := DeliveryFromContext(ctx)
 	a.mu.Lock()
@@ -49,13 +49,13 @@ func (a *mwtAttempts) record(ctx context.Context) int {
 	return len(a.starts)
 }
 
-func (a *mwtAttempts) calls() int {
+func (a *attemptLog) calls() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.starts)
 }
 
-func (a *mwtAttempts) gaps() []time.Duration {
+func (a *attemptLog) gaps() []time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []time.Duration
@@ -65,141 +65,141 @@ func (a *mwtAttempts) gaps() []time.Duration {
 	return out
 }
 
-func (a *mwtAttempts) seen() []int {
+func (a *attemptLog) seen() []int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]int(nil), a.attempts...)
 }
 
-// mwtRetrySetup makes a bus with an error sink and a subscriber whose
+// retrySetup makes a bus with an error sink and a subscriber whose
 // handler records its calls and returns fail(call number).
-func mwtRetrySetup(t *testing.T, p RetryPolicy, fail func(call int) error) (*Bus, *Topic[int], *Subscription, *mwtAttempts, <-chan *DeliveryError) {
+func retrySetup(t *testing.T, p RetryPolicy, fail func(call int) error) (*Bus, *Topic[int], *Subscription, *attemptLog, <-chan *DeliveryError) {
 	t.Helper()
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[int](bus, "retry.events")
 	require.NoError(t, err)
-	rec := &mwtAttempts{}
+	rec := &attemptLog{}
 	sub, err := topic.Subscribe("retrier", func(ctx context.Context, _ *Event[int]) error {
 		return fail(rec.record(ctx))
-	}, WithSubscriptionMiddleware(mwtRetry(t, p)))
+	}, WithSubscriptionMiddleware(newRetry(t, p)))
 	require.NoError(t, err)
 	return bus, topic, sub, rec, failures
 }
 
-var errMwtFlaky = errors.New("flaky failure")
+var errFlaky = errors.New("flaky failure")
 
 func TestRetryCallsTheHandlerMaxAttemptsTimes(t *testing.T) {
 	for _, n := range []int{1, 2, 4} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			bus, topic, sub, rec, failures := mwtRetrySetup(t,
+			bus, topic, sub, rec, failures := retrySetup(t,
 				RetryPolicy{MaxAttempts: n, InitialInterval: msec},
-				func(int) error { return errMwtFlaky })
+				func(int) error { return errFlaky })
 
-			require.NoError(t, topic.Publish(mwtCtx(t), 1))
-			derr := mwtRecv(t, failures, "the final failure")
-			assert.ErrorIs(t, derr, errMwtFlaky)
+			require.NoError(t, topic.Publish(testCtx(t), 1))
+			derr := recv(t, failures, "the final failure")
+			assert.ErrorIs(t, derr, errFlaky)
 			assert.Equal(t, n, derr.Attempts)
 
-			mwtClose(t, bus)
+			closeBus(t, bus)
 			assert.Equal(t, n, rec.calls())
 			st := sub.Stats()
 			assert.EqualValues(t, 1, st.Failed)
 			assert.EqualValues(t, 0, st.Delivered)
 			assert.EqualValues(t, n-1, st.Retried)
-			mwtNoMore(t, failures, "failure")
+			nothingOn(t, failures, "failure")
 		})
 	}
 }
 
 func TestRetryDefaultMaxAttemptsIsThree(t *testing.T) {
-	bus, topic, _, rec, failures := mwtRetrySetup(t,
+	bus, topic, _, rec, failures := retrySetup(t,
 		RetryPolicy{InitialInterval: msec},
-		func(int) error { return errMwtFlaky })
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	derr := mwtRecv(t, failures, "the final failure")
+		func(int) error { return errFlaky })
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	derr := recv(t, failures, "the final failure")
 	assert.Equal(t, 3, derr.Attempts)
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.Equal(t, 3, rec.calls())
 }
 
 func TestRetrySucceedsOnALaterAttempt(t *testing.T) {
 	const k = 3
-	bus, topic, sub, rec, failures := mwtRetrySetup(t,
+	bus, topic, sub, rec, failures := retrySetup(t,
 		RetryPolicy{MaxAttempts: 5, InitialInterval: msec},
 		func(call int) error {
 			if call < k {
-				return fmt.Errorf("attempt %d: %w", call, errMwtFlaky)
+				return fmt.Errorf("attempt %d: %w", call, errFlaky)
 			}
 			return nil
 		})
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), 1))
-	mwtClose(t, bus)
+	require.NoError(t, topic.PublishSync(testCtx(t), 1))
+	closeBus(t, bus)
 	assert.Equal(t, k, rec.calls())
 	assert.Equal(t, []int{1, 2, 3}, rec.seen(), "DeliveryFromContext's Attempt grows with each call")
 	st := sub.Stats()
 	assert.EqualValues(t, 1, st.Delivered)
 	assert.EqualValues(t, 0, st.Failed)
 	assert.EqualValues(t, k-1, st.Retried)
-	mwtNoMore(t, failures, "failure")
+	nothingOn(t, failures, "failure")
 }
 
 func TestRetryAttemptSeenByTheHandlerAndResetPerEvent(t *testing.T) {
-	bus, topic, _, rec, failures := mwtRetrySetup(t,
+	bus, topic, _, rec, failures := retrySetup(t,
 		RetryPolicy{MaxAttempts: 3, InitialInterval: msec},
-		func(int) error { return errMwtFlaky })
+		func(int) error { return errFlaky })
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.Publish(ctx, 1))
 	require.NoError(t, topic.Publish(ctx, 2))
 	for range 2 {
-		mwtRecv(t, failures, "a final failure")
+		recv(t, failures, "a final failure")
 	}
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.Equal(t, []int{1, 2, 3, 1, 2, 3}, rec.seen())
 }
 
 func TestRetryHoldsTheLane(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "retry.order")
 	require.NoError(t, err)
-	tr := &mwtTrace{}
+	tr := &trace{}
 	var firstCalls atomic.Int32
 	_, err = topic.Subscribe("ordered", func(_ context.Context, e *Event[string]) error {
 		tr.add(e.Payload)
 		if e.Payload == "first" && firstCalls.Add(1) < 3 {
-			return errMwtFlaky
+			return errFlaky
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: 5 * msec})))
+	}, WithSubscriptionMiddleware(newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: 5 * msec})))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.Publish(ctx, "first"))
 	require.NoError(t, topic.PublishSync(ctx, "second"))
 	assert.Equal(t, []string{"first", "first", "first", "second"}, tr.list())
 }
 
-// mwtRetryGaps runs one event through a handler that always fails under
+// retryGaps runs one event through a handler that always fails under
 // Retry with policy p, on a bus of its own, and returns the gaps between
 // the starts of consecutive attempts.
-func mwtRetryGaps(t *testing.T, p RetryPolicy) []time.Duration {
+func retryGaps(t *testing.T, p RetryPolicy) []time.Duration {
 	t.Helper()
-	bus, topic, _, rec, failures := mwtRetrySetup(t, p, func(int) error { return errMwtFlaky })
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	derr := mwtRecv(t, failures, "the final failure")
+	bus, topic, _, rec, failures := retrySetup(t, p, func(int) error { return errFlaky })
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	derr := recv(t, failures, "the final failure")
 	require.Equal(t, p.MaxAttempts, derr.Attempts)
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	return rec.gaps()
 }
 
-// mwtCheckGaps measures retry gaps with measure and checks that each lies
-// in [lo, hi+mwtSlack]. The lower bounds must hold in every run: a timer
+// checkGaps measures retry gaps with measure and checks that each lies
+// in [lo, hi+timingSlack]. The lower bounds must hold in every run: a timer
 // never fires early. A run that breaks an upper bound is tried again, up to
 // three runs in all, since a loaded machine may delay any timer; a policy
 // that really waits too long breaks them every time.
-func mwtCheckGaps(t *testing.T, measure func() []time.Duration, lo, hi []time.Duration) {
+func checkGaps(t *testing.T, measure func() []time.Duration, lo, hi []time.Duration) {
 	t.Helper()
 	const runs = 3
 	for run := 1; ; run++ {
@@ -210,7 +210,7 @@ func mwtCheckGaps(t *testing.T, measure func() []time.Duration, lo, hi []time.Du
 		}
 		late := -1
 		for i, g := range gaps {
-			if g > hi[i]+mwtSlack {
+			if g > hi[i]+timingSlack {
 				late = i
 				break
 			}
@@ -220,10 +220,10 @@ func mwtCheckGaps(t *testing.T, measure func() []time.Duration, lo, hi []time.Du
 		}
 		if run == runs {
 			assert.Failf(t, "retry waited too long",
-				"gap %d: %s longer than %s+%s in %d runs (last gaps %v)", late+1, gaps[late], hi[late], mwtSlack, runs, gaps)
+				"gap %d: %s longer than %s+%s in %d runs (last gaps %v)", late+1, gaps[late], hi[late], timingSlack, runs, gaps)
 			return
 		}
-		t.Logf("run %d: gap %d took %s, above %s+%s; measuring again (gaps %v)", run, late+1, gaps[late], hi[late], mwtSlack, gaps)
+		t.Logf("run %d: gap %d took %s, above %s+%s; measuring again (gaps %v)", run, late+1, gaps[late], hi[late], timingSlack, gaps)
 	}
 }
 
@@ -234,7 +234,7 @@ func TestRetryBackoffWithJitterStaysWithinBounds(t *testing.T) {
 		lo = append(lo, time.Duration(float64(w)*0.8))
 		hi = append(hi, time.Duration(float64(w)*1.2))
 	}
-	mwtCheckGaps(t, func() []time.Duration { return mwtRetryGaps(t, p) }, lo, hi)
+	checkGaps(t, func() []time.Duration { return retryGaps(t, p) }, lo, hi)
 }
 
 func TestRetryJitterDrawsAcrossTheWholeRange(t *testing.T) {
@@ -308,7 +308,7 @@ func TestRetryMeasuredWaitsWithoutJitter(t *testing.T) {
 	p := RetryPolicy{MaxAttempts: 4, InitialInterval: 15 * msec, Multiplier: 2, Jitter: -1}
 	waits := []time.Duration{p.Backoff(1), p.Backoff(2), p.Backoff(3)}
 	assert.Equal(t, []time.Duration{15 * msec, 30 * msec, 60 * msec}, waits)
-	mwtCheckGaps(t, func() []time.Duration { return mwtRetryGaps(t, p) }, waits, waits)
+	checkGaps(t, func() []time.Duration { return retryGaps(t, p) }, waits, waits)
 }
 
 func TestRetryMaxIntervalCapsTheWaits(t *testing.T) {
@@ -317,7 +317,7 @@ func TestRetryMaxIntervalCapsTheWaits(t *testing.T) {
 		[]time.Duration{p.Backoff(1), p.Backoff(2), p.Backoff(3), p.Backoff(4)})
 
 	// Uncapped, the waits would be 5ms, 500ms, 50s, ...
-	mwtCheckGaps(t, func() []time.Duration { return mwtRetryGaps(t, p) },
+	checkGaps(t, func() []time.Duration { return retryGaps(t, p) },
 		[]time.Duration{4 * msec, 12 * msec, 12 * msec, 12 * msec},
 		[]time.Duration{6 * msec, 15 * msec, 15 * msec, 15 * msec})
 }
@@ -325,12 +325,12 @@ func TestRetryMaxIntervalCapsTheWaits(t *testing.T) {
 func TestRetryMaxElapsedTimeStopsEarly(t *testing.T) {
 	const limit = 100 * msec
 	p := RetryPolicy{MaxAttempts: 100, InitialInterval: 40 * msec, Multiplier: 1, Jitter: -1, MaxElapsedTime: limit}
-	bus, topic, sub, rec, failures := mwtRetrySetup(t, p, func(int) error { return errMwtFlaky })
+	bus, topic, sub, rec, failures := retrySetup(t, p, func(int) error { return errFlaky })
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	derr := mwtRecv(t, failures, "the final failure")
-	assert.ErrorIs(t, derr, errMwtFlaky)
-	mwtClose(t, bus)
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	derr := recv(t, failures, "the final failure")
+	assert.ErrorIs(t, derr, errFlaky)
+	closeBus(t, bus)
 
 	// Attempts start at about 0, 40 and 80ms; a fourth would start at
 	// 120ms or later, past the limit. A slow machine may stop sooner.
@@ -342,7 +342,7 @@ func TestRetryMaxElapsedTimeStopsEarly(t *testing.T) {
 	rec.mu.Lock()
 	span := rec.starts[len(rec.starts)-1].Sub(rec.starts[0])
 	rec.mu.Unlock()
-	assert.LessOrEqual(t, span, limit+mwtSlack, "no attempt starts later than MaxElapsedTime (and a timer's lateness) after the first")
+	assert.LessOrEqual(t, span, limit+timingSlack, "no attempt starts later than MaxElapsedTime (and a timer's lateness) after the first")
 }
 
 func TestRetryPermanentStopsAtOnce(t *testing.T) {
@@ -352,35 +352,35 @@ func TestRetryPermanentStopsAtOnce(t *testing.T) {
 		"retryable-always": {MaxAttempts: 5, InitialInterval: msec, Retryable: func(error) bool { return true }},
 	} {
 		t.Run(name, func(t *testing.T) {
-			bus, topic, sub, rec, failures := mwtRetrySetup(t, p,
+			bus, topic, sub, rec, failures := retrySetup(t, p,
 				func(int) error { return fmt.Errorf("context: %w", Permanent(errFatal)) })
 
-			require.NoError(t, topic.Publish(mwtCtx(t), 1))
-			derr := mwtRecv(t, failures, "the failure")
+			require.NoError(t, topic.Publish(testCtx(t), 1))
+			derr := recv(t, failures, "the failure")
 			assert.ErrorIs(t, derr, errFatal)
 			assert.True(t, IsPermanent(derr))
 			assert.Equal(t, 1, derr.Attempts)
-			mwtClose(t, bus)
+			closeBus(t, bus)
 			assert.Equal(t, 1, rec.calls())
 			assert.EqualValues(t, 0, sub.Stats().Retried)
 		})
 	}
 }
 
-type mwtCodeError struct{ code int }
+type codeError struct{ code int }
 
-func (e *mwtCodeError) Error() string { return fmt.Sprintf("code %d", e.code) }
+func (e *codeError) Error() string { return fmt.Sprintf("code %d", e.code) }
 
 func TestPermanent(t *testing.T) {
 	assert.NoError(t, Permanent(nil))
 	assert.Nil(t, Permanent(nil))
 
-	base := &mwtCodeError{code: 42}
+	base := &codeError{code: 42}
 	p := Permanent(base)
 	require.Error(t, p)
 	assert.Equal(t, base.Error(), p.Error())
 	assert.ErrorIs(t, p, base)
-	var target *mwtCodeError
+	var target *codeError
 	require.ErrorAs(t, p, &target)
 	assert.Equal(t, 42, target.code)
 
@@ -400,62 +400,62 @@ func TestRetryRetryablePredicate(t *testing.T) {
 	}}
 
 	t.Run("stops-on-rejected-error", func(t *testing.T) {
-		bus, topic, _, rec, failures := mwtRetrySetup(t, p, func(call int) error {
+		bus, topic, _, rec, failures := retrySetup(t, p, func(call int) error {
 			if call < 3 {
 				return errTransient
 			}
 			return errFatal
 		})
-		require.NoError(t, topic.Publish(mwtCtx(t), 1))
-		derr := mwtRecv(t, failures, "the failure")
+		require.NoError(t, topic.Publish(testCtx(t), 1))
+		derr := recv(t, failures, "the failure")
 		assert.ErrorIs(t, derr, errFatal)
 		assert.NotErrorIs(t, derr, errTransient, "the last error is returned")
 		assert.Equal(t, 3, derr.Attempts)
-		mwtClose(t, bus)
+		closeBus(t, bus)
 		assert.Equal(t, 3, rec.calls())
 	})
 	t.Run("first-error-rejected", func(t *testing.T) {
-		bus, topic, _, rec, failures := mwtRetrySetup(t, p, func(int) error { return errFatal })
-		require.NoError(t, topic.Publish(mwtCtx(t), 1))
-		derr := mwtRecv(t, failures, "the failure")
+		bus, topic, _, rec, failures := retrySetup(t, p, func(int) error { return errFatal })
+		require.NoError(t, topic.Publish(testCtx(t), 1))
+		derr := recv(t, failures, "the failure")
 		assert.Equal(t, 1, derr.Attempts)
-		mwtClose(t, bus)
+		closeBus(t, bus)
 		assert.Equal(t, 1, rec.calls())
 	})
 	t.Run("accepted-until-max-attempts", func(t *testing.T) {
-		bus, topic, _, rec, failures := mwtRetrySetup(t, p, func(int) error { return errTransient })
-		require.NoError(t, topic.Publish(mwtCtx(t), 1))
-		derr := mwtRecv(t, failures, "the failure")
+		bus, topic, _, rec, failures := retrySetup(t, p, func(int) error { return errTransient })
+		require.NoError(t, topic.Publish(testCtx(t), 1))
+		derr := recv(t, failures, "the failure")
 		assert.Equal(t, 10, derr.Attempts)
-		mwtClose(t, bus)
+		closeBus(t, bus)
 		assert.Equal(t, 10, rec.calls())
 	})
 }
 
-// mwtLongRetry waits a minute between attempts: a test using it finishes
+// longRetry waits a minute between attempts: a test using it finishes
 // quickly only if the wait is cut short.
-var mwtLongRetry = RetryPolicy{MaxAttempts: 3, InitialInterval: time.Minute, MaxInterval: time.Minute, Jitter: -1}
+var longRetry = RetryPolicy{MaxAttempts: 3, InitialInterval: time.Minute, MaxInterval: time.Minute, Jitter: -1}
 
 func TestRetryWaitEndsOnUnsubscribe(t *testing.T) {
 	attempted := make(chan int, 4)
-	bus, topic, sub, rec, failures := mwtRetrySetup(t, mwtLongRetry, func(call int) error {
+	bus, topic, sub, rec, failures := retrySetup(t, longRetry, func(call int) error {
 		attempted <- call
-		return errMwtFlaky
+		return errFlaky
 	})
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	assert.Equal(t, 1, mwtRecv(t, attempted, "the first attempt"))
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	assert.Equal(t, 1, recv(t, attempted, "the first attempt"))
 	start := time.Now()
 	sub.Unsubscribe()
 
-	derr := mwtRecv(t, failures, "the failure ending the retries")
-	assert.Less(t, time.Since(start), mwtWait, "the one-minute wait was cut short")
-	assert.ErrorIs(t, derr, errMwtFlaky, "the handler's error is kept")
+	derr := recv(t, failures, "the failure ending the retries")
+	assert.Less(t, time.Since(start), testWait, "the one-minute wait was cut short")
+	assert.ErrorIs(t, derr, errFlaky, "the handler's error is kept")
 	assert.ErrorIs(t, derr, context.Canceled, "the ctx's error is included")
 	assert.Equal(t, 1, derr.Attempts)
-	mwtRecv(t, sub.Done(), "the subscription to stop")
+	recv(t, sub.Done(), "the subscription to stop")
 
-	mwtClose(t, bus)
+	closeBus(t, bus)
 	assert.Equal(t, 1, rec.calls())
 	st := sub.Stats()
 	assert.EqualValues(t, 0, st.Retried)
@@ -463,7 +463,7 @@ func TestRetryWaitEndsOnUnsubscribe(t *testing.T) {
 }
 
 func TestRetryWaitEndsOnForcedClose(t *testing.T) {
-	sink, failures := mwtErrorSink()
+	sink, failures := errorSink()
 	bus, err := New(sink)
 	require.NoError(t, err)
 	topic, err := NewTopic[int](bus, "retry.forced")
@@ -473,29 +473,29 @@ func TestRetryWaitEndsOnForcedClose(t *testing.T) {
 	sub, err := topic.Subscribe("waiting", func(_ context.Context, e *Event[int]) error {
 		calls.Add(1)
 		attempted <- e.Payload
-		return errMwtFlaky
-	}, WithSubscriptionMiddleware(mwtRetry(t, mwtLongRetry)))
+		return errFlaky
+	}, WithSubscriptionMiddleware(newRetry(t, longRetry)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	require.NoError(t, topic.Publish(ctx, 1))
 	require.NoError(t, topic.Publish(ctx, 2)) // queued behind the retrying event
-	assert.Equal(t, 1, mwtRecv(t, attempted, "the first attempt"))
+	assert.Equal(t, 1, recv(t, attempted, "the first attempt"))
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), 50*msec)
 	defer cancel()
 	start := time.Now()
 	err = bus.Close(closeCtx)
-	assert.Less(t, time.Since(start), mwtWait, "Close did not wait out the retry interval")
+	assert.Less(t, time.Since(start), testWait, "Close did not wait out the retry interval")
 	var cerr *CloseError
 	require.ErrorAs(t, err, &cerr)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, map[string]int{"retry.forced/waiting": 1}, cerr.Undelivered)
 
-	derr := mwtRecv(t, failures, "the failure ending the retries")
-	assert.ErrorIs(t, derr, errMwtFlaky)
+	derr := recv(t, failures, "the failure ending the retries")
+	assert.ErrorIs(t, derr, errFlaky)
 	assert.ErrorIs(t, derr, context.Canceled, "the handler ctx's error is included")
-	mwtNoMore(t, failures, "failure")
+	nothingOn(t, failures, "failure")
 	assert.EqualValues(t, 1, calls.Load())
 	st := sub.Stats()
 	assert.EqualValues(t, 1, st.Failed)

@@ -11,61 +11,61 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ctRingSlots returns the size of the topic's ring and whether every slot
+// ringSlots returns the size of the topic's ring and whether every slot
 // is clear.
-func ctRingSlots[T any](tp *Topic[T]) (size int, clear bool) {
+func ringSlots[T any](tp *Topic[T]) (size int, clear bool) {
 	st := tp.core.ring.Probe()
 	return st.Slots, st.Clear
 }
 
-// ctIsRingReader reports whether s reads its events from the ring.
-func ctIsRingReader(s *Subscription) bool {
+// isRingReader reports whether s reads its events from the ring.
+func isRingReader(s *Subscription) bool {
 	return s.queue.Probe(0).RingReader
 }
 
-// ctGatedAndFast subscribes a gated subscriber named name with the given
+// gatedAndFast subscribes a gated subscriber named name with the given
 // capacity and a subscriber "fast" that reports every event at once.
-func ctGatedAndFast(t *testing.T, tp *Topic[int], name string, capacity int) (*ctGate[int], *Subscription, <-chan *Event[int]) {
+func gatedAndFast(t *testing.T, tp *Topic[int], name string, capacity int) (*gate[int], *Subscription, <-chan *Event[int]) {
 	t.Helper()
-	g := newCtGate[int]()
-	gated := ctSubscribe(t, tp, name, g.handle, WithQueueCapacity(capacity))
+	g := newGate[int]()
+	gated := mustSubscribe(t, tp, name, g.handle, WithQueueCapacity(capacity))
 	fast := make(chan *Event[int], 64)
-	ctSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
+	mustSubscribe(t, tp, "fast", func(_ context.Context, e *Event[int]) error { fast <- e; return nil })
 	return g, gated, fast
 }
 
 // Only subscriptions that need nothing of their own on the way in read the
 // ring; the others keep their lane queues.
 func TestRingReadersAreTheDefaultSubscriptions(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.who")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ring.who")
 	nop := func(context.Context, *Event[int]) error { return nil }
-	assert.True(t, ctIsRingReader(ctSubscribe(t, tp, "plain", nop)))
-	assert.True(t, ctIsRingReader(ctSubscribe(t, tp, "small", nop, WithQueueCapacity(1))))
-	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "big", nop, WithQueueCapacity(DefaultQueueCapacity+1))))
-	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "dropper", nop, WithOverflow(OverflowDropOldest))))
-	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "lanes", nop, WithConcurrency(2))))
-	assert.False(t, ctIsRingReader(ctSubscribe(t, tp, "picky", nop, WithFilter(func(*Event[int]) bool { return true }))))
+	assert.True(t, isRingReader(mustSubscribe(t, tp, "plain", nop)))
+	assert.True(t, isRingReader(mustSubscribe(t, tp, "small", nop, WithQueueCapacity(1))))
+	assert.False(t, isRingReader(mustSubscribe(t, tp, "big", nop, WithQueueCapacity(DefaultQueueCapacity+1))))
+	assert.False(t, isRingReader(mustSubscribe(t, tp, "dropper", nop, WithOverflow(OverflowDropOldest))))
+	assert.False(t, isRingReader(mustSubscribe(t, tp, "lanes", nop, WithConcurrency(2))))
+	assert.False(t, isRingReader(mustSubscribe(t, tp, "picky", nop, WithFilter(func(*Event[int]) bool { return true }))))
 }
 
 // The ring grows while a reader holds many positions, and the reader gets
 // them all, in order.
 func TestRingGrowsAndKeepsOrder(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.grow")
-	g := newCtGate[int]()
-	ctSubscribe(t, tp, "held", g.handle)
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ring.grow")
+	g := newGate[int]()
+	mustSubscribe(t, tp, "held", g.handle)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))
-	ctWaitFor(t, g.started, ctWait, "event 0")
+	recv(t, g.started, "event 0")
 	const n = 1000
 	for i := 1; i <= n; i++ {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
-	size, _ := ctRingSlots(tp)
+	size, _ := ringSlots(tp)
 	assert.GreaterOrEqual(t, size, n, "the ring grew to hold the waiting events")
 	g.open()
-	got := ctPayloads(t, g.done, n+1, "every event")
+	got := payloads(t, g.done, n+1, "every event")
 	for i, p := range got {
 		require.Equal(t, i, p, "event %d out of order", i)
 	}
@@ -75,13 +75,13 @@ func TestRingGrowsAndKeepsOrder(t *testing.T) {
 // its own lane: the other readers are not held back, and the laggard still
 // gets every event, in order.
 func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.laggard")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ring.laggard")
 	tp.core.ring.SetMaxSlots(delivery.RingInitialSlots) // no growth
-	g, stuck, fast := ctGatedAndFast(t, tp, "stuck", 4)
-	ctx := ctCtx(t)
+	g, stuck, fast := gatedAndFast(t, tp, "stuck", 4)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))
-	ctWaitFor(t, g.started, ctWait, "event 0")
+	recv(t, g.started, "event 0")
 
 	// Each publish past stuck's room waits, holding a position: once the
 	// positions stuck has not taken fill the ring, the next publish demotes
@@ -95,13 +95,13 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 	for i := 5; i <= n; i++ {
 		wg.Go(func() { assert.NoError(t, tp.Publish(ctx, i)) })
 	}
-	assert.Len(t, ctPayloads(t, fast, n+1, "fast, while stuck is stuck"), n+1)
-	require.Eventually(t, func() bool { return !ctIsRingReader(stuck) }, ctWait, time.Millisecond, "stuck left the ring")
+	assert.Len(t, payloads(t, fast, n+1, "fast, while stuck is stuck"), n+1)
+	require.Eventually(t, func() bool { return !isRingReader(stuck) }, testWait, time.Millisecond, "stuck left the ring")
 	g.open()
 	wg.Wait()
 	require.NoError(t, tp.Publish(ctx, n+1)) // by an offer to stuck's lane
 
-	byStuck := ctPayloads(t, g.done, n+2, "stuck, once released")
+	byStuck := payloads(t, g.done, n+2, "stuck, once released")
 	seen := map[int]bool{}
 	for _, p := range byStuck {
 		seen[p] = true
@@ -109,7 +109,7 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 	assert.Len(t, seen, n+2, "stuck got every event once")
 	assert.Equal(t, []int{0, 1, 2, 3, 4}, byStuck[:5], "the events queued before the demotion kept their order")
 	assert.Equal(t, n+1, byStuck[n+1], "the event published after the others came last")
-	ctClose(t, b)
+	closeBus(t, b)
 	st := stuck.Stats()
 	assert.Equal(t, uint64(n+2), st.Enqueued)
 	assert.Equal(t, uint64(n+2), st.Delivered)
@@ -119,12 +119,12 @@ func TestRingDemotesALaggardInsteadOfHoldingOthersBack(t *testing.T) {
 // from that reader alone, counted as Canceled, as a lane queue would; the
 // other readers keep it, and the reader's later events arrive in order.
 func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.cancel")
-	g, slow, fast := ctGatedAndFast(t, tp, "slow", 1)
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ring.cancel")
+	g, slow, fast := gatedAndFast(t, tp, "slow", 1)
+	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 1))
-	ctWaitFor(t, g.started, ctWait, "event 1")
+	recv(t, g.started, "event 1")
 	require.NoError(t, tp.Publish(ctx, 2)) // fills slow's queue
 
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
@@ -137,9 +137,9 @@ func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
 
 	g.open()
 	require.NoError(t, tp.Publish(ctx, 4)) // now through slow's own lane
-	assert.Equal(t, []int{1, 2, 3, 4}, ctPayloads(t, fast, 4, "fast"))
-	assert.Equal(t, []int{1, 2, 4}, ctPayloads(t, g.done, 3, "slow"))
-	ctClose(t, b)
+	assert.Equal(t, []int{1, 2, 3, 4}, payloads(t, fast, 4, "fast"))
+	assert.Equal(t, []int{1, 2, 4}, payloads(t, g.done, 3, "slow"))
+	closeBus(t, b)
 	st := slow.Stats()
 	assert.Equal(t, uint64(1), st.Dropped.Canceled)
 	assert.Equal(t, uint64(3), st.Enqueued)
@@ -149,39 +149,39 @@ func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
 // Once a topic goes quiet, its ring lets go of the events, so that it does
 // not keep large payloads alive.
 func TestRingLetsGoOfEventsOnceQuiet(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[[]byte](t, b, "ring.sweep")
+	b := newBus(t)
+	tp := mustTopic[[]byte](t, b, "ring.sweep")
 	done := make(chan struct{}, 64)
 	for _, name := range []string{"a", "b"} {
-		ctSubscribe(t, tp, name, func(context.Context, *Event[[]byte]) error { done <- struct{}{}; return nil })
+		mustSubscribe(t, tp, name, func(context.Context, *Event[[]byte]) error { done <- struct{}{}; return nil })
 	}
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	for range 20 {
 		require.NoError(t, tp.Publish(ctx, make([]byte, 1<<20)))
 	}
-	ctRecvN(t, done, 40, "deliveries")
+	recvN(t, done, 40, "deliveries")
 	// The workers retire after one to two idle ticks; the last one clears.
 	require.Eventually(t, func() bool {
-		_, clear := ctRingSlots(tp)
+		_, clear := ringSlots(tp)
 		return clear
-	}, ctWait, time.Millisecond, "the ring still holds events after the workers retired")
+	}, testWait, time.Millisecond, "the ring still holds events after the workers retired")
 }
 
 // Subscriptions that come and go do not stay behind in the ring, whether
 // the topic is quiet or busy.
 func TestRingForgetsStoppedReaders(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "ring.churn")
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "ring.churn")
+	ctx := testCtx(t)
 	nop := func(context.Context, *Event[int]) error { return nil }
 	for i := range 200 {
-		s := ctSubscribe(t, tp, "churn", nop)
+		s := mustSubscribe(t, tp, "churn", nop)
 		if i%2 == 1 {
 			require.NoError(t, tp.Publish(ctx, i))
 			require.NoError(t, s.Drain(ctx))
 		} else {
 			s.Unsubscribe()
-			ctWaitClosed(t, s.Done(), "the unsubscribed subscription")
+			waitClosed(t, s.Done(), "the unsubscribed subscription")
 		}
 	}
 	st := tp.core.ring.Probe()
@@ -193,14 +193,14 @@ func TestRingForgetsStoppedReaders(t *testing.T) {
 // A publisher waiting for a reader's room has not queued its event yet, as
 // with a lane queue: the reader's stats show at most its capacity.
 func TestRingWaitingPublishIsNotQueuedYet(t *testing.T) {
-	b, _, g, slow, returned := ctBlockedPublisher(t, false)
-	require.True(t, ctIsRingReader(slow))
+	b, _, g, slow, returned := blockedPublisherScene(t, false)
+	require.True(t, isRingReader(slow))
 	st := slow.Stats()
 	assert.Equal(t, 1, st.QueueLength)
 	assert.Equal(t, uint64(2), st.Enqueued)
 	g.open()
-	require.NoError(t, ctWaitFor(t, returned, ctWait, "the waiting publish"))
-	assert.Equal(t, []int{1, 2, 3}, ctPayloads(t, g.done, 3, "slow"))
-	ctClose(t, b)
+	require.NoError(t, recv(t, returned, "the waiting publish"))
+	assert.Equal(t, []int{1, 2, 3}, payloads(t, g.done, 3, "slow"))
+	closeBus(t, b)
 	assert.Equal(t, uint64(3), slow.Stats().Enqueued)
 }

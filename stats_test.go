@@ -13,15 +13,15 @@ import (
 )
 
 func TestSubscriptionStatsWhileHandlerBlocks(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "stats.live")
-	g := newCtGate[int]()
-	s := ctSubscribe(t, tp, "s", g.handle, WithQueueCapacity(10))
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "stats.live")
+	g := newGate[int]()
+	s := mustSubscribe(t, tp, "s", g.handle, WithQueueCapacity(10))
+	ctx := testCtx(t)
 	for i := 1; i <= 4; i++ {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
-	ctWaitFor(t, g.started, ctWait, "event 1")
+	recv(t, g.started, "event 1")
 	st := s.Stats()
 	assert.Equal(t, "stats.live", st.Topic)
 	assert.Equal(t, "s", st.Subscriber)
@@ -29,15 +29,15 @@ func TestSubscriptionStatsWhileHandlerBlocks(t *testing.T) {
 	assert.Equal(t, 3, st.QueueLength)
 	assert.Equal(t, 1, st.InFlight)
 	assert.Zero(t, st.Delivered)
-	assert.Equal(t, st, ctSubStats(t, b, "stats.live", "s"), "Bus.SubscriptionStats shows the same")
+	assert.Equal(t, st, subStats(t, b, "stats.live", "s"), "Bus.SubscriptionStats shows the same")
 	bs := b.Stats()
 	assert.Equal(t, 3, bs.Totals.QueueLength)
 	assert.Equal(t, 1, bs.Totals.InFlight)
 	assert.Equal(t, 1, bs.Subscriptions)
 
 	g.release(t)
-	ctWaitFor(t, g.started, ctWait, "event 2")
-	require.Eventually(t, func() bool { return s.Stats().Delivered == 1 }, ctWait, time.Millisecond)
+	recv(t, g.started, "event 2")
+	require.Eventually(t, func() bool { return s.Stats().Delivered == 1 }, testWait, time.Millisecond)
 	st = s.Stats()
 	assert.Equal(t, 2, st.QueueLength)
 	assert.Equal(t, 1, st.InFlight)
@@ -45,41 +45,41 @@ func TestSubscriptionStatsWhileHandlerBlocks(t *testing.T) {
 	assert.Equal(t, st.Enqueued-st.Delivered, uint64(st.QueueLength+st.InFlight))
 
 	g.open()
-	require.Eventually(t, func() bool { return s.Stats().Delivered == 4 }, ctWait, time.Millisecond)
+	require.Eventually(t, func() bool { return s.Stats().Delivered == 4 }, testWait, time.Millisecond)
 	st = s.Stats()
 	assert.Zero(t, st.QueueLength)
 	assert.Zero(t, st.InFlight)
 }
 
 func TestStatsCountOutcomes(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "stats.outcomes")
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "stats.outcomes")
 	failEven := func(_ context.Context, e *Event[int]) error {
 		if e.Payload%2 == 0 {
 			return errors.New("even")
 		}
 		return nil
 	}
-	s := ctSubscribe(t, tp, "s", failEven, WithFilter(func(e *Event[int]) bool { return e.Payload < 8 }))
+	s := mustSubscribe(t, tp, "s", failEven, WithFilter(func(e *Event[int]) bool { return e.Payload < 8 }))
 	var panics atomic.Int32
-	p := ctSubscribe(t, tp, "panicky", func(_ context.Context, e *Event[int]) error {
+	p := mustSubscribe(t, tp, "panicky", func(_ context.Context, e *Event[int]) error {
 		if e.Payload == 3 {
 			panics.Add(1)
 			panic("boom")
 		}
 		return nil
 	})
-	ctx := ctCtx(t)
+	ctx := testCtx(t)
 	for i := range 10 {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
-	ctClose(t, b)
+	closeBus(t, b)
 	st := s.Stats()
 	assert.Equal(t, uint64(8), st.Enqueued)
 	assert.Equal(t, uint64(2), st.Filtered)
 	assert.Equal(t, uint64(4), st.Delivered)
 	assert.Equal(t, uint64(4), st.Failed)
-	ctCheckAccounting(t, st)
+	checkAccounting(t, st)
 	pst := p.Stats()
 	assert.Equal(t, int32(1), panics.Load())
 	assert.Equal(t, uint64(1), pst.Failed, "a panic counts as a failure")
@@ -92,25 +92,25 @@ func TestStatsCountOutcomes(t *testing.T) {
 }
 
 func TestTopicStatsAndBusTopics(t *testing.T) {
-	b := ctNewBus(t)
-	tz := ctTopic[string](t, b, "z.last")
-	ta := ctTopic[ctMsg](t, b, "a.first")
-	tm := ctTopic[*int](t, b, "m.middle")
-	ctx := ctCtx(t)
-	require.NoError(t, ta.Publish(ctx, ctMsg{}))    // no subscriber
+	b := newBus(t)
+	tz := mustTopic[string](t, b, "z.last")
+	ta := mustTopic[pubMsg](t, b, "a.first")
+	tm := mustTopic[*int](t, b, "m.middle")
+	ctx := testCtx(t)
+	require.NoError(t, ta.Publish(ctx, pubMsg{}))   // no subscriber
 	require.NoError(t, tz.PublishSync(ctx, "lost")) // no subscriber
-	ctSubscribe(t, ta, "zed", ctNop[ctMsg])
-	ctSubscribe(t, ta, "alpha", ctNop[ctMsg])
-	ctSubscribe(t, ta, "mid", ctNop[ctMsg])
-	ctSubscribe(t, tm, "only", ctNop[*int])
+	mustSubscribe(t, ta, "zed", nopHandler[pubMsg])
+	mustSubscribe(t, ta, "alpha", nopHandler[pubMsg])
+	mustSubscribe(t, ta, "mid", nopHandler[pubMsg])
+	mustSubscribe(t, tm, "only", nopHandler[*int])
 	for range 3 {
-		require.NoError(t, ta.Publish(ctx, ctMsg{}))
+		require.NoError(t, ta.Publish(ctx, pubMsg{}))
 	}
 	require.NoError(t, tm.Publish(ctx, nil))
 
 	st := ta.Stats()
 	assert.Equal(t, TopicStats{
-		Topic: "a.first", PayloadType: "eventbus.ctMsg", Published: 4, NoSubscribers: 1,
+		Topic: "a.first", PayloadType: "eventbus.pubMsg", Published: 4, NoSubscribers: 1,
 		Subscribers: []string{"alpha", "mid", "zed"},
 	}, st)
 	all := b.Topics()
@@ -131,16 +131,16 @@ func TestTopicStatsAndBusTopics(t *testing.T) {
 }
 
 func TestBusSubscriptionStatsOrder(t *testing.T) {
-	b := ctNewBus(t)
-	t2 := ctTopic[int](t, b, "b.topic")
-	t1 := ctTopic[int](t, b, "a.topic")
-	ctSubscribe(t, t2, "y", ctNop[int])
-	ctSubscribe(t, t1, "z", ctNop[int])
-	ctSubscribe(t, t2, "x", ctNop[int])
-	ctSubscribe(t, t1, "a", ctNop[int])
-	gone := ctSubscribe(t, t1, "m", ctNop[int])
+	b := newBus(t)
+	t2 := mustTopic[int](t, b, "b.topic")
+	t1 := mustTopic[int](t, b, "a.topic")
+	mustSubscribe(t, t2, "y", nopHandler[int])
+	mustSubscribe(t, t1, "z", nopHandler[int])
+	mustSubscribe(t, t2, "x", nopHandler[int])
+	mustSubscribe(t, t1, "a", nopHandler[int])
+	gone := mustSubscribe(t, t1, "m", nopHandler[int])
 	gone.Unsubscribe()
-	ctWaitClosed(t, gone.Done(), "the unsubscribed one to stop")
+	waitClosed(t, gone.Done(), "the unsubscribed one to stop")
 	var got []string
 	for _, st := range b.SubscriptionStats() {
 		got = append(got, st.Topic+"/"+st.Subscriber)
@@ -157,15 +157,15 @@ func TestBusSubscriptionStatsOrder(t *testing.T) {
 func TestTotalsIncludeCountsOfARetiredSubscription(t *testing.T) {
 	for _, mode := range []string{"reject", "panic"} {
 		t.Run(mode, func(t *testing.T) {
-			b := ctNewBus(t)
-			tp := ctTopic[int](t, b, "stats.retired")
+			b := newBus(t)
+			tp := mustTopic[int](t, b, "stats.retired")
 			inFilter := make(chan struct{}, 1)
 			release := make(chan struct{})
-			s := ctSubscribe(t, tp, "s", ctNop[int], WithFilter(func(e *Event[int]) bool {
+			s := mustSubscribe(t, tp, "s", nopHandler[int], WithFilter(func(e *Event[int]) bool {
 				inFilter <- struct{}{}
 				select {
 				case <-release:
-				case <-time.After(ctWait):
+				case <-time.After(testWait):
 				}
 				if mode == "panic" {
 					panic("filter boom")
@@ -173,14 +173,14 @@ func TestTotalsIncludeCountsOfARetiredSubscription(t *testing.T) {
 				return false
 			}))
 			published := make(chan error, 1)
-			ctx := ctCtx(t)
+			ctx := testCtx(t)
 			go func() { published <- tp.Publish(ctx, 1) }()
-			ctWaitFor(t, inFilter, ctWait, "the filter to run")
+			recv(t, inFilter, "the filter to run")
 			s.Unsubscribe()
-			ctWaitClosed(t, s.Done(), "the subscription to stop")
+			waitClosed(t, s.Done(), "the subscription to stop")
 			close(release)
-			require.NoError(t, ctWaitFor(t, published, ctWait, "Publish"))
-			ctClose(t, b)
+			require.NoError(t, recv(t, published, "Publish"))
+			closeBus(t, b)
 
 			st := s.Stats()
 			tot := b.Stats().Totals
@@ -200,25 +200,25 @@ func TestTotalsIncludeCountsOfARetiredSubscription(t *testing.T) {
 func TestTotalsIncludeCanceledOfAStoppedSubscription(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for round := range 100 {
-		b := ctNewBus(t)
-		tp := ctTopic[int](t, b, "stats.canceled")
+		b := newBus(t)
+		tp := mustTopic[int](t, b, "stats.canceled")
 		started := make(chan struct{}, 1)
-		s := ctSubscribe(t, tp, "s", func(ctx context.Context, _ *Event[int]) error {
+		s := mustSubscribe(t, tp, "s", func(ctx context.Context, _ *Event[int]) error {
 			started <- struct{}{}
 			<-ctx.Done() // returns as soon as Unsubscribe cancels it
 			return nil
 		}, WithQueueCapacity(1))
-		ctx := ctCtx(t)
+		ctx := testCtx(t)
 		require.NoError(t, tp.Publish(ctx, 1))
-		ctWaitFor(t, started, ctWait, "event 1")
+		recv(t, started, "event 1")
 		require.NoError(t, tp.Publish(ctx, 2))
 		published := make(chan error, 1)
 		go func() { published <- tp.Publish(ctx, 3) }()
-		require.Eventually(t, func() bool { return ctWaiters(s) == 1 }, ctWait, time.Millisecond)
+		require.Eventually(t, func() bool { return waiters(s) == 1 }, testWait, time.Millisecond)
 		s.Unsubscribe()
-		ctWaitClosed(t, s.Done(), "the subscription to stop")
-		ctWaitFor(t, published, ctWait, "the blocked publish")
-		ctClose(t, b)
+		waitClosed(t, s.Done(), "the subscription to stop")
+		recv(t, published, "the blocked publish")
+		closeBus(t, b)
 		st, tot := s.Stats(), b.Stats().Totals
 		require.Equal(t, st.Dropped, tot.Dropped, "round %d: the subscription's drops %+v, the totals' %+v", round, st.Dropped, tot.Dropped)
 		require.Equal(t, st.Enqueued, tot.Enqueued, "round %d", round)

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ctStressSub is one subscription of the stress test and what the test saw
+// stressSub is one subscription of the stress test and what the test saw
 // of it.
-type ctStressSub struct {
+type stressSub struct {
 	s       *Subscription
 	topic   string
 	policy  Overflow
@@ -41,18 +41,18 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 	defer cancel()
 
 	var reported atomic.Int64
-	b := ctNewBus(t, WithErrorHandler(func(context.Context, *DeliveryError) { reported.Add(1) }))
-	topics := []*Topic[ctMsg]{ctTopic[ctMsg](t, b, "stress.a"), ctTopic[ctMsg](t, b, "stress.b")}
+	b := newBus(t, WithErrorHandler(func(context.Context, *DeliveryError) { reported.Add(1) }))
+	topics := []*Topic[pubMsg]{mustTopic[pubMsg](t, b, "stress.a"), mustTopic[pubMsg](t, b, "stress.b")}
 
 	var (
 		mu   sync.Mutex
-		subs []*ctStressSub
-		live []*ctStressSub // churnable and not yet stopped
+		subs []*stressSub
+		live []*stressSub // churnable and not yet stopped
 	)
 	nextName := 0
 	subscribe := func(topicIdx int, policy Overflow, conc, capacity int, stable bool) {
-		rec := &ctStressSub{topic: topics[topicIdx].Name(), policy: policy, conc: conc, stable: stable}
-		handler := func(_ context.Context, e *Event[ctMsg]) error {
+		rec := &stressSub{topic: topics[topicIdx].Name(), policy: policy, conc: conc, stable: stable}
+		handler := func(_ context.Context, e *Event[pubMsg]) error {
 			rec.calls.Add(1)
 			if rec.conc == 1 {
 				if e.Payload.N <= rec.last[e.Payload.Pub] {
@@ -100,9 +100,9 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 		pubWG.Go(func() {
 			for n := 1; n <= perPub; n++ {
 				tp := topics[(p+n)%2]
-				err := tp.Publish(deadline, ctMsg{Pub: p, N: n})
+				err := tp.Publish(deadline, pubMsg{Pub: p, N: n})
 				published.Add(1)
-				for _, leaf := range ctJoined(err) {
+				for _, leaf := range joined(err) {
 					var se *SubscriberError
 					if errors.As(leaf, &se) && errors.Is(leaf, ErrQueueFull) {
 						rejMu.Lock()
@@ -140,7 +140,7 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			var victim *ctStressSub
+			var victim *stressSub
 			if len(live) > 0 {
 				i := step % len(live)
 				victim = live[i]
@@ -169,8 +169,8 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 		}
 	}()
 
-	ctWaitFor(t, pubsDone, 60*time.Second, "the publishers")
-	ctWaitFor(t, churnDone, ctWait, "the churn")
+	recvWithin(t, pubsDone, 60*time.Second, "the publishers")
+	recv(t, churnDone, "the churn")
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelClose()
 	require.NoError(t, b.Close(closeCtx), "graceful Close")
@@ -189,8 +189,8 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 	for _, rec := range subs {
 		st := rec.s.Stats()
 		id := st.Topic + "/" + st.Subscriber
-		assert.True(t, ctIsDone(rec.s), id)
-		ctCheckAccounting(t, st)
+		assert.True(t, isDone(rec.s), id)
+		checkAccounting(t, st)
 		assert.Equal(t, rec.calls.Load(), int64(st.Delivered+st.Failed), "%s: handler calls", id)
 		assert.Zero(t, st.Dropped.Shutdown, "%s: graceful Close drops nothing", id)
 		rejMu.Lock()
@@ -228,7 +228,7 @@ func TestStressChurnAndExactAccounting(t *testing.T) {
 	assert.Zero(t, bs.Subscriptions)
 	assert.Equal(t, uint64(pubs*perPub), bs.Published)
 	tot := bs.Totals
-	ctCheckAccounting(t, tot)
+	checkAccounting(t, tot)
 	assert.Equal(t, sum, tot, "Bus.Stats().Totals is the sum over every subscription")
 	assert.Equal(t, calls, int64(tot.Delivered+tot.Failed), "handler calls observed")
 	assert.Equal(t, reported.Load(), int64(tot.Failed), "every failure reached the error handler")

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// mwtTimeout builds Timeout middleware from a duration that must be valid.
-func mwtTimeout(t *testing.T, d time.Duration) Middleware {
+// newTimeout builds Timeout middleware from a duration that must be valid.
+func newTimeout(t *testing.T, d time.Duration) Middleware {
 	t.Helper()
 	mw, err := Timeout(d)
 	require.NoError(t, err)
@@ -23,7 +23,7 @@ func mwtTimeout(t *testing.T, d time.Duration) Middleware {
 
 func TestTimeoutCancelsAHandlerAtTheDeadline(t *testing.T) {
 	const limit = 30 * msec
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "timeout.slow")
 	require.NoError(t, err)
 	type observed struct {
@@ -39,10 +39,10 @@ func TestTimeoutCancelsAHandlerAtTheDeadline(t *testing.T) {
 		<-ctx.Done()
 		seen <- observed{ok, deadline.Sub(start), deadline, time.Now()}
 		return ctx.Err()
-	}, WithSubscriptionMiddleware(mwtTimeout(t, limit)))
+	}, WithSubscriptionMiddleware(newTimeout(t, limit)))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), 1)
+	err = topic.PublishSync(testCtx(t), 1)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrHandlerTimeout)
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the handler's own error is kept")
@@ -50,7 +50,7 @@ func TestTimeoutCancelsAHandlerAtTheDeadline(t *testing.T) {
 	require.ErrorAs(t, err, &derr)
 	assert.Equal(t, "slow", derr.Subscriber)
 
-	o := mwtRecv(t, seen, "the handler's observations")
+	o := recv(t, seen, "the handler's observations")
 	assert.True(t, o.hasDeadline, "the handler's ctx has a deadline")
 	assert.LessOrEqual(t, o.remaining, limit)
 	assert.False(t, o.done.Before(o.deadline), "cancelled at %v, before the deadline %v", o.done, o.deadline)
@@ -58,7 +58,7 @@ func TestTimeoutCancelsAHandlerAtTheDeadline(t *testing.T) {
 
 func TestTimeoutLeavesFastHandlersAlone(t *testing.T) {
 	errQuick := errors.New("quick failure")
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[bool](bus, "timeout.fast")
 	require.NoError(t, err)
 	ctxErrs := make(chan error, 2)
@@ -68,21 +68,21 @@ func TestTimeoutLeavesFastHandlersAlone(t *testing.T) {
 			return errQuick
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtTimeout(t, time.Minute)))
+	}, WithSubscriptionMiddleware(newTimeout(t, time.Minute)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	assert.NoError(t, topic.PublishSync(ctx, false))
 	err = topic.PublishSync(ctx, true)
 	assert.ErrorIs(t, err, errQuick)
 	assert.NotErrorIs(t, err, ErrHandlerTimeout, "a failure before the deadline is not a timeout")
-	assert.NoError(t, mwtRecv(t, ctxErrs, "the first ctx error"))
-	assert.NoError(t, mwtRecv(t, ctxErrs, "the second ctx error"))
+	assert.NoError(t, recv(t, ctxErrs, "the first ctx error"))
+	assert.NoError(t, recv(t, ctxErrs, "the second ctx error"))
 }
 
 func TestTimeoutDoesNotAbandonAHandlerThatIgnoresIt(t *testing.T) {
 	errLate := errors.New("late failure")
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[bool](bus, "timeout.ignored")
 	require.NoError(t, err)
 	var finished atomic.Int32
@@ -94,10 +94,10 @@ func TestTimeoutDoesNotAbandonAHandlerThatIgnoresIt(t *testing.T) {
 			return errLate
 		}
 		return nil
-	}, WithSubscriptionMiddleware(mwtTimeout(t, 10*msec)))
+	}, WithSubscriptionMiddleware(newTimeout(t, 10*msec)))
 	require.NoError(t, err)
 
-	ctx := mwtCtx(t)
+	ctx := testCtx(t)
 	assert.NoError(t, topic.PublishSync(ctx, false), "a success after the deadline is a success")
 	assert.EqualValues(t, 1, finished.Load())
 	err = topic.PublishSync(ctx, true)
@@ -116,7 +116,7 @@ func TestTimeoutInvalidDurations(t *testing.T) {
 
 func TestTimeoutInsideRetryGivesEachAttemptAFreshDeadline(t *testing.T) {
 	const limit = 60 * msec
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "timeout.retry")
 	require.NoError(t, err)
 	type attempt struct {
@@ -141,11 +141,11 @@ func TestTimeoutInsideRetryGivesEachAttemptAFreshDeadline(t *testing.T) {
 		mu.Unlock()
 		return a.endErr
 	}, WithSubscriptionMiddleware(
-		mwtRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}),
-		mwtTimeout(t, limit)))
+		newRetry(t, RetryPolicy{MaxAttempts: 3, InitialInterval: msec}),
+		newTimeout(t, limit)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(mwtCtx(t), 1), "the third attempt succeeds within its own deadline")
+	require.NoError(t, topic.PublishSync(testCtx(t), 1), "the third attempt succeeds within its own deadline")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, attempts, 3)
@@ -162,7 +162,7 @@ func TestTimeoutInsideRetryGivesEachAttemptAFreshDeadline(t *testing.T) {
 }
 
 func TestTimeoutOutsideRetryCoversEveryAttempt(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "timeout.outer")
 	require.NoError(t, err)
 	var calls atomic.Int32
@@ -171,19 +171,19 @@ func TestTimeoutOutsideRetryCoversEveryAttempt(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}, WithSubscriptionMiddleware(
-		mwtTimeout(t, 30*msec),
-		mwtRetry(t, RetryPolicy{MaxAttempts: 100, InitialInterval: msec, Multiplier: 1})))
+		newTimeout(t, 30*msec),
+		newRetry(t, RetryPolicy{MaxAttempts: 100, InitialInterval: msec, Multiplier: 1})))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), 1)
+	err = topic.PublishSync(testCtx(t), 1)
 	assert.ErrorIs(t, err, ErrHandlerTimeout)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.EqualValues(t, 1, calls.Load(), "no retry once the shared deadline has passed")
 }
 
 func TestTimeoutIsNotReportedForACancelledSubscription(t *testing.T) {
-	sink, failures := mwtErrorSink()
-	bus := mwtNewBus(t, sink)
+	sink, failures := errorSink()
+	bus := newBus(t, sink)
 	topic, err := NewTopic[int](bus, "timeout.cancelled")
 	require.NoError(t, err)
 	started := make(chan struct{}, 1)
@@ -191,29 +191,29 @@ func TestTimeoutIsNotReportedForACancelledSubscription(t *testing.T) {
 		started <- struct{}{}
 		<-ctx.Done()
 		return ctx.Err()
-	}, WithSubscriptionMiddleware(mwtTimeout(t, time.Minute)))
+	}, WithSubscriptionMiddleware(newTimeout(t, time.Minute)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.Publish(mwtCtx(t), 1))
-	mwtRecv(t, started, "the handler to start")
+	require.NoError(t, topic.Publish(testCtx(t), 1))
+	recv(t, started, "the handler to start")
 	sub.Unsubscribe()
-	derr := mwtRecv(t, failures, "the failure")
+	derr := recv(t, failures, "the failure")
 	assert.ErrorIs(t, derr, context.Canceled)
 	assert.NotErrorIs(t, derr, ErrHandlerTimeout)
 	assert.NotErrorIs(t, derr, context.DeadlineExceeded)
 }
 
 func TestTimeoutNestedReportsTheDeadlineThatPassed(t *testing.T) {
-	bus := mwtNewBus(t)
+	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "timeout.nested")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("nested", func(ctx context.Context, _ *Event[int]) error {
 		<-ctx.Done()
 		return ctx.Err()
-	}, WithSubscriptionMiddleware(mwtTimeout(t, 20*msec), mwtTimeout(t, time.Hour)))
+	}, WithSubscriptionMiddleware(newTimeout(t, 20*msec), newTimeout(t, time.Hour)))
 	require.NoError(t, err)
 
-	err = topic.PublishSync(mwtCtx(t), 1)
+	err = topic.PublishSync(testCtx(t), 1)
 	assert.ErrorIs(t, err, ErrHandlerTimeout)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Error(t, err)

@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-type ctOther struct{ V int }
+type otherPayload struct{ V int }
 
 func TestNewTopicRegistry(t *testing.T) {
-	b := ctNewBus(t)
+	b := newBus(t)
 	t1, err := NewTopic[int](b, "reg.a")
 	require.NoError(t, err)
 	t2, err := NewTopic[int](b, "reg.a")
@@ -20,7 +20,7 @@ func TestNewTopicRegistry(t *testing.T) {
 	assert.Same(t, t1, t2, "same name and type give the same *Topic")
 	assert.Equal(t, "reg.a", t1.Name())
 
-	t3, err := NewTopic[ctOther](b, "reg.b")
+	t3, err := NewTopic[otherPayload](b, "reg.b")
 	require.NoError(t, err)
 	assert.NotSame(t, t1.core, t3.core)
 
@@ -34,10 +34,10 @@ func TestNewTopicRegistry(t *testing.T) {
 	assert.Contains(t, err.Error(), "int")
 	assert.Contains(t, err.Error(), "string")
 
-	_, err = NewTopic[*ctOther](b, "reg.b")
+	_, err = NewTopic[*otherPayload](b, "reg.b")
 	require.ErrorAs(t, err, &tte)
-	assert.Equal(t, "eventbus.ctOther", tte.Existing)
-	assert.Equal(t, "*eventbus.ctOther", tte.Wanted)
+	assert.Equal(t, "eventbus.otherPayload", tte.Existing)
+	assert.Equal(t, "*eventbus.otherPayload", tte.Wanted)
 
 	// The failed calls did not replace or add topics.
 	t4, err := NewTopic[int](b, "reg.a")
@@ -48,11 +48,11 @@ func TestNewTopicRegistry(t *testing.T) {
 	for _, ts := range b.Topics() {
 		names = append(names, ts.Topic+":"+ts.PayloadType)
 	}
-	assert.Equal(t, []string{"reg.a:int", "reg.b:eventbus.ctOther"}, names)
+	assert.Equal(t, []string{"reg.a:int", "reg.b:eventbus.otherPayload"}, names)
 }
 
 func TestNewTopicRejectsInvalidNames(t *testing.T) {
-	b := ctNewBus(t)
+	b := newBus(t)
 	for _, name := range []string{
 		"", ".", "a.", ".a", "a..b", "a b", "a/b", "a.*", "a.>", "*", "é", "a\x00",
 		strings.Repeat("a", 256),
@@ -71,9 +71,9 @@ func TestNewTopicRejectsInvalidNames(t *testing.T) {
 }
 
 func TestNewTopicAndSubscribeAfterClose(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "closed.a")
-	ctClose(t, b)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "closed.a")
+	closeBus(t, b)
 
 	_, err := NewTopic[int](b, "closed.a")
 	assert.ErrorIs(t, err, ErrClosed, "existing topic")
@@ -89,21 +89,21 @@ func TestNewTopicAndSubscribeAfterClose(t *testing.T) {
 }
 
 func TestPublishWithoutSubscribersIsCounted(t *testing.T) {
-	b := ctNewBus(t)
-	tp := ctTopic[int](t, b, "lonely")
-	ctx := ctCtx(t)
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "lonely")
+	ctx := testCtx(t)
 	for i := range 3 {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
 	got := make(chan *Event[int], 4)
-	s := ctSubscribe(t, tp, "late", func(_ context.Context, e *Event[int]) error { got <- e; return nil })
+	s := mustSubscribe(t, tp, "late", func(_ context.Context, e *Event[int]) error { got <- e; return nil })
 	require.NoError(t, tp.Publish(ctx, 3))
-	e := ctWaitFor(t, got, ctWait, "the event published after Subscribe")
+	e := recv(t, got, "the event published after Subscribe")
 	assert.Equal(t, 3, e.Payload)
 	assert.Equal(t, uint64(4), e.Sequence, "the sequence counts events nobody got")
 	st := tp.Stats()
 	assert.Equal(t, uint64(4), st.Published)
 	assert.Equal(t, uint64(3), st.NoSubscribers)
-	ctClose(t, b)
+	closeBus(t, b)
 	assert.Equal(t, uint64(1), s.Stats().Delivered, "the late subscriber got only what followed Subscribe")
 }

@@ -119,7 +119,7 @@ func TestTransportOptionsAreValidated(t *testing.T) {
 	_, err = New(WithRedelivery(RetryPolicy{MaxAttempts: -1}))
 	assert.ErrorIs(t, err, ErrInvalidOption)
 
-	b := ctNewBus(t)
+	b := newBus(t)
 	_, err = NewTopic[string](b, "codec.nil", WithCodec(nil))
 	assert.ErrorIs(t, err, ErrInvalidOption)
 	_, err = NewTopic[string](b, "codec.nil", nil)
@@ -129,7 +129,7 @@ func TestTransportOptionsAreValidated(t *testing.T) {
 type otherCodec struct{ JSONCodec }
 
 func TestNewTopicRejectsAnotherCodecForAnExistingTopic(t *testing.T) {
-	b := ctNewBus(t)
+	b := newBus(t)
 	first, err := NewTopic[string](b, "codec.fixed", WithCodec(JSONCodec{}))
 	require.NoError(t, err)
 	again, err := NewTopic[string](b, "codec.fixed", WithCodec(JSONCodec{}))
@@ -141,7 +141,7 @@ func TestNewTopicRejectsAnotherCodecForAnExistingTopic(t *testing.T) {
 
 func TestTransportPublishFailureIsReported(t *testing.T) {
 	refused := errors.New("broker says no")
-	b := ctNewBus(t, WithTransport(failingTransport{err: refused}))
+	b := newBus(t, WithTransport(failingTransport{err: refused}))
 	topic, err := NewTopic[string](b, "remote.refused")
 	require.NoError(t, err)
 	err = topic.Publish(context.Background(), "x")
@@ -158,7 +158,7 @@ func TestTransportPublishFailureIsReported(t *testing.T) {
 }
 
 func TestTransportRestrictsWhatOnlyWorksInProcess(t *testing.T) {
-	b := ctNewBus(t, WithTransport(newRecordingTransport()))
+	b := newBus(t, WithTransport(newRecordingTransport()))
 	topic, err := NewTopic[string](b, "remote.limits")
 	require.NoError(t, err)
 	err = topic.PublishSync(context.Background(), "x")
@@ -169,7 +169,7 @@ func TestTransportRestrictsWhatOnlyWorksInProcess(t *testing.T) {
 
 func TestTransportPublishSendsACloudEvent(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr), WithSource("/tests"))
+	b := newBus(t, WithTransport(tr), WithSource("/tests"))
 	topic, err := NewTopic[string](b, "remote.sent")
 	require.NoError(t, err)
 	require.NoError(t, topic.Publish(context.Background(), "hello", WithKey("k")))
@@ -213,7 +213,7 @@ func encoded(t *testing.T, topic, payload string) []byte {
 
 func TestTransportDeliveriesAreSettledByOutcome(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr), WithRedelivery(RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond}))
+	b := newBus(t, WithTransport(tr), WithRedelivery(RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond}))
 	topic, err := NewTopic[string](b, "remote.settle")
 	require.NoError(t, err)
 	_, fc := subscribeRemote(t, tr, topic, "reader", func(_ context.Context, e *Event[string]) error {
@@ -265,7 +265,7 @@ func TestTransportDeliveriesAreSettledByOutcome(t *testing.T) {
 
 func TestTransportGivesBackWhatAStoppedSubscriptionDidNotHandle(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr))
+	b := newBus(t, WithTransport(tr))
 	topic, err := NewTopic[string](b, "remote.stop")
 	require.NoError(t, err)
 	release := make(chan struct{})
@@ -298,7 +298,7 @@ func TestTransportGivesBackWhatAStoppedSubscriptionDidNotHandle(t *testing.T) {
 
 func TestTransportDeliveryCountReachesTheHandler(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr))
+	b := newBus(t, WithTransport(tr))
 	topic, err := NewTopic[string](b, "remote.count")
 	require.NoError(t, err)
 	seen := make(chan DeliveryInfo, 1)
@@ -316,7 +316,7 @@ func TestTransportDeliveryCountReachesTheHandler(t *testing.T) {
 
 func TestTransportUsesTheTopicsCodec(t *testing.T) {
 	tr := newRecordingTransport()
-	b := ctNewBus(t, WithTransport(tr))
+	b := newBus(t, WithTransport(tr))
 	got := make(chan *Event[string], 1)
 	topic, err := NewTopic[string](b, "remote.text", WithCodec(cdtTextCodec{}))
 	require.NoError(t, err)
