@@ -10,7 +10,7 @@ import (
 )
 
 // passThrough is the cheapest possible middleware: it only calls next.
-func passThrough(next HandlerFunc) HandlerFunc {
+func passThrough(next MessageHandler) MessageHandler {
 	return func(ctx context.Context, m Message) error { return next(ctx, m) }
 }
 

@@ -188,8 +188,8 @@ func (b *Bus) SubscriptionStats() []SubscriptionStats {
 	return out
 }
 
-// Topics returns a snapshot of every topic's counters, ordered by name.
-func (b *Bus) Topics() []TopicStats {
+// TopicStats returns a snapshot of every topic's counters, ordered by name.
+func (b *Bus) TopicStats() []TopicStats {
 	b.mu.Lock()
 	topics := make([]*topicCore, 0, len(b.topics))
 	for _, t := range b.topics {

@@ -182,7 +182,7 @@ func keyedOrder(t *testing.T, byPublisherKey bool) {
 	}
 	opts := []SubscribeOption{WithConcurrency(4), WithQueueCapacity(64)}
 	if !byPublisherKey {
-		opts = append(opts, WithOrderingKey(func(e *Event[pubMsg]) string { return e.Payload.Key }))
+		opts = append(opts, WithKeyFunc(func(e *Event[pubMsg]) string { return e.Payload.Key }))
 	}
 	sub := mustSubscribe(t, tp, "keyed", handler, opts...)
 
@@ -214,7 +214,7 @@ func keyedOrder(t *testing.T, byPublisherKey bool) {
 }
 
 func TestOrderingKeyKeepsPerKeyOrder(t *testing.T) {
-	t.Run("WithOrderingKey", func(t *testing.T) { keyedOrder(t, false) })
+	t.Run("WithKeyFunc", func(t *testing.T) { keyedOrder(t, false) })
 	t.Run("WithKey", func(t *testing.T) { keyedOrder(t, true) })
 }
 
@@ -258,7 +258,7 @@ func parallelKeys(t *testing.T, byPublisherKey bool) {
 	}
 	opts := []SubscribeOption{WithConcurrency(4)}
 	if !byPublisherKey {
-		opts = append(opts, WithOrderingKey(func(e *Event[pubMsg]) string { return e.Payload.Key }))
+		opts = append(opts, WithKeyFunc(func(e *Event[pubMsg]) string { return e.Payload.Key }))
 	}
 	s := mustSubscribe(t, tp, "par", handler, opts...)
 	k1, k2 := keysOnDistinctLanes(t, s)
@@ -281,7 +281,7 @@ func parallelKeys(t *testing.T, byPublisherKey bool) {
 }
 
 func TestDifferentKeysRunInParallel(t *testing.T) {
-	t.Run("WithOrderingKey", func(t *testing.T) { parallelKeys(t, false) })
+	t.Run("WithKeyFunc", func(t *testing.T) { parallelKeys(t, false) })
 	t.Run("WithKey", func(t *testing.T) { parallelKeys(t, true) })
 }
 
@@ -327,7 +327,7 @@ func TestEnvelopeIsStamped(t *testing.T) {
 		assert.Equal(t, e.ID.String(), e.CorrelationID, "a root event's correlation ID is its own ID")
 		assert.Zero(t, e.CausationID, "a root event has no cause")
 		assert.Nil(t, e.Metadata)
-		assert.Same(t, &e.Envelope, e.Header())
+		assert.Same(t, &e.Envelope, e.EventEnvelope())
 		assert.Equal(t, e.Payload, e.AnyPayload())
 	}
 	// Publish order a1, b1, a2, b2, a3: IDs increase in that order.
@@ -536,7 +536,7 @@ func TestPublishSyncJoinsHandlerErrors(t *testing.T) {
 		assert.Equal(t, "sync.errors", de.Topic)
 		assert.Equal(t, 1, de.Attempts)
 		assert.Equal(t, 1, de.Message.AnyPayload())
-		assert.Equal(t, de.EventID, de.Message.Header().ID)
+		assert.Equal(t, de.EventID, de.Message.EventEnvelope().ID)
 		subs[de.Subscriber] = de.Err
 	}
 	assert.Equal(t, map[string]error{"a": errA, "b": errB}, subs)

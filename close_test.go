@@ -257,7 +257,7 @@ func TestStatsAfterClose(t *testing.T) {
 	assert.Empty(t, bs.Totals.Topic)
 	checkAccounting(t, bs.Totals)
 	assert.Empty(t, b.SubscriptionStats())
-	for _, ts := range b.Topics() {
+	for _, ts := range b.TopicStats() {
 		assert.Empty(t, ts.Subscribers, ts.Topic)
 		assert.Equal(t, uint64(10), ts.Published, ts.Topic)
 	}

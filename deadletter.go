@@ -85,7 +85,7 @@ func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
 			return nil, err
 		}
 	}
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			err := next(ctx, m)
 			if err == nil {
@@ -121,7 +121,7 @@ func (s *Subscription) failedDelivery(m Message, attempts int, cause error) Fail
 		FailedAt:    time.Now(),
 	}
 	if m != nil {
-		dl.Envelope = *m.Header()
+		dl.Envelope = *m.EventEnvelope()
 		dl.Payload = m.AnyPayload()
 	} else {
 		dl.Envelope.Topic = s.topic.name

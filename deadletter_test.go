@@ -134,7 +134,7 @@ func TestDeadLetterCustomTopic(t *testing.T) {
 	assert.Equal(t, "o-3", dl.Payload.Payload.(orderPlaced).ID)
 
 	closeBus(t, bus)
-	for _, ts := range bus.Topics() {
+	for _, ts := range bus.TopicStats() {
 		assert.NotEqual(t, DefaultDeadLetterTopic, ts.Topic, "the default topic is not used")
 	}
 	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
@@ -152,7 +152,7 @@ func TestDeadLetterPassesSuccessesThrough(t *testing.T) {
 	closeBus(t, bus)
 	assert.EqualValues(t, 1, sub.Stats().Delivered)
 	assert.EqualValues(t, 0, sub.Stats().DeadLettered)
-	for _, ts := range bus.Topics() {
+	for _, ts := range bus.TopicStats() {
 		assert.NotEqual(t, DefaultDeadLetterTopic, ts.Topic, "no dead-letter topic without a failure")
 	}
 }
@@ -215,7 +215,7 @@ func TestDeadLetterWithoutSubscriberIsCountedAndLogged(t *testing.T) {
 	nothingOn(t, failures, "failure")
 	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
 	var dlStats *TopicStats
-	for _, ts := range bus.Topics() {
+	for _, ts := range bus.TopicStats() {
 		if ts.Topic == DefaultDeadLetterTopic {
 			dlStats = &ts
 		}

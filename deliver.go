@@ -82,7 +82,7 @@ func (s *Subscription) deliveryError(m Message, attempts int, err error) *Delive
 	return &DeliveryError{
 		Topic:      s.topic.name,
 		Subscriber: s.name,
-		EventID:    m.Header().ID,
+		EventID:    m.EventEnvelope().ID,
 		Attempts:   attempts,
 		Message:    m,
 		Err:        err,

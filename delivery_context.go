@@ -51,7 +51,7 @@ func (d *deliveryContext) Value(key any) any {
 }
 
 func (d *deliveryContext) begin(m Message, done completion) {
-	d.current.Store(m.Header())
+	d.current.Store(m.EventEnvelope())
 	// Most deliveries leave these as they found them: a load spares the
 	// atomic write (a locked instruction) that a store would cost each time.
 	if d.attempt.Load() != 1 {

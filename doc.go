@@ -28,7 +28,7 @@
 // events to handle. With one worker, events are handled one at a time in
 // the order they were accepted. With several, the queue is split
 // into one lane per worker; events with the same ordering key (WithKey at
-// publish, or WithOrderingKey on the subscription) share a lane and keep
+// publish, or WithKeyFunc on the subscription) share a lane and keep
 // their order, while other events go to the shortest lane.
 //
 // When a queue is full, the subscription's Overflow policy applies: the

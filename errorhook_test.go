@@ -48,7 +48,7 @@ func TestErrorHandlerGetsADeliveryError(t *testing.T) {
 	assert.Equal(t, id, derr.EventID)
 	assert.Equal(t, 1, derr.Attempts)
 	require.NotNil(t, derr.Message)
-	assert.Equal(t, id, derr.Message.Header().ID)
+	assert.Equal(t, id, derr.Message.EventEnvelope().ID)
 	assert.Equal(t, "payload", derr.Message.AnyPayload())
 	assert.ErrorIs(t, derr.Err, errHandler)
 	assert.ErrorIs(t, derr, errHandler)

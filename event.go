@@ -48,8 +48,9 @@ type Event[T any] struct {
 	idText [36]byte
 }
 
-// Header returns the event's envelope. It is part of the [Message] view.
-func (e *Event[T]) Header() *Envelope { return &e.Envelope }
+// EventEnvelope returns the event's envelope (the embedded Envelope). It is
+// part of the [Message] view.
+func (e *Event[T]) EventEnvelope() *Envelope { return &e.Envelope }
 
 // AnyPayload returns the payload as an any. It is part of the [Message]
 // view; typed handlers use the Payload field instead.
@@ -60,9 +61,9 @@ func (e *Event[T]) AnyPayload() any { return e.Payload }
 // a typed handler gets the *Event[T] itself. Like the Event, a Message is
 // shared and read-only.
 type Message interface {
-	// Header returns the envelope: ID, topic, time, sequence, correlation,
-	// causation, key and metadata.
-	Header() *Envelope
+	// EventEnvelope returns the envelope: ID, topic, time, sequence,
+	// correlation, causation, key and metadata.
+	EventEnvelope() *Envelope
 	// AnyPayload returns the payload.
 	AnyPayload() any
 }

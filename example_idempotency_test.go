@@ -20,7 +20,7 @@ func ExampleIdempotent() {
 	}
 	// redeliverTwice simulates an at-least-once source: it delivers each
 	// event a second time and reports the outcome of the second delivery.
-	redeliverTwice := func(next eventbus.HandlerFunc) eventbus.HandlerFunc {
+	redeliverTwice := func(next eventbus.MessageHandler) eventbus.MessageHandler {
 		return func(ctx context.Context, m eventbus.Message) error {
 			_ = next(ctx, m)
 			return next(ctx, m)

@@ -107,7 +107,7 @@ func ExampleTopic_PublishSync() {
 
 // Several workers handle a subscription's events in parallel, while the
 // events of one account are handled one at a time, in publish order.
-func ExampleWithOrderingKey() {
+func ExampleWithKeyFunc() {
 	type Deposit struct {
 		Account string
 		N       int
@@ -132,7 +132,7 @@ func ExampleWithOrderingKey() {
 			return nil
 		},
 		eventbus.WithConcurrency(4),
-		eventbus.WithOrderingKey(func(e *eventbus.Event[Deposit]) string { return e.Payload.Account }),
+		eventbus.WithKeyFunc(func(e *eventbus.Event[Deposit]) string { return e.Payload.Account }),
 	)
 	if err != nil {
 		log.Fatal(err)

@@ -60,13 +60,13 @@ func Idempotent(capacity int) (Middleware, error) {
 		return nil, fmt.Errorf("%w: idempotent: capacity %d, want at least 1", ErrInvalidOption, capacity)
 	}
 	s := &idempotencyState{capacity: capacity, memories: make(map[idempotencyKey]*idempotencyMemory)}
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			d := deliveryFrom(ctx)
 			if d == nil {
 				return next(ctx, m)
 			}
-			id := m.Header().ID
+			id := m.EventEnvelope().ID
 			if id == uuid.Nil {
 				return next(ctx, m)
 			}
@@ -126,7 +126,7 @@ func (s *idempotencyState) begin(key idempotencyKey, id uuid.UUID) (bool, error)
 
 // run calls next without holding the lock, then records or forgets id. A
 // panic in next forgets id and goes on.
-func (s *idempotencyState) run(ctx context.Context, m Message, next HandlerFunc, key idempotencyKey, id uuid.UUID) (err error) {
+func (s *idempotencyState) run(ctx context.Context, m Message, next MessageHandler, key idempotencyKey, id uuid.UUID) (err error) {
 	succeeded := false
 	defer func() { s.end(key, id, succeeded) }()
 	err = next(ctx, m)

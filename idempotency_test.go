@@ -37,7 +37,7 @@ func newIdempotent(t *testing.T, capacity int) Middleware {
 
 // callNext calls next, turning a panic into an error so that a redelivering
 // helper can go on after it.
-func callNext(ctx context.Context, next HandlerFunc, m Message) (err error) {
+func callNext(ctx context.Context, next MessageHandler, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -52,7 +52,7 @@ func callNext(ctx context.Context, next HandlerFunc, m Message) (err error) {
 // the results of idempotentCapacity deliveries without blocking.
 func redeliverer(n int) (Middleware, <-chan []error) {
 	results := make(chan []error, idempotentCapacity)
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			errs := make([]error, n)
 			for i := range errs {
@@ -200,7 +200,7 @@ func TestIdempotentRejectsADuplicateInFlight(t *testing.T) {
 	outcomes := make(chan outcome, 1)
 	// concurrent delivers the event in a second goroutine while the
 	// handler is blocked in the first delivery, then once more afterwards.
-	concurrent := func(next HandlerFunc) HandlerFunc {
+	concurrent := func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			first := make(chan error, 1)
 			go func() { first <- next(ctx, m) }()
@@ -242,7 +242,7 @@ func TestIdempotentEvictsTheOldestRecordedFirst(t *testing.T) {
 	// payload X again instead of the new one.
 	var mu sync.Mutex
 	seen := map[string]Message{}
-	replay := func(next HandlerFunc) HandlerFunc {
+	replay := func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			p := m.AnyPayload().(string)
 			mu.Lock()

@@ -195,7 +195,7 @@ func (r *lifecycleRun) subscribe(ops lifecycleOps) bool {
 	case 0, 1, 2: // the defaults but for the policy: a ring reader under OverflowBlock
 		rec.ordered = true
 	case 3: // several workers, each publisher's events on one lane
-		opts = append(opts, WithConcurrency(3), WithOrderingKey(func(e *Event[pubMsg]) string { return strconv.Itoa(e.Payload.Pub) }))
+		opts = append(opts, WithConcurrency(3), WithKeyFunc(func(e *Event[pubMsg]) string { return strconv.Itoa(e.Payload.Pub) }))
 		rec.ordered = true
 	case 4: // several workers, events spread over the lanes
 		opts = append(opts, WithConcurrency(2))

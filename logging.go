@@ -16,7 +16,7 @@ func Logging(logger *slog.Logger) Middleware {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			start := time.Now()
 			err := next(ctx, m)
@@ -29,7 +29,7 @@ func Logging(logger *slog.Logger) Middleware {
 			if !logger.Enabled(ctx, level) {
 				return err
 			}
-			h := m.Header()
+			h := m.EventEnvelope()
 			attrs := make([]slog.Attr, 0, 8)
 			attrs = append(attrs,
 				slog.String("topic", h.Topic),

@@ -33,7 +33,7 @@ func (r *trace) list() []string {
 // marking returns middleware that records name+">" on entry and "<"+name on
 // exit, and counts how many times it was applied to build a chain.
 func marking(tr *trace, name string, built *atomic.Int32) Middleware {
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		if built != nil {
 			built.Add(1)
 		}
@@ -106,7 +106,7 @@ func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
 	require.NoError(t, err)
 	seen := make(chan Message, 1)
 	handled := make(chan *Event[string], 1)
-	spy := func(next HandlerFunc) HandlerFunc {
+	spy := func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			seen <- m
 			return next(ctx, m)
@@ -123,18 +123,18 @@ func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
 	e := recv(t, handled, "the handler's event")
 	assert.Same(t, e, m, "middleware and handler share one *Event")
 	assert.Equal(t, "payload", m.AnyPayload())
-	assert.Equal(t, "chain.event", m.Header().Topic)
-	assert.Equal(t, "k", m.Header().Key)
-	assert.Same(t, &e.Envelope, m.Header())
+	assert.Equal(t, "chain.event", m.EventEnvelope().Topic)
+	assert.Equal(t, "k", m.EventEnvelope().Key)
+	assert.Same(t, &e.Envelope, m.EventEnvelope())
 }
 
 func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 	errBlocked := errors.New("blocked by middleware")
 	errHandler := errors.New("handler failed")
-	block := func(HandlerFunc) HandlerFunc {
+	block := func(MessageHandler) MessageHandler {
 		return func(context.Context, Message) error { return errBlocked }
 	}
-	swallow := func(next HandlerFunc) HandlerFunc {
+	swallow := func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			_ = next(ctx, m)
 			return nil
@@ -196,7 +196,7 @@ func TestDeliveryFromContext(t *testing.T) {
 		ok    bool
 	}
 	got := make(chan seen, 16)
-	inMiddleware := func(next HandlerFunc) HandlerFunc {
+	inMiddleware := func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			info, ok := DeliveryFromContext(ctx)
 			got <- seen{"middleware", info, ok}

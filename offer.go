@@ -30,7 +30,7 @@ func (s *Subscription) route(m Message) (lane *subLane, err error) {
 	if s.queue.Lanes() == 1 {
 		return s.queue.Lane(0), nil
 	}
-	key := m.Header().Key
+	key := m.EventEnvelope().Key
 	if s.keyOf != nil {
 		if key, err = s.callKeyOf(m); err != nil {
 			return nil, err

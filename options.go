@@ -240,13 +240,13 @@ func WithOverflow(policy Overflow) SubscribeOption {
 	}
 }
 
-// WithOrderingKey sets the function that gives an event's ordering key for
-// this subscription, replacing the key given at publish. Events with the
+// WithKeyFunc sets the function that gives an event's ordering key for
+// this subscription, replacing the key given at publish with WithKey. Events with the
 // same key are handled one at a time in publish order; events with different
 // keys may be handled in parallel (see WithConcurrency). It is called by the
 // publishing goroutine; a panic in it counts the event as failed for this
 // subscriber and reports it to the error handler.
-func WithOrderingKey[T any](keyOf func(e *Event[T]) string) SubscribeOption {
+func WithKeyFunc[T any](keyOf func(e *Event[T]) string) SubscribeOption {
 	return func(c *subscribeConfig) error {
 		if keyOf == nil {
 			return fmt.Errorf("%w: nil ordering key function", ErrInvalidOption)
@@ -318,7 +318,7 @@ const (
 )
 
 // WithKey sets the event's ordering key (Envelope.Key). Subscriptions
-// without their own WithOrderingKey use it to keep events with the same key
+// without their own WithKeyFunc use it to keep events with the same key
 // in order when they run several workers.
 func WithKey(key string) PublishOption { return PublishOption{kind: optKey, text: key} }
 

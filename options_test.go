@@ -36,9 +36,9 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 		"concurrency -3":              WithConcurrency(-3),
 		"overflow -1":                 WithOverflow(Overflow(-1)),
 		"overflow 4":                  WithOverflow(Overflow(4)),
-		"nil ordering key":            WithOrderingKey[int](nil),
+		"nil ordering key":            WithKeyFunc[int](nil),
 		"nil filter":                  WithFilter[int](nil),
-		"ordering key for string":     WithOrderingKey(func(*Event[string]) string { return "" }),
+		"ordering key for string":     WithKeyFunc(func(*Event[string]) string { return "" }),
 		"filter for *int":             WithFilter(func(*Event[*int]) bool { return true }),
 		"nil subscription middleware": WithSubscriptionMiddleware(Recover(), nil),
 	} {
@@ -52,7 +52,7 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 	// Valid ones.
 	for _, policy := range []Overflow{OverflowBlock, OverflowDropNewest, OverflowDropOldest, OverflowFail} {
 		s, err := tp.Subscribe("s-"+policy.String(), nopHandler[int], WithOverflow(policy), WithQueueCapacity(1),
-			WithConcurrency(2), WithOrderingKey(func(*Event[int]) string { return "k" }),
+			WithConcurrency(2), WithKeyFunc(func(*Event[int]) string { return "k" }),
 			WithFilter(func(*Event[int]) bool { return true }), WithSubscriptionMiddleware(Recover()))
 		require.NoError(t, err, policy.String())
 		assert.Equal(t, "s-"+policy.String(), s.Name())
@@ -67,7 +67,7 @@ func laneCapacity(t *testing.T, b *Bus, name string, opts ...SubscribeOption) in
 	t.Helper()
 	tp := mustTopic[int](t, b, "lanes."+name)
 	g := newGate[int]()
-	opts = append(opts, WithOverflow(OverflowDropNewest), WithOrderingKey(func(*Event[int]) string { return "same" }))
+	opts = append(opts, WithOverflow(OverflowDropNewest), WithKeyFunc(func(*Event[int]) string { return "same" }))
 	s := mustSubscribe(t, tp, "s", g.handle, opts...)
 	ctx := testCtx(t)
 	require.NoError(t, tp.Publish(ctx, 0))

@@ -118,7 +118,7 @@ func Retry(policy RetryPolicy) (Middleware, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			d := deliveryFrom(ctx)
 			start := time.Now()

@@ -113,7 +113,7 @@ func TestTopicStatsAndBusTopics(t *testing.T) {
 		Topic: "a.first", PayloadType: "eventbus.pubMsg", Published: 4, NoSubscribers: 1,
 		Subscribers: []string{"alpha", "mid", "zed"},
 	}, st)
-	all := b.Topics()
+	all := b.TopicStats()
 	require.Len(t, all, 3)
 	assert.Equal(t, st, all[0])
 	assert.Equal(t, TopicStats{Topic: "m.middle", PayloadType: "*int", Published: 1, Subscribers: []string{"only"}}, all[1])

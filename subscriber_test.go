@@ -100,7 +100,7 @@ func TestPanickingFilterOrKeyIsReported(t *testing.T) {
 		}))
 	keySub := mustSubscribe(t, tp, "bad-key", func(context.Context, *Event[int]) error { keyHandled.Add(1); return nil },
 		WithConcurrency(2),
-		WithOrderingKey(func(e *Event[int]) string {
+		WithKeyFunc(func(e *Event[int]) string {
 			if e.Payload == 1 {
 				panic(errors.New("key boom"))
 			}

@@ -29,7 +29,7 @@ type Subscription struct {
 	bus     *Bus
 	topic   *topicCore
 	name    string
-	handler HandlerFunc
+	handler MessageHandler
 	keyOf   func(Message) string
 	filter  func(Message) bool
 	queue   *subQueue

@@ -21,7 +21,7 @@ func Timeout(d time.Duration) (Middleware, error) {
 	if d <= 0 {
 		return nil, fmt.Errorf("%w: timeout %s, want a positive duration", ErrInvalidOption, d)
 	}
-	return func(next HandlerFunc) HandlerFunc {
+	return func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			tctx, cancel := context.WithTimeout(ctx, d)
 			defer cancel()

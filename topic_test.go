@@ -45,7 +45,7 @@ func TestNewTopicRegistry(t *testing.T) {
 	assert.Same(t, t1, t4)
 	assert.Equal(t, 2, b.Stats().Topics)
 	names := []string{}
-	for _, ts := range b.Topics() {
+	for _, ts := range b.TopicStats() {
 		names = append(names, ts.Topic+":"+ts.PayloadType)
 	}
 	assert.Equal(t, []string{"reg.a:int", "reg.b:eventbus.otherPayload"}, names)

@@ -162,7 +162,7 @@ func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 			b.logger.LogAttrs(ctx, slog.LevelDebug, "eventbus: delivery failed; the broker will deliver it again",
 				slog.String("topic", s.topic.name),
 				slog.String("subscriber", s.name),
-				slog.String("event_id", d.event.Header().ID.String()),
+				slog.String("event_id", d.event.EventEnvelope().ID.String()),
 				slog.Int("deliveries", n),
 				slog.String("error", err.Error()))
 			break
@@ -184,7 +184,7 @@ func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 			b.logger.LogAttrs(ctx, slog.LevelError, "eventbus: dead letter could not be published; the broker will deliver the event again",
 				slog.String("topic", s.topic.name),
 				slog.String("subscriber", s.name),
-				slog.String("event_id", d.event.Header().ID.String()),
+				slog.String("event_id", d.event.EventEnvelope().ID.String()),
 				slog.String("error", dlErr.Error()))
 			settleErr = d.msg.Nak(ctx, p.jittered(p.backoff(n)))
 			break
@@ -216,7 +216,7 @@ func publishRemoteDeadLetter(ctx context.Context, s *Subscription, m Message, n 
 func (s *Subscription) handlerContext(ctx context.Context, m Message) context.Context {
 	d := &deliveryContext{Context: ctx, sub: s}
 	if m != nil {
-		d.current.Store(m.Header())
+		d.current.Store(m.EventEnvelope())
 	}
 	return d
 }

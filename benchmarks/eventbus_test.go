@@ -91,7 +91,7 @@ const orderingKeys = 64
 // BenchmarkOrderedDelivery: one subscriber, one publisher, events spread
 // over 64 ordering keys; one worker, four workers without keys, and four
 // workers keeping per-key order with a subscription key function
-// (WithOrderingKey) or a key given at publish (WithKey). Handlers of the
+// (WithKeyFunc) or a key given at publish (WithKey). Handlers of the
 // ordered modes check that each key's events arrive in publish order.
 func BenchmarkOrderedDelivery(b *testing.B) {
 	keys := make([]string, orderingKeys)
@@ -107,7 +107,7 @@ func BenchmarkOrderedDelivery(b *testing.B) {
 	}{
 		{name: "workers=1", ordered: true},
 		{name: "workers=4", opts: []eventbus.SubscribeOption{eventbus.WithConcurrency(4)}},
-		{name: "workers=4-key=subscription", opts: []eventbus.SubscribeOption{eventbus.WithConcurrency(4), eventbus.WithOrderingKey(keyOf)}, ordered: true},
+		{name: "workers=4-key=subscription", opts: []eventbus.SubscribeOption{eventbus.WithConcurrency(4), eventbus.WithKeyFunc(keyOf)}, ordered: true},
 		{name: "workers=4-key=publish", opts: []eventbus.SubscribeOption{eventbus.WithConcurrency(4)}, publishKey: true, ordered: true},
 	}
 	for _, m := range modes {

@@ -198,7 +198,7 @@ func newChat(bus *eventbus.Bus) (*chat, error) {
 		// the messages of one conversation are answered in order.
 		subscribe(c.sent.Subscribe("ai-responder", c.respond,
 			eventbus.WithConcurrency(2),
-			eventbus.WithOrderingKey(func(e *eventbus.Event[MessageSent]) string { return e.Payload.ConversationID }))),
+			eventbus.WithKeyFunc(func(e *eventbus.Event[MessageSent]) string { return e.Payload.ConversationID }))),
 		subscribe(c.sent.Subscribe("audit-log", c.audit.handle)),
 		subscribe(c.replies.Subscribe("chat-service", c.showReply)),
 		subscribe(dead.Subscribe("ops-inbox", c.inbox)),
