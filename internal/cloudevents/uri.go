@@ -1,4 +1,4 @@
-package eventbus
+package cloudevents
 
 import (
 	"errors"
@@ -16,6 +16,8 @@ import (
 // accepts many strings that are not references, and also requires that
 // url.Parse accepts s, so that Go consumers can read what it lets through
 // (url.Parse refuses a few percent-encodings in hosts, such as "%00").
+// Its error says what is wrong, without a package prefix: CheckSource and
+// Decode put it in an *Error.
 func checkURIReference(s string) error {
 	if s == "" {
 		return errors.New("empty")
@@ -152,7 +154,9 @@ func isHexByte(c byte) bool {
 }
 
 // isUnreservedByte: ALPHA / DIGIT / "-" / "." / "_" / "~".
-func isUnreservedByte(c byte) bool { return isNameByte(c) || c == '.' || c == '~' }
+func isUnreservedByte(c byte) bool {
+	return isAlphaByte(c) || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
 
 // isSubDelimByte: "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "=".
 func isSubDelimByte(c byte) bool { return strings.IndexByte("!$&'()*+,;=", c) >= 0 }

@@ -1,0 +1,54 @@
+package cloudevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// FuzzSplitCloudEvent checks the scanner that Decode uses against
+// encoding/json: for every JSON object, each attribute it picks out is the
+// member encoding/json decodes into a map (null attributes, but data,
+// absent), and it refuses exactly what encoding/json refuses.
+func FuzzSplitCloudEvent(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"id":"x","data":null,"time":null}`, `{"\u0069d":"a","id":"b"}`,
+		`{"data":{"a":[1,"}",{"b":"\""}]},"type":"t"}`, `{"sequence":12,"metadata":"{}"}`,
+		` { "source" : "/s" , "specversion" : "1.0" } `, `{"id":"x",}`, `{"id"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	names := []string{attrSpecVersion, attrID, attrSource, attrType, attrTime, attrDataContentType, attrSequence,
+		attrCorrelationID, attrCausationID, attrPartitionKey, attrMetadata, attrData, attrDataBase64}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		trimmed := bytes.TrimLeft(data, " \t\r\n")
+		if len(trimmed) == 0 || trimmed[0] != '{' {
+			return // refused before the scanner runs
+		}
+		var want map[string]json.RawMessage
+		wantErr := json.Unmarshal(data, &want)
+		doc, err := splitCloudEvent(data)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("scanner error %v, encoding/json error %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		for _, name := range names {
+			got := *doc.attribute(name)
+			raw, ok := want[name]
+			if ok && name != attrData && string(raw) == "null" {
+				ok = false
+			}
+			if !ok {
+				if got != nil {
+					t.Fatalf("%s: scanner found %q, encoding/json nothing", name, got)
+				}
+				continue
+			}
+			if string(got) != string(raw) {
+				t.Fatalf("%s: scanner found %q, encoding/json %q", name, got, raw)
+			}
+		}
+	})
+}
