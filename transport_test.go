@@ -318,7 +318,7 @@ func TestTransportUsesTheTopicsCodec(t *testing.T) {
 	tr := newRecordingTransport()
 	b := newBus(t, WithTransport(tr))
 	got := make(chan *Event[string], 1)
-	topic, err := NewTopic[string](b, "remote.text", WithCodec(cdtTextCodec{}))
+	topic, err := NewTopic[string](b, "remote.text", WithCodec(textCodec{}))
 	require.NoError(t, err)
 	_, fc := subscribeRemote(t, tr, topic, "reader", func(_ context.Context, e *Event[string]) error {
 		got <- e
