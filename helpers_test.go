@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/busline/eventbus/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,29 +19,20 @@ import (
 // tests flaky, and a deadlock fails the test after it instead of hanging;
 // it is far shorter than the long intervals some tests use to prove that a
 // wait was cut short.
-const testWait = 10 * time.Second
+const testWait = testkit.Wait
 
 // recvWithin receives one value from ch, failing the test if none arrives
 // within d.
 func recvWithin[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		require.FailNowf(t, "timed out", "after %s waiting for %s", d, what)
-		var zero T
-		return zero
-	}
+	return testkit.RecvWithin(t, ch, d, what)
 }
 
 // recv receives one value from ch, failing the test if none arrives within
 // testWait.
 func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
-	return recvWithin(t, ch, testWait, what)
+	return testkit.Recv(t, ch, what)
 }
 
 // waitClosed waits for ch to be closed (or to yield a value).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/busline/eventbus/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -114,33 +115,16 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 	t.Logf("%d events published while %d subscriptions stopped", published.Load(), subs)
 }
 
-// waitSpy is a publish ctx that reports when the publish starts to wait
-// on it: a blocked publisher asks for Done just before it sleeps.
-type waitSpy struct {
-	context.Context
-	once    sync.Once
-	waiting chan struct{}
-}
-
-func newWaitSpy(ctx context.Context) *waitSpy {
-	return &waitSpy{Context: ctx, waiting: make(chan struct{})}
-}
-
-func (c *waitSpy) Done() <-chan struct{} {
-	c.once.Do(func() { close(c.waiting) })
-	return c.Context.Done()
-}
-
 // waitingPublish publishes payload with a spying ctx derived from ctx and
 // returns once the publish waits for room, with the channel its result
 // comes on.
 func waitingPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload int) <-chan error {
 	t.Helper()
-	spy := newWaitSpy(ctx)
+	spy := testkit.NewWaitSpy(ctx)
 	res := make(chan error, 1)
 	go func() { res <- tp.Publish(spy, payload) }()
 	select {
-	case <-spy.waiting:
+	case <-spy.Waiting():
 	case err := <-res:
 		require.FailNowf(t, "publish did not wait", "publish of %d returned %v", payload, err)
 	}

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/busline/eventbus/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,8 +15,6 @@ import (
 // Tests of the engine on its own: items are numbers, and a queue's deliver
 // callback reports each one as started, waits at the rig's gate if it has
 // one, and reports it as delivered.
-
-const waitLimit = 10 * time.Second
 
 type num struct{ n int }
 
@@ -79,31 +77,7 @@ func (r *rig) open() {
 
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		require.FailNow(t, "timed out waiting for "+what)
-		var zero T
-		return zero
-	}
-}
-
-// waitSpy is a ctx that reports when a producer starts to wait on it: a
-// waiting producer asks for Done just before it sleeps.
-type waitSpy struct {
-	context.Context
-	once    sync.Once
-	waiting chan struct{}
-}
-
-func newWaitSpy(ctx context.Context) *waitSpy {
-	return &waitSpy{Context: ctx, waiting: make(chan struct{})}
-}
-
-func (c *waitSpy) Done() <-chan struct{} {
-	c.once.Do(func() { close(c.waiting) })
-	return c.Context.Done()
+	return testkit.Recv(t, ch, what)
 }
 
 func TestFIFOGrowsUpToItsLimitInOrder(t *testing.T) {
@@ -191,13 +165,13 @@ func TestOfferWaitEndsWithCtxOrClose(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, uint64(1), r.counters.Canceled.Load())
 
-	spy := newWaitSpy(context.Background())
+	spy := testkit.NewWaitSpy(context.Background())
 	res := make(chan bool, 1)
 	go func() {
 		queued, _ := l.OfferWait(spy, num{4})
 		res <- queued
 	}()
-	recv(t, spy.waiting, "the producer to wait")
+	recv(t, spy.Waiting(), "the producer to wait")
 	var dropped []num
 	n := r.q.Close(true, Unsubscribed, func(it num) { dropped = append(dropped, it) })
 	assert.False(t, recv(t, res, "the waiting producer"), "a close ends the wait unqueued")
@@ -326,13 +300,13 @@ func TestRingCancelKeepsTheCapacity(t *testing.T) {
 		require.Equal(t, []*Lane[num, string]{slow}, blocked)
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		spy := newWaitSpy(ctx)
+		spy := testkit.NewWaitSpy(ctx)
 		ch := make(chan wait, 1)
 		go func() {
 			res, err := slow.WaitRing(spy, pos, num{i})
 			ch <- wait{res, err, pos}
 		}()
-		recv(t, spy.waiting, "the producer to wait")
+		recv(t, spy.Waiting(), "the producer to wait")
 		waits[i], ctxs[i] = ch, cancel
 	}
 	ctxs[7]()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/internal/testkit"
 	"github.com/busline/eventbus/transport/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,13 +72,7 @@ func sink() (func(context.Context, eventbus.InboundMessage), <-chan eventbus.Inb
 // recv waits for the next value of ch.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
+	return testkit.RecvWithin(t, ch, waitLimit, what)
 }
 
 // publish publishes data under key to topic.
