@@ -135,12 +135,12 @@ func (s *Subscription) failedDelivery(m Message, attempts int, cause error) Fail
 // drains. In process, a dead letter nobody subscribed to is logged at warn
 // level (over a transport, subscribers may be in other processes).
 func publishFailedDelivery(ctx context.Context, s *Subscription, name string, dl FailedDelivery) error {
-	topic, err := newTopic[FailedDelivery](s.bus, name, true)
+	topic, err := newTopic[FailedDelivery](s.topic.bus, name, true)
 	if err != nil {
 		return err
 	}
-	if s.bus.transport == nil && len(*topic.core.subscribers.Load()) == 0 {
-		s.bus.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: dead letter published with no subscriber on its topic",
+	if s.topic.bus.transport == nil && len(*topic.core.subscribers.Load()) == 0 {
+		s.topic.bus.logger.LogAttrs(ctx, slog.LevelWarn, "eventbus: dead letter published with no subscriber on its topic",
 			slog.String("dead_letter_topic", name),
 			slog.String("topic", dl.Envelope.Topic),
 			slog.String("subscriber", s.name),

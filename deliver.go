@@ -13,7 +13,7 @@ import (
 // outcome, so that a PublishSync caller, or the broker's next delivery,
 // finds them up to date.
 func (s *Subscription) deliver(lane int, it item) {
-	d := s.contexts[lane]
+	d := &s.contexts[lane]
 	s.counters.InFlight.Add(1)
 	d.begin(it.msg, it.done)
 	err := s.invoke(d, it.msg)
@@ -39,7 +39,7 @@ func (s *Subscription) deliver(lane int, it item) {
 		case nil:
 			s.counters.Failed.Add(1)
 			s.counters.InFlight.Add(-1)
-			s.bus.reportFailure(d, derr)
+			s.topic.bus.reportFailure(d, derr)
 		default:
 			s.counters.Failed.Add(1)
 			s.counters.InFlight.Add(-1)

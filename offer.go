@@ -119,7 +119,7 @@ func (s *Subscription) offerWait(ctx context.Context, o blockedOffer, m Message,
 // not take the event for accepted, and nil when the subscription alone
 // stopped, as the event would have found it gone a moment later.
 func (s *Subscription) closedError() error {
-	if !s.bus.stopped.Load() {
+	if !s.topic.bus.stopped.Load() {
 		return nil
 	}
 	return &SubscriberError{Topic: s.topic.name, Subscriber: s.name, Err: ErrClosed}
@@ -161,5 +161,5 @@ func (s *Subscription) failUnqueued(m Message, wait *syncWait, err error) {
 		wait.finish(derr)
 		return
 	}
-	s.bus.reportFailure(context.Background(), derr)
+	s.topic.bus.reportFailure(context.Background(), derr)
 }

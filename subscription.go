@@ -26,20 +26,18 @@ type Handler[T any] func(ctx context.Context, e *Event[T]) error
 // counters. It is safe for use by many goroutines at once, including from
 // inside its own handler.
 type Subscription struct {
-	bus     *Bus
 	topic   *topicCore
 	name    string
 	handler MessageHandler
 	keyOf   func(Message) string
 	filter  func(Message) bool
-	queue   *subQueue
+	queue   subQueue
 	// contexts are the ctxs the handlers get, one per lane, reused by the
 	// lane's every delivery; cancel cancels them.
-	contexts []*deliveryContext
+	contexts []deliveryContext
 	cancel   context.CancelFunc
-	// With a transport, decode turns a delivered message into an event and
-	// consumer is the broker's consumer feeding the lanes.
-	decode   func(data []byte) (Message, error)
+	// consumer is the broker's consumer feeding the lanes, with a
+	// transport.
 	consumer atomic.Pointer[consumerHandle]
 
 	// detachOnce removes the subscription from its topic; detached is set
@@ -98,37 +96,36 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 
 	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
 	s := &Subscription{
-		bus:      tc.bus,
 		topic:    tc,
 		name:     name,
 		handler:  chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)),
 		keyOf:    cfg.keyOf,
 		filter:   cfg.filter,
-		contexts: make([]*deliveryContext, cfg.concurrency),
+		contexts: make([]deliveryContext, cfg.concurrency),
 		done:     make(chan struct{}),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	for i := range s.contexts {
-		s.contexts[i] = &deliveryContext{Context: ctx, sub: s}
+		s.contexts[i].Context, s.contexts[i].sub = ctx, s
 	}
-	s.queue = delivery.NewQueue(delivery.QueueConfig[item, *Subscription]{
+	s.queue.Init(delivery.QueueConfig[item, *Subscription]{
 		Owner:    s,
 		Lanes:    cfg.concurrency,
 		Capacity: cfg.capacity,
 		Policy:   delivery.Policy(cfg.overflow),
 		Counters: &s.counters,
 		Workers:  tc.bus.workers,
-		Deliver:  s.deliver,
-		Finished: s.retire,
+		Deliver:  (*Subscription).deliver,
+		Finished: (*Subscription).retire,
 	})
 	if err := tc.attach(s, ringEligible(cfg, remote)); err != nil {
 		cancel()
 		return nil, err
 	}
 	if remote {
-		s.decode = func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
-		if err := s.startConsumer(cfg.capacity); err != nil {
+		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		if err := s.startConsumer(cfg.capacity, decode); err != nil {
 			s.stop(delivery.Unsubscribed)
 			return nil, err
 		}
@@ -234,7 +231,7 @@ func (s *Subscription) stop(reason delivery.Reason) int {
 func (s *Subscription) retire() {
 	s.detach()
 	s.cancel()
-	s.bus.retire(s)
+	s.topic.bus.retire(s)
 	if h := s.consumer.Load(); h != nil {
 		// Close waits for Done, and so for this goroutine, which ends with
 		// the consumer's.

@@ -55,7 +55,7 @@ func (tc *topicCore) attach(s *Subscription, asRing bool) error {
 	tc.byName[s.name] = s
 	next := append(*tc.subscribers.Load(), s)
 	tc.subscribers.Store(&next)
-	tc.ring.Attach(s.queue, asRing)
+	tc.ring.Attach(&s.queue, asRing)
 	return nil
 }
 
@@ -68,7 +68,7 @@ func (tc *topicCore) detach(s *Subscription) bool {
 		return false
 	}
 	delete(tc.byName, s.name)
-	tc.ring.Detach(s.queue)
+	tc.ring.Detach(&s.queue)
 	current := *tc.subscribers.Load()
 	next := make([]*Subscription, 0, len(current))
 	for _, other := range current {
@@ -228,7 +228,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	tc := t.core
 	b := tc.bus
 	parent := deliveryFrom(ctx)
-	if parent != nil && parent.sub.bus != b {
+	if parent != nil && parent.sub.topic.bus != b {
 		parent = nil // a handler of another bus: no causal link, no drain privilege
 	}
 	b.publishBegin()
@@ -294,7 +294,7 @@ func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) erro
 	blocked := blockedBuf[:0]
 	var errs []error
 	for _, l := range readers {
-		if !l.ReaderRoom(pos) {
+		if !l.ReaderRoomCached(pos) && !l.ReaderRoom(pos) {
 			blocked = append(blocked, blockedOffer{lane: l, ring: true})
 		}
 	}

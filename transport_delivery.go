@@ -33,8 +33,8 @@ type consumerHandle struct{ c Consumer }
 // startConsumer subscribes s, a subscription of a bus with a transport, to
 // its topic on the broker. capacity bounds the messages the broker hands
 // over before the bus settles them.
-func (s *Subscription) startConsumer(capacity int) error {
-	b := s.bus
+func (s *Subscription) startConsumer(capacity int, decode func(data []byte) (Message, error)) error {
+	b := s.topic.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	c, err := b.transport.Subscribe(ctx, ConsumerConfig{
@@ -42,7 +42,7 @@ func (s *Subscription) startConsumer(capacity int) error {
 		Group:         s.name,
 		MaxDeliveries: b.redelivery.MaxAttempts,
 		MaxInFlight:   capacity,
-	}, s.deliverInbound)
+	}, func(ctx context.Context, im InboundMessage) { s.deliverInbound(ctx, im, decode) })
 	if err != nil {
 		return fmt.Errorf("%w: subscribe %q to topic %q: %w", ErrTransport, s.name, s.topic.name, err)
 	}
@@ -60,11 +60,11 @@ func (s *Subscription) stopConsumer() {
 	}
 }
 
-// deliverInbound is the consumer's callback: it decodes a message and
-// queues it on its lane, waiting for room, with the broker's
+// deliverInbound is the consumer's callback: it decodes a message with
+// decode and queues it on its lane, waiting for room, with the broker's
 // acknowledgement as the delivery's completion.
-func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage) {
-	m, err := s.decode(im.Data())
+func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage, decode func(data []byte) (Message, error)) {
+	m, err := decode(im.Data())
 	if err != nil {
 		s.deadLetterUndecodable(im, err)
 		return
@@ -139,7 +139,7 @@ func (d *inboundDelivery) finish(err error) { d.settle(err, nil) }
 // counters then never lag behind the broker's next delivery.
 func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 	s := d.sub
-	b := s.bus
+	b := s.topic.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	count := func(deadLettered bool) {
@@ -171,7 +171,7 @@ func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 			// A dead letter is not dead-lettered again, which could loop: it
 			// is reported, then acknowledged.
 			count(false)
-			s.bus.reportFailure(ctx, s.deliveryError(d.event, n, err))
+			s.topic.bus.reportFailure(ctx, s.deliveryError(d.event, n, err))
 			settleErr = d.msg.Ack(ctx)
 			break
 		}
@@ -228,7 +228,7 @@ func (s *Subscription) handlerContext(ctx context.Context, m Message) context.Co
 // published and the broker will deliver the message again). A subscription
 // that is stopping gives the message back instead.
 func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
-	b := s.bus
+	b := s.topic.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	lane := s.queue.Lane(0)
@@ -258,7 +258,7 @@ func (s *Subscription) deadLetterUndecodable(im InboundMessage, cause error) {
 // settleError logs the failure of an Ack or Nak.
 func (s *Subscription) settleError(err error) {
 	if err != nil {
-		s.bus.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
+		s.topic.bus.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: settling a delivery with the broker failed; it will be delivered again",
 			slog.String("topic", s.topic.name),
 			slog.String("subscriber", s.name),
 			slog.String("error", err.Error()))

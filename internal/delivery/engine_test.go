@@ -51,14 +51,14 @@ func newRig(t *testing.T, lanes, capacity int, policy Policy, gated bool) *rig {
 	r.q = NewQueue(QueueConfig[num, string]{
 		Owner: "sub", Lanes: lanes, Capacity: capacity, Policy: policy,
 		Counters: &r.counters, Workers: r.workers,
-		Deliver: func(_ int, it num) {
+		Deliver: func(_ string, _ int, it num) {
 			r.started <- it
 			if r.gate != nil {
 				<-r.gate
 			}
 			r.got <- it
 		},
-		Finished: func() { close(r.finished) },
+		Finished: func(string) { close(r.finished) },
 	})
 	t.Cleanup(func() {
 		r.q.Close(true, Shutdown, func(num) {})

@@ -37,7 +37,8 @@ import (
 // the counts are the same.
 type Lane[T comparable, O any] struct {
 	q        *Queue[T, O]
-	index    int
+	index    int32
+	pins     int32 // outcomes being counted outside the lane (see Pin); under mu
 	capacity int
 
 	mu       sync.Mutex
@@ -46,7 +47,6 @@ type Lane[T comparable, O any] struct {
 	running  bool // a worker goroutine is handling this lane (perhaps parked)
 	parked   bool // the worker waits on wake for the lane to get work
 	finished bool // closed, empty, no worker, no waiting producer, no pin: done for good
-	pins     int  // outcomes being counted outside the lane (see Pin)
 
 	// wake carries one token to a parked worker; made with the first worker.
 	wake chan struct{}
@@ -80,6 +80,14 @@ type Lane[T comparable, O any] struct {
 	// enqueued counts the items admitted; it is the lane's share of the
 	// queue's Enqueued, read under mu.
 	enqueued uint64
+	// work is the worker's body, made once so that starting a worker
+	// allocates nothing.
+	work func()
+	// owner and deliver are the queue's, copied here so that the worker
+	// reads nothing per item from a cache line that producers write, as
+	// they write the queue's lane-choice counter.
+	owner   O
+	deliver func(owner O, lane int, it T)
 
 	ringLane[T, O]
 }
@@ -87,14 +95,18 @@ type Lane[T comparable, O any] struct {
 // batchSlots is the most items a worker takes out of its lane at once.
 const batchSlots = 16
 
-func newLane[T comparable, O any](q *Queue[T, O], index, capacity int, mirrored bool) *Lane[T, O] {
-	l := &Lane[T, O]{q: q, index: index, capacity: capacity, fifo: newFIFO[T](capacity), mirrored: mirrored}
+func newLane[T comparable, O any](q *Queue[T, O], cfg QueueConfig[T, O], index, capacity int) *Lane[T, O] {
+	l := &Lane[T, O]{
+		q: q, index: int32(index), capacity: capacity, owner: cfg.Owner, deliver: cfg.Deliver,
+		fifo: newFIFO[T](capacity), mirrored: cfg.Lanes > 1,
+	}
 	l.holder = -1
+	l.work = l.run
 	return l
 }
 
 // Owner returns the owner of the lane's queue.
-func (l *Lane[T, O]) Owner() O { return l.q.owner }
+func (l *Lane[T, O]) Owner() O { return l.owner }
 
 // Admission is what became of an offered item.
 type Admission uint8
@@ -381,7 +393,7 @@ func (l *Lane[T, O]) wakeLocked() wakeup {
 func (l *Lane[T, O]) signal(w wakeup) {
 	switch w {
 	case wakeStart:
-		go l.run()
+		go l.work()
 	case wakeUnpark:
 		l.unpark()
 	}
@@ -433,7 +445,7 @@ func (l *Lane[T, O]) run() {
 	defer q.workers.running.Done()
 	for {
 		if it, ok := l.claimNext(); ok {
-			q.deliver(l.index, it)
+			l.deliver(l.owner, int(l.index), it)
 			continue
 		}
 		st, finished := l.next()

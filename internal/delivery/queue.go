@@ -34,22 +34,22 @@ type QueueConfig[T comparable, O any] struct {
 	// Workers owns the lanes' workers.
 	Workers *Workers
 	// Deliver is called by the worker of lane lane for each of its items,
-	// one at a time and in order.
-	Deliver func(lane int, it T)
-	// Finished is called once, when the queue has closed and every lane
-	// has finished: nothing is queued, no worker runs, no producer waits.
-	Finished func()
+	// one at a time and in order, with Owner. (A method expression, such
+	// as (*Sub).deliver, spares the call a closure.)
+	Deliver func(owner O, lane int, it T)
+	// Finished is called once, with Owner, when the queue has closed and
+	// every lane has finished: nothing is queued, no worker runs, no
+	// producer waits.
+	Finished func(owner O)
 }
 
 // Queue is one subscription's queue: its lanes and their workers.
 type Queue[T comparable, O any] struct {
-	owner    O
 	lanes    []*Lane[T, O]
 	policy   Policy
 	counters *Counters
 	workers  *Workers
-	deliver  func(lane int, it T)
-	finished func()
+	finished func(owner O)
 	// topic is the ring of the topic the queue is attached to.
 	topic *Ring[T, O]
 
@@ -60,25 +60,28 @@ type Queue[T comparable, O any] struct {
 // NewQueue returns a queue configured by cfg, whose lanes are empty and
 // without workers.
 func NewQueue[T comparable, O any](cfg QueueConfig[T, O]) *Queue[T, O] {
-	q := &Queue[T, O]{
-		owner:    cfg.Owner,
-		lanes:    make([]*Lane[T, O], cfg.Lanes),
-		policy:   cfg.Policy,
-		counters: cfg.Counters,
-		workers:  cfg.Workers,
-		deliver:  cfg.Deliver,
-		finished: cfg.Finished,
-	}
-	perLane := (cfg.Capacity + cfg.Lanes - 1) / cfg.Lanes
-	for i := range q.lanes {
-		q.lanes[i] = newLane(q, i, perLane, cfg.Lanes > 1)
-	}
-	q.liveLanes.Store(int32(cfg.Lanes))
+	q := new(Queue[T, O])
+	q.Init(cfg)
 	return q
 }
 
+// Init makes q, a zero Queue that its owner holds, a queue configured by
+// cfg, as NewQueue does, sparing an allocation.
+func (q *Queue[T, O]) Init(cfg QueueConfig[T, O]) {
+	q.lanes = make([]*Lane[T, O], cfg.Lanes)
+	q.policy = cfg.Policy
+	q.counters = cfg.Counters
+	q.workers = cfg.Workers
+	q.finished = cfg.Finished
+	perLane := (cfg.Capacity + cfg.Lanes - 1) / cfg.Lanes
+	for i := range q.lanes {
+		q.lanes[i] = newLane(q, cfg, i, perLane)
+	}
+	q.liveLanes.Store(int32(cfg.Lanes))
+}
+
 // Owner returns the queue's owner.
-func (q *Queue[T, O]) Owner() O { return q.owner }
+func (q *Queue[T, O]) Owner() O { return q.lanes[0].owner }
 
 // Lanes returns the number of lanes.
 func (q *Queue[T, O]) Lanes() int { return len(q.lanes) }
@@ -150,7 +153,7 @@ func (q *Queue[T, O]) Close(discard bool, reason Reason, settle func(T)) int {
 // one finishes the queue.
 func (q *Queue[T, O]) laneFinished() {
 	if q.liveLanes.Add(-1) == 0 {
-		q.finished()
+		q.finished(q.Owner())
 	}
 }
 

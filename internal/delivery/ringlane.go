@@ -125,6 +125,14 @@ func (l *Lane[T, O]) ringRoomLimit() uint64 {
 	return taken - uint64(l.unclaimed()) + uint64(l.capacity)
 }
 
+// ReaderRoomCached reports true when ring reader l surely has room for
+// position pos and its worker needs no waking, from two atomic loads, and
+// false when the producer must ask ReaderRoom. It is small enough to be
+// inlined in the producer's loop over the readers.
+func (l *Lane[T, O]) ReaderRoomCached(pos uint64) bool {
+	return !l.needsWake.Load() && pos < l.roomLimit.Load()
+}
+
 // ReaderRoom is what a producer that wrote position pos to the ring does
 // for this reader without waiting: it wakes the reader's worker if that
 // needs it, and reports whether the reader has room for pos. Without room,
