@@ -31,7 +31,6 @@ type Subscription struct {
 	handler MessageHandler
 	keyOf   func(Message) string
 	filter  func(Message) bool
-	queue   subQueue
 	// contexts are the ctxs the handlers get, one per lane, reused by the
 	// lane's every delivery; cancel cancels them.
 	contexts []deliveryContext
@@ -45,7 +44,11 @@ type Subscription struct {
 	detachOnce sync.Once
 	detached   atomic.Bool
 	done       chan struct{}
-	counters   delivery.Counters
+	// queue is last but for the counters, whose padding keeps the cache
+	// line of its lane-choice counter, which producers write, away from
+	// the fields above, which workers read.
+	queue    subQueue
+	counters delivery.Counters
 }
 
 // Subscribe adds a subscriber named name to the topic. The name must pass

@@ -36,17 +36,17 @@ import (
 // push but only wake the worker. The lifecycle, the batch, the claims and
 // the counts are the same.
 type Lane[T comparable, O any] struct {
-	q        *Queue[T, O]
-	index    int32
-	pins     int32 // outcomes being counted outside the lane (see Pin); under mu
-	capacity int
-
+	// The fields are in the order of their cache lines: first what
+	// producers use under mu, then what the worker uses per item, then the
+	// rest, so that the two sides share as few lines as they can.
 	mu       sync.Mutex
 	fifo     fifo[T]
-	closed   bool // no more items
-	running  bool // a worker goroutine is handling this lane (perhaps parked)
-	parked   bool // the worker waits on wake for the lane to get work
-	finished bool // closed, empty, no worker, no waiting producer, no pin: done for good
+	capacity int
+	closed   bool  // no more items
+	running  bool  // a worker goroutine is handling this lane (perhaps parked)
+	parked   bool  // the worker waits on wake for the lane to get work
+	finished bool  // closed, empty, no worker, no waiting producer, no pin: done for good
+	pins     int32 // outcomes being counted outside the lane (see Pin)
 
 	// wake carries one token to a parked worker; made with the first worker.
 	wake chan struct{}
@@ -80,14 +80,17 @@ type Lane[T comparable, O any] struct {
 	// enqueued counts the items admitted; it is the lane's share of the
 	// queue's Enqueued, read under mu.
 	enqueued uint64
+
+	q     *Queue[T, O]
+	index int32
+	// owner and deliver are the queue's, copied here so that the worker
+	// reads nothing per item from the queue, whose lane-choice counter
+	// producers write.
+	owner   O
+	deliver func(owner O, lane int, it T)
 	// work is the worker's body, made once so that starting a worker
 	// allocates nothing.
 	work func()
-	// owner and deliver are the queue's, copied here so that the worker
-	// reads nothing per item from a cache line that producers write, as
-	// they write the queue's lane-choice counter.
-	owner   O
-	deliver func(owner O, lane int, it T)
 
 	ringLane[T, O]
 }
