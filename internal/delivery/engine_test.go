@@ -152,6 +152,115 @@ func TestLanePoliciesWhenFull(t *testing.T) {
 	}
 }
 
+// A full DropNewest or Fail lane drops without its lock; a claim makes room
+// again at once, and a close racing the drops finishes the queue only once
+// every drop it counted has landed, so the counts a finished queue shows are
+// final.
+func TestDropsOfAFullLaneLandBeforeItFinishes(t *testing.T) {
+	for _, tc := range []struct {
+		policy  Policy
+		want    Admission
+		counter func(*Counters) uint64
+	}{
+		{DropNewest, Dropped, func(c *Counters) uint64 { return c.QueueFull.Load() }},
+		{Fail, Refused, func(c *Counters) uint64 { return c.Rejected.Load() }},
+	} {
+		t.Run(fmt.Sprint(tc.policy), func(t *testing.T) {
+			r := newRig(t, 1, 1, tc.policy, true)
+			l := r.q.Lane(0)
+			adm, _, _ := l.Offer(num{1})
+			require.Equal(t, Admitted, adm)
+			recv(t, r.started, "item 1, held at the gate")
+			adm, _, _ = l.Offer(num{2})
+			require.Equal(t, Admitted, adm)
+			adm, _, _ = l.Offer(num{3})
+			require.Equal(t, tc.want, adm, "found full under the lock")
+			require.NotZero(t, l.drops.Load()&dropFull)
+			adm, _, _ = l.Offer(num{4})
+			require.Equal(t, tc.want, adm, "dropped without the lock")
+
+			// Let item 1 finish and item 2 be claimed: there is room again.
+			r.gate <- struct{}{}
+			recv(t, r.got, "item 1")
+			require.Equal(t, num{2}, recv(t, r.started, "item 2, held at the gate"))
+			adm, _, _ = l.Offer(num{5})
+			require.Equal(t, Admitted, adm, "the claim made room")
+
+			// A flood of drops racing a discarding close.
+			const producers, offers = 4, 2000
+			var dropped sync.WaitGroup
+			counts := make(chan uint64, producers)
+			start := make(chan struct{})
+			for p := range producers {
+				dropped.Go(func() {
+					<-start
+					var n uint64
+					for i := range offers {
+						if adm, _, _ := l.Offer(num{100 + p*offers + i}); adm == tc.want {
+							n++
+						}
+					}
+					counts <- n
+				})
+			}
+			close(start)
+			var discarded []num
+			r.q.Close(true, Shutdown, func(it num) { discarded = append(discarded, it) })
+			r.open()
+			recv(t, r.finished, "the queue to finish")
+			atFinish := tc.counter(&r.counters)
+			dropped.Wait()
+			close(counts)
+			var total uint64
+			for n := range counts {
+				total += n
+			}
+			assert.Equal(t, total+2, atFinish, "every drop counted before the queue finished")
+			assert.Equal(t, atFinish, tc.counter(&r.counters), "no drop counted after")
+			assert.Equal(t, []num{{5}}, discarded)
+		})
+	}
+}
+
+// A drop that saw its lane full before a close keeps the queue from
+// finishing until the drop is counted.
+func TestACloseWaitsForADropInProgress(t *testing.T) {
+	r := newRig(t, 1, 1, DropNewest, true)
+	l := r.q.Lane(0)
+	for i := 1; i <= 3; i++ {
+		l.Offer(num{i}) // 1 is delivered, 2 queued, 3 dropped under the lock
+		if i == 1 {
+			recv(t, r.started, "item 1, held at the gate")
+		}
+	}
+	require.NotZero(t, l.drops.Load()&dropFull)
+	sawFull, count := make(chan struct{}), make(chan struct{})
+	r.q.dropHook = func() {
+		close(sawFull)
+		<-count
+	}
+	result := make(chan Admission, 1)
+	go func() {
+		adm, _, _ := l.Offer(num{4})
+		result <- adm
+	}()
+	recv(t, sawFull, "the drop to see the lane full")
+	r.q.Close(true, Shutdown, func(num) {})
+	r.open()
+	recv(t, r.got, "item 1")
+	// The worker has exited or is about to: the queue must still wait.
+	r.workers.Wait()
+	select {
+	case <-r.finished:
+		t.Fatal("the queue finished before the drop in progress was counted")
+	default:
+	}
+	close(count)
+	assert.Equal(t, Dropped, recv(t, result, "the drop"))
+	recv(t, r.finished, "the queue to finish once the drop is counted")
+	assert.Equal(t, uint64(2), r.counters.QueueFull.Load())
+}
+
 func TestOfferWaitEndsWithCtxOrClose(t *testing.T) {
 	r := newRig(t, 1, 1, Block, true)
 	l := r.q.Lane(0)

@@ -71,12 +71,23 @@ type Lane[T comparable, O any] struct {
 	// claiming (see waitRoomLocked).
 	space   chan struct{}
 	waiters atomic.Int32
+	// drops is the state of the lock-free drops of a dropsWhenFull lane:
+	// dropFull says that an offer found the lane full and dropped or
+	// refused its item, and that no claim or close has made room since;
+	// offers then drop without taking mu, so that a flood of them does not
+	// keep the worker from the lock it needs to refill its batch. dropShut
+	// mirrors closed, and the bits above count the offers counting their
+	// drop (see offerFull).
+	drops atomic.Uint32
 
 	// length mirrors fifo.n for lock-free reads, kept only when the queue
 	// has several lanes to choose from (mirrored), to spare every push of
 	// the common single-lane case an atomic write.
 	length   atomic.Int64
 	mirrored bool
+	// dropsWhenFull says that the policy drops or refuses an item that
+	// finds the lane full (DropNewest, Fail).
+	dropsWhenFull bool
 	// enqueued counts the items admitted; it is the lane's share of the
 	// queue's Enqueued, read under mu.
 	enqueued uint64
@@ -102,6 +113,7 @@ func newLane[T comparable, O any](q *Queue[T, O], cfg QueueConfig[T, O], index, 
 	l := &Lane[T, O]{
 		q: q, index: int32(index), capacity: capacity, owner: cfg.Owner, deliver: cfg.Deliver,
 		fifo: newFIFO[T](capacity), mirrored: cfg.Lanes > 1,
+		dropsWhenFull: cfg.Policy == DropNewest || cfg.Policy == Fail,
 	}
 	l.holder = -1
 	l.work = l.run
@@ -124,8 +136,15 @@ const (
 
 // Offer adds it if there is room, or applies the queue's policy. Under
 // DropOldest a full lane drops its oldest item to make room and returns it,
-// counted as Evicted, for the caller to settle.
+// counted as Evicted, for the caller to settle. Under DropNewest and Fail,
+// offers to a lane that is still full since an offer found it so drop
+// without taking the lock (see offerFull).
 func (l *Lane[T, O]) Offer(it T) (adm Admission, evicted T, wasEvicted bool) {
+	if l.dropsWhenFull && l.drops.Load()&dropFull != 0 {
+		if adm, ok := l.offerFull(); ok {
+			return adm, evicted, false
+		}
+	}
 	l.mu.Lock()
 	if l.fifo.n+int(l.held.Load()) >= l.capacity || l.closed {
 		adm, evicted, wasEvicted, sig := l.offerFullLocked(it)
@@ -157,13 +176,61 @@ func (l *Lane[T, O]) offerFullLocked(it T) (Admission, T, bool, wakeup) {
 		return Admitted, old, evicted, l.pushLocked(it)
 	case DropNewest:
 		c.QueueFull.Add(1)
+		l.drops.Or(dropFull)
 		return Dropped, none, false, wakeNone
 	case Fail:
 		c.Rejected.Add(1)
+		l.drops.Or(dropFull)
 		return Refused, none, false, wakeNone
 	}
 	return Full, none, false, wakeNone
 }
+
+// The bits of Lane.drops.
+const (
+	dropFull    = 1 << 0
+	dropShut    = 1 << 1
+	oneDropper  = 1 << 2
+	lessDropper = ^uint32(oneDropper - 1) // adding it subtracts oneDropper
+)
+
+// offerFull drops or refuses an item, without taking mu, if the lane is
+// still full, and reports false if it is not. The count must land before
+// the lane finishes. The flags and the count of droppers share one word, so
+// its changes happen in one order: close clears dropFull before it can
+// finish, and finishLocked waits for no dropper. So a dropper that saw
+// dropFull set when it joined counts before the lane can finish, and the
+// last one to leave a closed lane finishes it if nothing else keeps it.
+func (l *Lane[T, O]) offerFull() (Admission, bool) {
+	if l.drops.Add(oneDropper)&dropFull == 0 {
+		l.leaveDropping()
+		return Closed, false
+	}
+	if l.q.dropHook != nil {
+		l.q.dropHook()
+	}
+	adm := Dropped
+	if l.q.policy == Fail {
+		l.q.counters.Rejected.Add(1)
+		adm = Refused
+	} else {
+		l.q.counters.QueueFull.Add(1)
+	}
+	l.leaveDropping()
+	return adm, true
+}
+
+// leaveDropping ends offerFull's count, finishing a closed lane that only
+// the count kept.
+func (l *Lane[T, O]) leaveDropping() {
+	if st := l.drops.Add(lessDropper); st < oneDropper && st&dropShut != 0 {
+		l.mu.Lock()
+		l.unlockFinishing()
+	}
+}
+
+// droppers returns the number of offers counting a lock-free drop.
+func (l *Lane[T, O]) droppers() uint32 { return l.drops.Load() / oneDropper }
 
 // OfferWait adds it, waiting for room until ctx is done or the lane
 // closes. It reports whether it was queued; if not, err is ctx's error when
@@ -483,6 +550,9 @@ func (l *Lane[T, O]) claimNext() (T, bool) {
 	it := l.batch[i]
 	var none T
 	l.batch[i] = none
+	if l.drops.Load()&dropFull != 0 {
+		l.drops.And(^uint32(dropFull)) // the claim made room
+	}
 	if l.waiters.Load() > 0 {
 		l.mu.Lock()
 		l.wakeWaitersLocked()
@@ -574,7 +644,7 @@ func (l *Lane[T, O]) busy() bool {
 // without a worker, a waiting producer or a pin, and reports whether this
 // call did it.
 func (l *Lane[T, O]) finishLocked() bool {
-	if l.finished || !l.closed || l.fifo.n > 0 || l.ringWaiting() > 0 || l.running || l.waiters.Load() > 0 || l.pins > 0 {
+	if l.finished || !l.closed || l.fifo.n > 0 || l.ringWaiting() > 0 || l.running || l.waiters.Load() > 0 || l.pins > 0 || l.droppers() > 0 {
 		return false
 	}
 	l.finished = true
@@ -594,6 +664,8 @@ func (l *Lane[T, O]) wakeWaitersLocked() {
 func (l *Lane[T, O]) close(discard bool, reason Reason, out []T) ([]T, bool) {
 	l.mu.Lock()
 	l.closed = true
+	l.drops.Or(dropShut)
+	l.drops.And(^uint32(dropFull)) // before finishLocked looks for droppers (see offerFull)
 	if l.ring != nil {
 		// Positions past the lane's room belong to producers still waiting
 		// for it: like a lane's waiting producers, they do not get in now.

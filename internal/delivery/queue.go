@@ -55,6 +55,10 @@ type Queue[T comparable, O any] struct {
 
 	liveLanes atomic.Int32
 	nextLane  atomic.Uint32
+
+	// dropHook, set by tests only, runs when a lock-free drop has seen its
+	// lane full, before it counts the drop.
+	dropHook func()
 }
 
 // NewQueue returns a queue configured by cfg, whose lanes are empty and
