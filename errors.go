@@ -32,6 +32,10 @@ var (
 	// has a live subscriber with that name.
 	ErrDuplicateSubscriber = errors.New("eventbus: duplicate subscriber name")
 
+	// ErrNilBus is returned by NewTopic when the bus is nil: topics belong
+	// to a bus made by New.
+	ErrNilBus = errors.New("eventbus: nil *Bus (make one with New)")
+
 	// ErrNilHandler is returned by Subscribe when the handler is nil.
 	ErrNilHandler = errors.New("eventbus: nil handler")
 

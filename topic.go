@@ -95,7 +95,8 @@ func (tc *topicCore) detachAll() {
 // *TopicTypeError matching [ErrTopicTypeMismatch]. The name must pass
 // ValidateTopicName. The options configure the topic when this call creates
 // it; asking for an existing topic with a codec of another type than its own
-// returns an error matching [ErrInvalidOption].
+// returns an error matching [ErrInvalidOption]. A nil bus returns an error
+// matching [ErrNilBus].
 func NewTopic[T any](bus *Bus, name string, opts ...TopicOption) (*Topic[T], error) {
 	return newTopic[T](bus, name, false, opts...)
 }
@@ -104,7 +105,7 @@ func NewTopic[T any](bus *Bus, name string, opts ...TopicOption) (*Topic[T], err
 // bus drains (internal), which users may not.
 func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) (*Topic[T], error) {
 	if bus == nil {
-		return nil, fmt.Errorf("%w: nil bus", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: NewTopic[%s] for topic %q", ErrNilBus, reflect.TypeFor[T](), name)
 	}
 	if err := ValidateTopicName(name); err != nil {
 		return nil, err

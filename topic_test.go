@@ -67,7 +67,8 @@ func TestNewTopicRejectsInvalidNames(t *testing.T) {
 	assert.Equal(t, 4, b.Stats().Topics)
 
 	_, err := NewTopic[int](nil, "a")
-	assert.ErrorIs(t, err, ErrInvalidOption, "nil bus")
+	require.ErrorIs(t, err, ErrNilBus)
+	assert.EqualError(t, err, `eventbus: nil *Bus (make one with New): NewTopic[int] for topic "a"`)
 }
 
 func TestNewTopicAndSubscribeAfterClose(t *testing.T) {
