@@ -28,7 +28,7 @@ func BenchmarkMiddlewareChain(b *testing.B) {
 			typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[int])) }
 			mws := make([]Middleware, n)
 			for i := range mws {
-				mws[i] = passThrough
+				mws[i] = NewMiddleware(passThrough)
 			}
 			h := chain(typed, mws)
 			ctx := context.Background()

@@ -75,17 +75,20 @@ func DeadLetterTopic(name string) DeadLetterOption {
 // their attempt count. A dead letter published while the topic has no
 // subscriber is counted in TopicStats.NoSubscribers and logged at warn level
 // to the bus's logger.
-func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
+//
+// An invalid or nil option gives middleware whose Err matches
+// [ErrInvalidOption].
+func DeadLetter(opts ...DeadLetterOption) Middleware {
 	cfg := deadLetterConfig{topic: DefaultDeadLetterTopic}
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, fmt.Errorf("%w: nil DeadLetterOption", ErrInvalidOption)
+			return invalidMiddleware(fmt.Errorf("%w: nil DeadLetterOption", ErrInvalidOption))
 		}
 		if err := opt(&cfg); err != nil {
-			return nil, err
+			return invalidMiddleware(err)
 		}
 	}
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			err := next(ctx, m)
 			if err == nil {
@@ -101,7 +104,7 @@ func DeadLetter(opts ...DeadLetterOption) (Middleware, error) {
 			d.deadLettered.Store(true)
 			return nil
 		}
-	}, nil
+	})
 }
 
 func publishDeadLetter(ctx context.Context, d *deliveryContext, name string, m Message, cause error) error {

@@ -25,8 +25,7 @@ var errRejected = errors.New("order rejected")
 // valid.
 func newDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
 	t.Helper()
-	mw, err := DeadLetter(opts...)
-	require.NoError(t, err)
+	mw := DeadLetter(opts...)
 	require.NotNil(t, mw)
 	return mw
 }
@@ -316,14 +315,15 @@ func TestFailedDeliveryJSONRoundTrip(t *testing.T) {
 
 func TestDeadLetterInvalidOptions(t *testing.T) {
 	for _, name := range []string{"", "a..b", "dead letters", "dead.*", ".dead"} {
-		mw, err := DeadLetter(DeadLetterTopic(name))
+		err := DeadLetter(DeadLetterTopic(name)).Err()
 		assert.ErrorIs(t, err, ErrInvalidOption, "DeadLetterTopic(%q)", name)
 		assert.ErrorIs(t, err, ErrInvalidTopic, "DeadLetterTopic(%q)", name)
-		assert.Nil(t, mw)
 	}
-	mw, err := DeadLetter(nil)
+	assert.ErrorIs(t, DeadLetter(nil).Err(), ErrInvalidOption)
+	// The error reaches whoever is given the middleware.
+	_, err := New(WithMiddleware(DeadLetter(nil)))
 	assert.ErrorIs(t, err, ErrInvalidOption)
-	assert.Nil(t, mw)
+	assert.NoError(t, DeadLetter().Err())
 }
 
 func TestDeadLettersDuringGracefulClose(t *testing.T) {

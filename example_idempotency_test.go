@@ -14,18 +14,15 @@ import (
 // event twice; the mailer's first attempt at the second invoice fails, so
 // the redelivery runs the handler again.
 func ExampleIdempotent() {
-	idem, err := eventbus.Idempotent(1024)
-	if err != nil {
-		log.Fatal(err)
-	}
+	idem := eventbus.Idempotent(1024)
 	// redeliverTwice simulates an at-least-once source: it delivers each
 	// event a second time and reports the outcome of the second delivery.
-	redeliverTwice := func(next eventbus.MessageHandler) eventbus.MessageHandler {
+	redeliverTwice := eventbus.NewMiddleware(func(next eventbus.MessageHandler) eventbus.MessageHandler {
 		return func(ctx context.Context, m eventbus.Message) error {
 			_ = next(ctx, m)
 			return next(ctx, m)
 		}
-	}
+	})
 
 	bus, err := eventbus.New()
 	if err != nil {

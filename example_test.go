@@ -169,14 +169,13 @@ func ExampleWithKeyFunc() {
 // The Retry middleware calls a failing handler again after a backoff; the
 // handler sees which attempt it is in through DeliveryFromContext.
 func ExampleRetry() {
-	retry, err := eventbus.Retry(eventbus.RetryPolicy{
+	retry := eventbus.Retry(eventbus.RetryPolicy{
 		MaxAttempts:     5,
 		InitialInterval: time.Millisecond,
 		MaxInterval:     10 * time.Millisecond,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
+	// An invalid policy would make New return an error matching
+	// ErrInvalidOption.
 	bus, err := eventbus.New(eventbus.WithMiddleware(retry))
 	if err != nil {
 		log.Fatal(err)
@@ -220,15 +219,10 @@ func ExampleRetry() {
 // fails after its retries is published on the "deadletter" topic as a
 // FailedDelivery, and counted as dead-lettered rather than failed.
 func ExampleDeadLetter() {
-	deadLetter, err := eventbus.DeadLetter()
-	if err != nil {
-		log.Fatal(err)
-	}
-	retry, err := eventbus.Retry(eventbus.RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond})
-	if err != nil {
-		log.Fatal(err)
-	}
-	bus, err := eventbus.New(eventbus.WithMiddleware(deadLetter, retry))
+	bus, err := eventbus.New(eventbus.WithMiddleware(
+		eventbus.DeadLetter(),
+		eventbus.Retry(eventbus.RetryPolicy{MaxAttempts: 3, InitialInterval: time.Millisecond}),
+	))
 	if err != nil {
 		log.Fatal(err)
 	}

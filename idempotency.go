@@ -53,14 +53,14 @@ import (
 // delivery is in flight is dead-lettered and acknowledged, not delivered
 // again.
 //
-// capacity must be at least 1, or Idempotent returns an error matching
-// [ErrInvalidOption].
-func Idempotent(capacity int) (Middleware, error) {
+// capacity must be at least 1, or Idempotent gives middleware whose Err
+// matches [ErrInvalidOption].
+func Idempotent(capacity int) Middleware {
 	if capacity < 1 {
-		return nil, fmt.Errorf("%w: idempotent: capacity %d, want at least 1", ErrInvalidOption, capacity)
+		return invalidMiddleware(fmt.Errorf("%w: idempotent: capacity %d, want at least 1", ErrInvalidOption, capacity))
 	}
 	s := &idempotencyState{capacity: capacity, memories: make(map[idempotencyKey]*idempotencyMemory)}
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			d := deliveryFrom(ctx)
 			if d == nil {
@@ -77,7 +77,7 @@ func Idempotent(capacity int) (Middleware, error) {
 			}
 			return s.run(ctx, m, next, key, id)
 		}
-	}, nil
+	})
 }
 
 // idempotencyKey identifies a subscriber.

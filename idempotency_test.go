@@ -29,9 +29,8 @@ const idempotentCapacity = 2048
 // valid.
 func newIdempotent(t *testing.T, capacity int) Middleware {
 	t.Helper()
-	mw, err := Idempotent(capacity)
-	require.NoError(t, err)
-	require.NotNil(t, mw)
+	mw := Idempotent(capacity)
+	require.NoError(t, mw.Err())
 	return mw
 }
 
@@ -52,7 +51,7 @@ func callNext(ctx context.Context, next MessageHandler, m Message) (err error) {
 // the results of idempotentCapacity deliveries without blocking.
 func redeliverer(n int) (Middleware, <-chan []error) {
 	results := make(chan []error, idempotentCapacity)
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			errs := make([]error, n)
 			for i := range errs {
@@ -61,7 +60,7 @@ func redeliverer(n int) (Middleware, <-chan []error) {
 			results <- errs
 			return errs[0]
 		}
-	}, results
+	}), results
 }
 
 // recvInWorker receives from ch inside a worker, where the test cannot be
@@ -200,7 +199,7 @@ func TestIdempotentRejectsADuplicateInFlight(t *testing.T) {
 	outcomes := make(chan outcome, 1)
 	// concurrent delivers the event in a second goroutine while the
 	// handler is blocked in the first delivery, then once more afterwards.
-	concurrent := func(next MessageHandler) MessageHandler {
+	concurrent := NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			first := make(chan error, 1)
 			go func() { first <- next(ctx, m) }()
@@ -216,7 +215,7 @@ func TestIdempotentRejectsADuplicateInFlight(t *testing.T) {
 			outcomes <- o
 			return o.first
 		}
-	}
+	})
 	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.inflight")
 	require.NoError(t, err)
@@ -242,7 +241,7 @@ func TestIdempotentEvictsTheOldestRecordedFirst(t *testing.T) {
 	// payload X again instead of the new one.
 	var mu sync.Mutex
 	seen := map[string]Message{}
-	replay := func(next MessageHandler) MessageHandler {
+	replay := NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			p := m.AnyPayload().(string)
 			mu.Lock()
@@ -257,7 +256,7 @@ func TestIdempotentEvictsTheOldestRecordedFirst(t *testing.T) {
 			}
 			return next(ctx, m)
 		}
-	}
+	})
 	bus := newBus(t)
 	topic, err := NewTopic[string](bus, "idem.capacity")
 	require.NoError(t, err)
@@ -384,15 +383,13 @@ func TestIdempotentOutsideDeadLetterDeadLettersOnce(t *testing.T) {
 
 func TestIdempotentInvalidCapacity(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		mw, err := Idempotent(n)
-		assert.ErrorIs(t, err, ErrInvalidOption, "Idempotent(%d)", n)
-		assert.Nil(t, mw, "Idempotent(%d)", n)
+		assert.ErrorIs(t, Idempotent(n).Err(), ErrInvalidOption, "Idempotent(%d)", n)
 	}
 }
 
 func TestIdempotentWithoutADeliveryJustCallsNext(t *testing.T) {
 	var calls atomic.Int32
-	h := newIdempotent(t, 1)(func(context.Context, Message) error {
+	h := newIdempotent(t, 1).wrap(func(context.Context, Message) error {
 		calls.Add(1)
 		return nil
 	})

@@ -168,8 +168,7 @@ func newLifecycleRun(t testing.TB) *lifecycleRun {
 	r.b = b
 	r.topic, err = NewTopic[pubMsg](b, "lifecycle")
 	require.NoError(t, err)
-	r.dl, err = DeadLetter()
-	require.NoError(t, err)
+	r.dl = DeadLetter()
 	return r
 }
 

@@ -16,7 +16,7 @@ func Logging(logger *slog.Logger) Middleware {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			start := time.Now()
 			err := next(ctx, m)
@@ -45,5 +45,5 @@ func Logging(logger *slog.Logger) Middleware {
 			logger.LogAttrs(ctx, level, msg, attrs...)
 			return err
 		}
-	}
+	})
 }

@@ -33,7 +33,7 @@ func (r *trace) list() []string {
 // marking returns middleware that records name+">" on entry and "<"+name on
 // exit, and counts how many times it was applied to build a chain.
 func marking(tr *trace, name string, built *atomic.Int32) Middleware {
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		if built != nil {
 			built.Add(1)
 		}
@@ -43,7 +43,7 @@ func marking(tr *trace, name string, built *atomic.Int32) Middleware {
 			tr.add("<" + name)
 			return err
 		}
-	}
+	})
 }
 
 func TestMiddlewareChainOrder(t *testing.T) {
@@ -106,12 +106,12 @@ func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
 	require.NoError(t, err)
 	seen := make(chan Message, 1)
 	handled := make(chan *Event[string], 1)
-	spy := func(next MessageHandler) MessageHandler {
+	spy := NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			seen <- m
 			return next(ctx, m)
 		}
-	}
+	})
 	_, err = topic.Subscribe("spy", func(_ context.Context, e *Event[string]) error {
 		handled <- e
 		return nil
@@ -131,15 +131,15 @@ func TestMiddlewareSeesTheHandlersEvent(t *testing.T) {
 func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 	errBlocked := errors.New("blocked by middleware")
 	errHandler := errors.New("handler failed")
-	block := func(MessageHandler) MessageHandler {
+	block := NewMiddleware(func(MessageHandler) MessageHandler {
 		return func(context.Context, Message) error { return errBlocked }
-	}
-	swallow := func(next MessageHandler) MessageHandler {
+	})
+	swallow := NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			_ = next(ctx, m)
 			return nil
 		}
-	}
+	})
 	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "chain.decide")
 	require.NoError(t, err)
@@ -169,15 +169,17 @@ func TestMiddlewareCanShortCircuitAndDecideTheOutcome(t *testing.T) {
 	assert.EqualValues(t, 0, swallowed.Stats().Failed)
 }
 
-func TestMiddlewareNilIsInvalid(t *testing.T) {
-	_, err := New(WithMiddleware(Recover(), nil))
+func TestMiddlewareZeroOrNilIsInvalid(t *testing.T) {
+	_, err := New(WithMiddleware(Recover(), Middleware{}))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	_, err = New(WithMiddleware(NewMiddleware(nil)))
 	assert.ErrorIs(t, err, ErrInvalidOption)
 
 	bus := newBus(t)
 	topic, err := NewTopic[int](bus, "chain.nil")
 	require.NoError(t, err)
 	_, err = topic.Subscribe("nilmw", func(context.Context, *Event[int]) error { return nil },
-		WithSubscriptionMiddleware(nil))
+		WithSubscriptionMiddleware(Middleware{}))
 	assert.ErrorIs(t, err, ErrInvalidOption)
 	assert.Empty(t, topic.Stats().Subscribers)
 }
@@ -196,13 +198,13 @@ func TestDeliveryFromContext(t *testing.T) {
 		ok    bool
 	}
 	got := make(chan seen, 16)
-	inMiddleware := func(next MessageHandler) MessageHandler {
+	inMiddleware := NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			info, ok := DeliveryFromContext(ctx)
 			got <- seen{"middleware", info, ok}
 			return next(ctx, m)
 		}
-	}
+	})
 	bus := newBus(t, WithMiddleware(inMiddleware))
 	topic, err := NewTopic[string](bus, "delivery.info")
 	require.NoError(t, err)

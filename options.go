@@ -38,10 +38,8 @@ func WithLogger(logger *slog.Logger) Option {
 // own middleware. The first middleware given is the outermost.
 func WithMiddleware(mw ...Middleware) Option {
 	return func(c *busConfig) error {
-		for i, m := range mw {
-			if m == nil {
-				return fmt.Errorf("%w: middleware %d is nil", ErrInvalidOption, i)
-			}
+		if err := checkMiddleware(mw); err != nil {
+			return err
 		}
 		c.middleware = append(c.middleware, mw...)
 		return nil
@@ -281,10 +279,8 @@ func WithFilter[T any](keep func(e *Event[T]) bool) SubscribeOption {
 // outermost.
 func WithSubscriptionMiddleware(mw ...Middleware) SubscribeOption {
 	return func(c *subscribeConfig) error {
-		for i, m := range mw {
-			if m == nil {
-				return fmt.Errorf("%w: middleware %d is nil", ErrInvalidOption, i)
-			}
+		if err := checkMiddleware(mw); err != nil {
+			return err
 		}
 		c.middleware = append(c.middleware, mw...)
 		return nil

@@ -12,7 +12,9 @@ import (
 func TestNewValidatesOptions(t *testing.T) {
 	for name, opt := range map[string]Option{
 		"nil Option":        nil,
-		"nil middleware":    WithMiddleware(Recover(), nil),
+		"zero middleware":   WithMiddleware(Recover(), Middleware{}),
+		"invalid retry":     WithMiddleware(Retry(RetryPolicy{MaxAttempts: -1})),
+		"invalid timeout":   WithMiddleware(Timeout(0)),
 		"nil error handler": WithErrorHandler(nil),
 	} {
 		b, err := New(opt)
@@ -40,7 +42,9 @@ func TestSubscribeValidatesOptions(t *testing.T) {
 		"nil filter":                  WithFilter[int](nil),
 		"ordering key for string":     WithKeyFunc(func(*Event[string]) string { return "" }),
 		"filter for *int":             WithFilter(func(*Event[*int]) bool { return true }),
-		"nil subscription middleware": WithSubscriptionMiddleware(Recover(), nil),
+		"zero subscription middleware": WithSubscriptionMiddleware(Recover(), Middleware{}),
+		"invalid dead letter":          WithSubscriptionMiddleware(DeadLetter(DeadLetterTopic("a..b"))),
+		"invalid idempotent":           WithSubscriptionMiddleware(Idempotent(0)),
 	} {
 		s, err := tp.Subscribe("s", nopHandler[int], WithQueueCapacity(4), opt)
 		assert.ErrorIs(t, err, ErrInvalidOption, name)

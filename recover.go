@@ -13,7 +13,7 @@ import (
 // Without Recover a worker still survives a panic, but the panic skips every
 // middleware between the handler and the worker.
 func Recover() Middleware {
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -22,5 +22,5 @@ func Recover() Middleware {
 			}()
 			return next(ctx, m)
 		}
-	}
+	})
 }

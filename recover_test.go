@@ -103,7 +103,7 @@ func TestRecoverPanicNil(t *testing.T) {
 
 func TestRecoverPassesResultsThrough(t *testing.T) {
 	errPlain := errors.New("plain failure")
-	h := Recover()(func(_ context.Context, m Message) error {
+	h := Recover().wrap(func(_ context.Context, m Message) error {
 		if m.AnyPayload() == "fail" {
 			return errPlain
 		}

@@ -112,13 +112,13 @@ func (p RetryPolicy) jittered(w time.Duration) time.Duration {
 // is counted in SubscriptionStats.Retried. A worker waiting to retry holds
 // its lane: later events of that lane wait, which keeps per-key order.
 //
-// An invalid policy makes Retry return an error matching [ErrInvalidOption].
-func Retry(policy RetryPolicy) (Middleware, error) {
+// An invalid policy gives middleware whose Err matches [ErrInvalidOption].
+func Retry(policy RetryPolicy) Middleware {
 	p, err := policy.withDefaults()
 	if err != nil {
-		return nil, err
+		return invalidMiddleware(err)
 	}
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			d := deliveryFrom(ctx)
 			start := time.Now()
@@ -152,7 +152,7 @@ func Retry(policy RetryPolicy) (Middleware, error) {
 				}
 			}
 		}
-	}, nil
+	})
 }
 
 // permanentError marks an error that Retry must not retry.

@@ -15,13 +15,13 @@ import (
 // ordering and leak its goroutine). Inside Retry, each attempt gets its own
 // deadline; outside, the deadline covers every attempt.
 //
-// d must be positive, or Timeout returns an error matching
+// d must be positive, or Timeout gives middleware whose Err matches
 // [ErrInvalidOption].
-func Timeout(d time.Duration) (Middleware, error) {
+func Timeout(d time.Duration) Middleware {
 	if d <= 0 {
-		return nil, fmt.Errorf("%w: timeout %s, want a positive duration", ErrInvalidOption, d)
+		return invalidMiddleware(fmt.Errorf("%w: timeout %s, want a positive duration", ErrInvalidOption, d))
 	}
-	return func(next MessageHandler) MessageHandler {
+	return NewMiddleware(func(next MessageHandler) MessageHandler {
 		return func(ctx context.Context, m Message) error {
 			tctx, cancel := context.WithTimeout(ctx, d)
 			defer cancel()
@@ -31,5 +31,5 @@ func Timeout(d time.Duration) (Middleware, error) {
 			}
 			return err
 		}
-	}, nil
+	})
 }

@@ -174,10 +174,7 @@ func (wk *workers) subscribe(bus *eventbus.Bus) error {
 	}
 	// Delivery through a broker is at least once: the Idempotent middleware
 	// makes analytics count each message once even if it comes again.
-	once, err := eventbus.Idempotent(10_000)
-	if err != nil {
-		return err
-	}
+	once := eventbus.Idempotent(10_000)
 	respond := func(ctx context.Context, e *eventbus.Event[MessageSent]) error {
 		m := e.Payload
 		if m.FromAgent {

@@ -95,27 +95,17 @@ func run(ctx context.Context, w io.Writer) error {
 		ReplaceAttr: dropVolatileAttrs,
 	}))
 
-	deadLetter, err := eventbus.DeadLetter()
-	if err != nil {
-		return err
-	}
-	retry, err := eventbus.Retry(eventbus.RetryPolicy{
+	retry := eventbus.Retry(eventbus.RetryPolicy{
 		MaxAttempts:     4,
 		InitialInterval: 5 * time.Millisecond,
 		MaxInterval:     50 * time.Millisecond,
 	})
-	if err != nil {
-		return err
-	}
-	timeout, err := eventbus.Timeout(2 * time.Second)
-	if err != nil {
-		return err
-	}
 	// Outermost first: only final failures are logged and dead-lettered;
 	// every attempt is recovered from panics and gets its own deadline.
 	bus, err := eventbus.New(
 		eventbus.WithLogger(logger),
-		eventbus.WithMiddleware(deadLetter, eventbus.Logging(logger), retry, eventbus.Recover(), timeout),
+		eventbus.WithMiddleware(eventbus.DeadLetter(), eventbus.Logging(logger), retry,
+			eventbus.Recover(), eventbus.Timeout(2*time.Second)),
 	)
 	if err != nil {
 		return err
