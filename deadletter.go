@@ -101,7 +101,7 @@ func DeadLetter(opts ...DeadLetterOption) Middleware {
 			if perr := publishDeadLetter(ctx, d, cfg.topic, m, err); perr != nil {
 				return errors.Join(err, fmt.Errorf("eventbus: dead letter: %w", perr))
 			}
-			d.deadLettered.Store(true)
+			d.deadLettered.Store(&err)
 			return nil
 		}
 	})

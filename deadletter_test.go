@@ -26,7 +26,7 @@ var errRejected = errors.New("order rejected")
 func newDeadLetter(t *testing.T, opts ...DeadLetterOption) Middleware {
 	t.Helper()
 	mw := DeadLetter(opts...)
-	require.NotNil(t, mw)
+	require.NoError(t, mw.Err())
 	return mw
 }
 
@@ -104,6 +104,35 @@ func TestDeadLetterAfterRetryExhausts(t *testing.T) {
 	assert.EqualValues(t, 1, dlSub.Stats().Delivered)
 	nothingOn(t, failures, "failure sent to the error handler")
 	nothingOn(t, deadLetters, "dead letter")
+}
+
+// PublishSync tells its caller of a delivery that was dead-lettered, while
+// the event still reaches the dead-letter topic and no error handler.
+func TestPublishSyncReportsADeadLetteredDelivery(t *testing.T) {
+	sink, failures := errorSink()
+	bus := newBus(t, sink, WithMiddleware(newDeadLetter(t), Retry(RetryPolicy{MaxAttempts: 2, InitialInterval: time.Millisecond})))
+	_, deadLetters := collectDeadLetters(t, bus, DefaultDeadLetterTopic)
+	topic, sub, _ := failingOrders(t, bus)
+	fine, err := topic.Subscribe("shipping", func(context.Context, *Event[orderPlaced]) error { return nil })
+	require.NoError(t, err)
+
+	err = topic.PublishSync(testCtx(t), orderPlaced{ID: "o-1"})
+	require.ErrorIs(t, err, ErrDeadLettered)
+	require.ErrorIs(t, err, errRejected, "the handler's error comes along")
+	var derr *DeliveryError
+	require.ErrorAs(t, err, &derr)
+	assert.Equal(t, "billing", derr.Subscriber)
+	assert.Equal(t, 2, derr.Attempts)
+	assert.Len(t, joined(err), 1, "only the failing subscriber is reported")
+	assert.Contains(t, err.Error(), "event dead-lettered: order rejected")
+
+	dl := recv(t, deadLetters, "the dead letter")
+	assert.Equal(t, derr.EventID, dl.Payload.Envelope.ID)
+	assert.EqualValues(t, 1, sub.Stats().DeadLettered)
+	assert.Zero(t, sub.Stats().Failed)
+	closeBus(t, bus)
+	assert.EqualValues(t, 1, fine.Stats().Delivered)
+	nothingOn(t, failures, "a failure at the error handler")
 }
 
 func TestDeadLetterInheritsARootCorrelationID(t *testing.T) {

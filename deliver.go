@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"context"
+	"fmt"
 	"runtime/debug"
 )
 
@@ -18,10 +19,10 @@ func (s *Subscription) deliver(lane int, it item) {
 	d.begin(it.msg, it.done)
 	err := s.invoke(d, it.msg)
 	switch {
-	case err == nil && d.deadLettered.Load():
+	case err == nil && d.deadLettered.Load() != nil:
 		s.counters.DeadLettered.Add(1)
 		s.counters.InFlight.Add(-1)
-		s.succeeded(it)
+		s.wasDeadLettered(it, d)
 	case err == nil:
 		s.counters.Delivered.Add(1)
 		s.counters.InFlight.Add(-1)
@@ -53,6 +54,22 @@ func (s *Subscription) deliver(lane int, it item) {
 func (s *Subscription) succeeded(it item) {
 	if it.done != nil {
 		it.done.finish(nil)
+	}
+}
+
+// wasDeadLettered tells a delivery's completion, if any, that the handler
+// chain failed and the event went to the dead-letter topic: a PublishSync
+// caller gets a *DeliveryError matching ErrDeadLettered and the handler's
+// error, and a broker's delivery is settled as handled, since the dead
+// letter keeps the event.
+func (s *Subscription) wasDeadLettered(it item, d *deliveryContext) {
+	switch done := it.done.(type) {
+	case nil:
+	case *syncWait:
+		cause := *d.deadLettered.Load()
+		done.finish(s.deliveryError(it.msg, int(d.attempt.Load()), fmt.Errorf("%w: %w", ErrDeadLettered, cause)))
+	default:
+		done.finish(nil)
 	}
 }
 

@@ -40,7 +40,9 @@ type deliveryContext struct {
 	current      atomic.Pointer[Envelope] // of the event being handled
 	attempt      atomic.Int32
 	deliveries   atomic.Int32
-	deadLettered atomic.Bool
+	// deadLettered holds the handler chain's error once the DeadLetter
+	// middleware has published the event as a dead letter.
+	deadLettered atomic.Pointer[error]
 }
 
 func (d *deliveryContext) Value(key any) any {
@@ -60,8 +62,8 @@ func (d *deliveryContext) begin(m Message, done completion) {
 	if n := int32(brokerDeliveries(done)); d.deliveries.Load() != n {
 		d.deliveries.Store(n)
 	}
-	if d.deadLettered.Load() {
-		d.deadLettered.Store(false)
+	if d.deadLettered.Load() != nil {
+		d.deadLettered.Store(nil)
 	}
 }
 

@@ -52,6 +52,12 @@ var (
 	// handling it.
 	ErrDropped = errors.New("eventbus: event dropped")
 
+	// ErrDeadLettered is wrapped, together with the handler's error, by the
+	// *DeliveryError that PublishSync returns for a subscriber whose handler
+	// chain failed and whose DeadLetter middleware published the event to
+	// the dead-letter topic.
+	ErrDeadLettered = errors.New("eventbus: event dead-lettered")
+
 	// ErrHandlerTimeout is wrapped by the error of a handler that failed
 	// after the Timeout middleware's deadline passed.
 	ErrHandlerTimeout = errors.New("eventbus: handler timed out")

@@ -372,7 +372,9 @@ func TestIdempotentOutsideDeadLetterDeadLettersOnce(t *testing.T) {
 		WithSubscriptionMiddleware(redeliver, newIdempotent(t, 8), newDeadLetter(t)))
 	require.NoError(t, err)
 
-	require.NoError(t, topic.PublishSync(testCtx(t), "a"))
+	err = topic.PublishSync(testCtx(t), "a")
+	require.ErrorIs(t, err, ErrDeadLettered)
+	require.ErrorIs(t, err, errHandlerFailed)
 	assert.Equal(t, []error{nil, nil}, recv(t, results, "the results"))
 	dl := recv(t, deadLetters, "the dead letter")
 	assert.Equal(t, "doomed", dl.Payload.Subscriber)

@@ -157,8 +157,11 @@ type lifecycleRun struct {
 	names    int
 	reported atomic.Int64 // failures the error handler got
 	syncFail atomic.Int64 // failures PublishSync returned
-	events   atomic.Int64 // publishes that returned (any result)
-	bad      chan error
+	// syncDeadLettered counts the dead-lettered deliveries PublishSync
+	// returned.
+	syncDeadLettered atomic.Int64
+	events           atomic.Int64 // publishes that returned (any result)
+	bad              chan error
 }
 
 func newLifecycleRun(t testing.TB) *lifecycleRun {
@@ -335,12 +338,14 @@ func (r *lifecycleRun) publish(ops lifecycleOps, pub int, n *int) bool {
 
 // account checks a publish's error: every leaf must be a rejection (counted
 // for its subscriber), a ctx's end, a closed bus, or a failure or drop
-// returned by PublishSync.
+// returned by PublishSync (a dead-lettered delivery among them).
 func (r *lifecycleRun) account(err error) {
 	for _, leaf := range joined(err) {
 		var se *SubscriberError
 		var de *DeliveryError
 		switch {
+		case errors.Is(leaf, ErrDeadLettered) && errors.As(leaf, &de):
+			r.syncDeadLettered.Add(1)
 		case errors.As(leaf, &de):
 			r.syncFail.Add(1)
 		case errors.Is(leaf, ErrQueueFull) && errors.As(leaf, &se):
@@ -433,6 +438,8 @@ func (r *lifecycleRun) finish(forced bool, stopWorkers func()) {
 	assert.Equal(t, sum, bs.Totals, "the bus's totals are the sum of every subscription's counters")
 	assert.Equal(t, int64(bs.Totals.Failed), r.reported.Load()+r.syncFail.Load(),
 		"every failure reached the error handler or a PublishSync caller")
+	assert.LessOrEqual(t, r.syncDeadLettered.Load(), int64(bs.Totals.DeadLettered),
+		"PublishSync reported only dead letters that were counted")
 }
 
 // runLifecycleSeed runs one seeded lifecycle run of workers goroutines doing ops

@@ -200,7 +200,9 @@ func (t *Topic[T]) Publish(ctx context.Context, payload T, opts ...PublishOption
 // chain has finished with the event, and returns their errors joined with
 // errors.Join (each a *DeliveryError), together with any publish error and a
 // *SubscriberError matching [ErrDropped] for each subscriber that dropped
-// the event. Failures returned to the caller are not also sent to the bus's
+// the event. A subscriber whose handler chain failed and whose DeadLetter
+// middleware sent the event to the dead-letter topic is reported too, by a
+// *DeliveryError matching both [ErrDeadLettered] and the handler's error. Failures returned to the caller are not also sent to the bus's
 // error handler. If ctx ends first, PublishSync returns ctx's error; the
 // event is still delivered.
 //

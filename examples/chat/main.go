@@ -254,7 +254,9 @@ func (c *chat) inbox(ctx context.Context, e *eventbus.Event[eventbus.FailedDeliv
 // play publishes the script, one message at a time, and writes the
 // transcript. Each message is published with PublishSync, so that every
 // subscriber has handled it before the next one is sent; then play waits
-// for the AI's reply (or the dead letter that replaces it).
+// for the AI's reply (or the dead letter that replaces it). PublishSync
+// reports a dead-lettered delivery as an error matching ErrDeadLettered: the
+// transcript shows the dead letter itself.
 func (c *chat) play(ctx context.Context, w io.Writer) error {
 	conversations := make(map[string]bool)
 	for _, m := range script {
@@ -263,7 +265,7 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "Support chat: %d conversations, %d messages\n\n", len(conversations), len(script))
 
 	for i, m := range script {
-		if err := c.sent.PublishSync(ctx, m); err != nil {
+		if err := c.sent.PublishSync(ctx, m); err != nil && !errors.Is(err, eventbus.ErrDeadLettered) {
 			return fmt.Errorf("message %d: %w", i+1, err)
 		}
 		rec, ok := c.audit.last()
