@@ -36,10 +36,10 @@ type deliveryKey struct{}
 // Unsubscribe and a forced Close cancel it.
 type deliveryContext struct {
 	context.Context
-	sub          *Subscription
-	current      atomic.Pointer[Envelope] // of the event being handled
-	attempt      atomic.Int32
-	deliveries   atomic.Int32
+	sub        *Subscription
+	current    atomic.Pointer[Envelope] // of the event being handled
+	attempt    atomic.Int32
+	deliveries atomic.Int32
 	// deadLettered holds the handler chain's error once the DeadLetter
 	// middleware has published the event as a dead letter.
 	deadLettered atomic.Pointer[error]
