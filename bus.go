@@ -100,13 +100,17 @@ func New(opts ...Option) (*Bus, error) {
 	return b, nil
 }
 
+// logFailure is the default error handler: one error record per final
+// failure, with where the handler panicked if it did (see panicAttrs).
 func logFailure(ctx context.Context, logger *slog.Logger, err *DeliveryError) {
-	logger.LogAttrs(ctx, slog.LevelError, "eventbus: delivery failed",
+	attrs := append([]slog.Attr{
 		slog.String("topic", err.Topic),
 		slog.String("subscriber", err.Subscriber),
 		slog.String("event_id", err.EventID.String()),
 		slog.Int("attempts", err.Attempts),
-		slog.String("error", err.Err.Error()))
+		slog.String("error", err.Err.Error()),
+	}, panicAttrs(err.Err)...)
+	logger.LogAttrs(ctx, slog.LevelError, "eventbus: delivery failed", attrs...)
 }
 
 // reportFailure hands a final failure to the error handler, shielding the

@@ -3,7 +3,6 @@ package eventbus
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 )
 
 // This file is the worker side of a subscription: what a lane's worker
@@ -89,7 +88,7 @@ func (s *Subscription) countFailure(deadLettered bool) {
 func (s *Subscription) invoke(ctx context.Context, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
+			err = newPanicError(r)
 		}
 	}()
 	return s.handler(ctx, m)

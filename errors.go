@@ -131,25 +131,6 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns the handler's error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// PanicError is the error a handler's panic is turned into, by the Recover
-// middleware or by the worker itself.
-type PanicError struct {
-	Value any    // the value passed to panic
-	Stack []byte // the stack of the panicking goroutine
-}
-
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("eventbus: handler panicked: %v", e.Value)
-}
-
-// Unwrap returns the panic value when it is an error, so that a panic(err)
-// still matches err with [errors.Is].
-func (e *PanicError) Unwrap() error {
-	if err, ok := e.Value.(error); ok {
-		return err
-	}
-	return nil
-}
 
 // CloseError is returned by Close (and Drain) when its ctx ended before every
 // queued event was handled. It lists how many events each subscriber did not

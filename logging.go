@@ -9,7 +9,9 @@ import (
 // Logging returns middleware that writes one log/slog record per call of
 // the rest of the chain: at debug level with its duration when it succeeds,
 // and at error level when it fails. Records carry the topic, subscriber,
-// event ID, sequence, attempt, duration and, on failure, the error. Placed
+// event ID, sequence, attempt, duration and, on failure, the error, and for
+// a panic where it happened: panic_at, the file and line of the function
+// that panicked, and stack, the first frames from there outwards. Placed
 // inside Retry it logs every attempt; outside, only each event's outcome.
 // A nil logger discards the records.
 func Logging(logger *slog.Logger) Middleware {
@@ -41,6 +43,7 @@ func Logging(logger *slog.Logger) Middleware {
 			attrs = append(attrs, slog.Duration("duration", time.Since(start)))
 			if err != nil {
 				attrs = append(attrs, slog.String("error", err.Error()))
+				attrs = append(attrs, panicAttrs(err)...)
 			}
 			logger.LogAttrs(ctx, level, msg, attrs...)
 			return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,6 +126,26 @@ func TestLoggingFailureWritesAnErrorRecord(t *testing.T) {
 	assert.EqualValues(t, 1, r["attempt"])
 	assert.Equal(t, errBad.Error(), r["error"])
 	assert.Contains(t, r, "duration")
+}
+
+func TestLoggingAPanicSaysWhere(t *testing.T) {
+	logger, buf := jsonLogger(slog.LevelDebug)
+	bus := newBus(t)
+	topic := mustTopic[string](t, bus, "log.panic")
+	mustSubscribe(t, topic, "logged", func(context.Context, *Event[string]) error {
+		explode(nil)
+		return nil
+	}, WithSubscriptionMiddleware(Logging(logger), Recover()))
+
+	var pe *PanicError
+	require.ErrorAs(t, topic.PublishSync(testCtx(t), "hello"), &pe)
+	recs := buf.records(t)
+	require.Len(t, recs, 1)
+	assert.Equal(t, msgFailed, recs[0]["msg"])
+	assert.Contains(t, recs[0]["panic_at"], "/recover_test.go:")
+	stack, _ := recs[0]["stack"].([]any)
+	require.NotEmpty(t, stack)
+	assert.True(t, strings.HasPrefix(stack[0].(string), "github.com/busline/eventbus.explode "), "stack %v", stack)
 }
 
 func TestLoggingAboveDebugSkipsSuccesses(t *testing.T) {

@@ -3,7 +3,6 @@ package eventbus
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/busline/eventbus/internal/delivery"
 )
@@ -42,7 +41,7 @@ func (s *Subscription) route(m Message) (lane *subLane, err error) {
 func (s *Subscription) callFilter(m Message) (keep bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("eventbus: filter: %w", &PanicError{Value: r, Stack: debug.Stack()})
+			err = fmt.Errorf("eventbus: filter: %w", newPanicError(r))
 		}
 	}()
 	return s.filter(m), nil
@@ -51,7 +50,7 @@ func (s *Subscription) callFilter(m Message) (keep bool, err error) {
 func (s *Subscription) callKeyOf(m Message) (key string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("eventbus: ordering key: %w", &PanicError{Value: r, Stack: debug.Stack()})
+			err = fmt.Errorf("eventbus: ordering key: %w", newPanicError(r))
 		}
 	}()
 	return s.keyOf(m), nil

@@ -54,7 +54,9 @@ func WithMiddleware(mw ...Middleware) Option {
 // subscription's filter or ordering key function, on the publisher's
 // goroutine with context.Background() and Attempts 0. The default writes an
 // error record to the bus's logger, or to slog.Default() when the bus has
-// none.
+// none; for a panic, the record says where it happened (panic_at, the file
+// and line of the function that panicked, and stack, the first frames from
+// there outwards).
 func WithErrorHandler(fn func(ctx context.Context, err *DeliveryError)) Option {
 	return func(c *busConfig) error {
 		if fn == nil {

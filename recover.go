@@ -2,7 +2,6 @@ package eventbus
 
 import (
 	"context"
-	"runtime/debug"
 )
 
 // Recover returns middleware that turns a panic in the rest of the chain
@@ -17,7 +16,7 @@ func Recover() Middleware {
 		return func(ctx context.Context, m Message) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
-					err = &PanicError{Value: r, Stack: debug.Stack()}
+					err = newPanicError(r)
 				}
 			}()
 			return next(ctx, m)

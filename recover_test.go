@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"reflect"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -169,4 +173,59 @@ func TestPanicWithoutRecoverDoesNotKillTheWorker(t *testing.T) {
 	st := sub.Stats()
 	assert.EqualValues(t, 2, st.Failed)
 	assert.EqualValues(t, 1, st.Delivered)
+}
+
+// explode panics with a runtime error.
+func explode(m map[string]int) {
+	m["boom"]++ // a write to a nil map
+}
+
+// The error log of a panic says where it happened, the function that
+// panicked first, whether the Recover middleware or the worker caught it.
+func TestPanicLogSaysWhereItHappened(t *testing.T) {
+	fn := runtime.FuncForPC(reflect.ValueOf(explode).Pointer())
+	_, line := fn.FileLine(fn.Entry())
+	at := "/recover_test.go:" + strconv.Itoa(line+1) // explode's write
+	for _, recovered := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recover=%v", recovered), func(t *testing.T) {
+			logger, buf := jsonLogger(slog.LevelDebug)
+			var mws []Middleware
+			if recovered {
+				mws = append(mws, Recover())
+			}
+			bus := newBusWithDefaults(t, WithLogger(logger), WithMiddleware(mws...))
+			topic := mustTopic[int](t, bus, "panic.where")
+			mustSubscribe(t, topic, "exploding", func(context.Context, *Event[int]) error {
+				explode(nil)
+				return nil
+			})
+			err := topic.PublishSync(testCtx(t), 1)
+			var pe *PanicError
+			require.ErrorAs(t, err, &pe)
+			frames := pe.Frames(3)
+			require.NotEmpty(t, frames)
+			assert.Equal(t, "github.com/busline/eventbus.explode", frames[0].Function, "the function that panicked first")
+			assert.True(t, strings.HasSuffix(frames[0].File+":"+strconv.Itoa(frames[0].Line), at), "%s:%d", frames[0].File, frames[0].Line)
+			require.Greater(t, len(frames), 1)
+			assert.Contains(t, frames[1].Function, "TestPanicLogSaysWhereItHappened", "then the handler that called it")
+
+			// The same event published without PublishSync reaches the
+			// default error handler, whose record says where.
+			require.NoError(t, topic.Publish(testCtx(t), 2))
+			closeBus(t, bus)
+			recs := buf.withMsg(t, "eventbus: delivery failed")
+			require.Len(t, recs, 1)
+			assert.Equal(t, "ERROR", recs[0]["level"])
+			assert.True(t, strings.HasSuffix(recs[0]["panic_at"].(string), at), "panic_at %v", recs[0]["panic_at"])
+			stack, _ := recs[0]["stack"].([]any)
+			require.NotEmpty(t, stack)
+			assert.True(t, strings.HasPrefix(stack[0].(string), "github.com/busline/eventbus.explode "), "stack %v", stack)
+			assert.LessOrEqual(t, len(stack), panicFrames)
+		})
+	}
+}
+
+func TestPanicErrorMadeByHandHasNoFrames(t *testing.T) {
+	assert.Empty(t, (&PanicError{Value: "x"}).Frames(5))
+	assert.Empty(t, newPanicError("not in a panic").Frames(5), "no panic on the stack")
 }
