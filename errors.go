@@ -131,7 +131,6 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns the handler's error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-
 // CloseError is returned by Close (and Drain) when its ctx ended before every
 // queued event was handled. It lists how many events each subscriber did not
 // get, and unwraps to the ctx's error.
