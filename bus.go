@@ -38,6 +38,8 @@ type Bus struct {
 	closeStarted  bool
 	closeFinished chan struct{}
 	closeErr      error
+	// done is closed once every goroutine of the bus has ended after Close.
+	done chan struct{}
 
 	// closing rejects publishes from outside the bus's handlers; stopped
 	// rejects every publish.
@@ -80,6 +82,7 @@ func New(opts ...Option) (*Bus, error) {
 		topics:        make(map[string]*topicCore),
 		subscribers:   make(map[*Subscription]struct{}),
 		closeFinished: make(chan struct{}),
+		done:          make(chan struct{}),
 		idle:          make(chan struct{}, 1),
 	}
 	b.workers = delivery.NewWorkers(b.nudgeClose)
@@ -216,10 +219,14 @@ func (b *Bus) TopicStats() []TopicStats {
 // exited.
 //
 // If ctx ends first, Close cancels the handlers' contexts, discards the
-// events still queued, waits for the running handlers to return, and
-// returns a *CloseError that counts the discarded events per subscriber and
-// unwraps to ctx's error. Handlers that ignore their ctx delay Close until
-// they return.
+// events still queued, and returns at once a *CloseError that counts the
+// discarded events per subscriber, names the handlers still running, and
+// unwraps to ctx's error; it also logs them once, at warn level. Close does
+// not wait for those handlers: Done is closed once they have returned, and
+// the bus's Stats are final then. A handler that returns an error matching
+// context.Canceled once its ctx is cancelled had its event dropped at
+// shutdown: it is counted in DropStats.Shutdown, not as a failure, and not
+// reported to the error handler.
 //
 // Close is idempotent and safe to call concurrently: later calls wait for
 // the first to finish (or for their own ctx) and return its result.
@@ -297,19 +304,55 @@ func (b *Bus) shutdown(ctx context.Context) error {
 			undelivered[s.topic.name+"/"+s.name] += n
 		}
 	}
+	if !forced {
+		b.waitGoroutines(subs)
+		close(b.done)
+		return nil
+	}
+
+	// The handlers' ctx is cancelled: Close does not wait for those that
+	// ignore it, and Done tells when they have returned.
+	var running []RunningHandler
+	for _, s := range subs {
+		running = append(running, s.runningHandlers()...)
+	}
+	if len(running) == 0 {
+		b.waitGoroutines(subs)
+		close(b.done)
+	} else {
+		slices.SortFunc(running, func(a, b RunningHandler) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.Subscriber, b.Subscriber))
+		})
+		go func() {
+			b.waitGoroutines(subs)
+			close(b.done)
+		}()
+	}
+	still := make([]string, len(running))
+	for i, r := range running {
+		still[i] = r.String()
+	}
+	b.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: close ended before every event was delivered",
+		slog.Any("undelivered", undelivered), slog.Any("running", still))
+	return &CloseError{Undelivered: undelivered, Running: running, Err: ctx.Err()}
+}
+
+// waitGoroutines waits until every worker, idle check and broker consumer
+// of the bus has ended, once subs, every subscription left, have stopped.
+func (b *Bus) waitGoroutines(subs []*Subscription) {
 	b.workers.Wait()
 	for _, s := range subs {
 		if s.consumer.Load() != nil {
 			<-s.done // the broker's consumer may outlive the lanes briefly
 		}
 	}
-	if forced {
-		b.logger.LogAttrs(context.Background(), slog.LevelWarn, "eventbus: close ended before every event was delivered",
-			slog.Any("undelivered", undelivered))
-		return &CloseError{Undelivered: undelivered, Err: ctx.Err()}
-	}
-	return nil
 }
+
+// Done returns a channel that is closed once Close has shut the bus down
+// and every goroutine the bus started has ended: right before Close returns,
+// or, when Close's ctx ended while handlers that ignore their ctx were
+// still running, once they have returned.
+func (b *Bus) Done() <-chan struct{} { return b.done }
 
 // liveSubscriptions returns the subscriptions not yet retired, so that
 // they can be worked on without the bus's lock.

@@ -3,11 +3,13 @@ package eventbus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -162,21 +164,24 @@ func TestCloseWithExpiringCtx(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 
 	// Every handler that started was cancelled; count them now that Close
-	// has returned.
+	// has returned, and the bus is done once they have returned.
 	started2 := 1 + len(g2.started)
 	assert.ErrorIs(t, recv(t, g1.ctxErrs, "s1's cancelled handler"), context.Canceled)
 	for range started2 {
 		assert.ErrorIs(t, recv(t, g2.ctxErrs, "s2's cancelled handlers"), context.Canceled)
 	}
+	recv(t, b.Done(), "the bus's goroutines to end")
 	assert.Empty(t, g1.started, "s1 handled nothing after its first event")
 	assert.Equal(t, map[string]int{"close.forced/s1": 3, "close.forced/s2": 4 - started2}, ce.Undelivered)
 	assert.Equal(t, 7-started2, ce.Total())
 	assert.Contains(t, ce.Error(), "close.forced/s1: 3")
 
+	// The cancelled handlers returned their ctx's error: their events were
+	// dropped at shutdown, not failed.
 	st1, st2 := s1.Stats(), s2.Stats()
-	assert.Equal(t, uint64(3), st1.Dropped.Shutdown)
-	assert.Equal(t, uint64(4-started2), st2.Dropped.Shutdown)
-	assert.Equal(t, uint64(1), st1.Failed, "the cancelled handler returned its ctx's error")
+	assert.Equal(t, uint64(4), st1.Dropped.Shutdown)
+	assert.Equal(t, uint64(4), st2.Dropped.Shutdown)
+	assert.Zero(t, st1.Failed+st2.Failed)
 	for _, st := range []SubscriptionStats{st1, st2, s3.Stats()} {
 		checkAccounting(t, st)
 	}
@@ -185,7 +190,7 @@ func TestCloseWithExpiringCtx(t *testing.T) {
 	}
 	bs := b.Stats()
 	assert.Zero(t, bs.Subscriptions)
-	assert.Equal(t, uint64(7-started2), bs.Totals.Dropped.Shutdown)
+	assert.Equal(t, uint64(8), bs.Totals.Dropped.Shutdown)
 	checkAccounting(t, bs.Totals)
 
 	// Idempotent: the same result again.
@@ -264,4 +269,99 @@ func TestStatsAfterClose(t *testing.T) {
 	checkAccounting(t, sa.Stats())
 	checkAccounting(t, sb.Stats())
 	assert.Equal(t, bs, b.Stats(), "stats do not move after Close")
+}
+
+// A Close whose ctx ends returns at once even when a handler ignores its
+// ctx: the *CloseError names the handler, Done is closed once it returns,
+// and the stats count every event once.
+func TestForcedCloseDoesNotWaitForAHandlerIgnoringItsCtx(t *testing.T) {
+	logger, logs := jsonLogger(slog.LevelDebug)
+	b := newBus(t, WithLogger(logger))
+	tp := mustTopic[int](t, b, "close.stuck")
+	started, unstick := make(chan uuid.UUID, 1), make(chan struct{})
+	s := mustSubscribe(t, tp, "stuck", func(_ context.Context, e *Event[int]) error {
+		started <- e.ID
+		<-unstick // ignores its ctx
+		return nil
+	})
+	ctx := testCtx(t)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, tp.Publish(ctx, i))
+	}
+	id := recv(t, started, "event 1 to start")
+
+	ended, end := context.WithCancel(context.Background())
+	end()
+	err := b.Close(ended) // returns although the handler cannot
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, map[string]int{"close.stuck/stuck": 2}, ce.Undelivered)
+	require.Len(t, ce.Running, 1)
+	r := ce.Running[0]
+	assert.Equal(t, RunningHandler{Topic: "close.stuck", Subscriber: "stuck", EventID: id, For: r.For}, r)
+	assert.Positive(t, r.For)
+	assert.Contains(t, err.Error(), "1 handler(s) still running (close.stuck/stuck event "+id.String()+" for ")
+	select {
+	case <-b.Done():
+		t.Fatal("Done closed while a handler still runs")
+	default:
+	}
+	assert.Same(t, err, b.Close(context.Background()), "a second Close returns the first's result")
+	assert.EqualValues(t, 1, s.Stats().InFlight)
+
+	warns := logs.withMsg(t, "eventbus: close ended before every event was delivered")
+	require.Len(t, warns, 1)
+	assert.Equal(t, "WARN", warns[0]["level"])
+	assert.Equal(t, []any{r.String()}, warns[0]["running"])
+
+	close(unstick)
+	recv(t, b.Done(), "the bus's goroutines to end once the handler returned")
+	recv(t, s.Done(), "the subscription to be done")
+	st := s.Stats()
+	checkAccounting(t, st)
+	assert.Equal(t, uint64(1), st.Delivered, "the stuck handler finally returned nil")
+	assert.Equal(t, uint64(2), st.Dropped.Shutdown)
+	assert.Zero(t, st.InFlight)
+	bs := b.Stats()
+	assert.Zero(t, bs.Subscriptions)
+	st.Topic, st.Subscriber = "", ""
+	assert.Equal(t, st, bs.Totals, "counted once, in the totals")
+	assert.Empty(t, logs.withMsg(t, "eventbus: delivery failed"))
+}
+
+// A handler that a forced Close cancelled and that returns its ctx's error
+// was stopped, not failing: its event counts as dropped at shutdown, and
+// only Close's own warning is logged, no failure.
+func TestForcedCloseCancellationIsNotAFailure(t *testing.T) {
+	logger, logs := jsonLogger(slog.LevelDebug)
+	sink, failures := errorSink()
+	for _, withSink := range []bool{false, true} {
+		opts := []Option{WithLogger(logger)}
+		if withSink {
+			opts = append(opts, sink)
+		}
+		b := newBus(t, opts...)
+		tp := mustTopic[int](t, b, "close.cancelled")
+		g := newGate[int]()
+		s := mustSubscribe(t, tp, "honest", g.handle, WithSubscriptionMiddleware(Logging(logger)))
+		require.NoError(t, tp.Publish(testCtx(t), 1))
+		recv(t, g.started, "event 1 to start")
+		ended, end := context.WithCancel(context.Background())
+		end()
+		var ce *CloseError
+		require.ErrorAs(t, b.Close(ended), &ce)
+		assert.ErrorIs(t, recv(t, g.ctxErrs, "the handler's ctx to end"), context.Canceled)
+		recv(t, b.Done(), "the bus's goroutines to end")
+		st := s.Stats()
+		assert.Zero(t, st.Failed)
+		assert.Equal(t, uint64(1), st.Dropped.Shutdown)
+		checkAccounting(t, st)
+	}
+	nothingOn(t, failures, "a failure at the error handler")
+	assert.Empty(t, logs.withMsg(t, "eventbus: delivery failed"), "the default error handler logged nothing")
+	assert.Len(t, logs.withMsg(t, "eventbus: close ended before every event was delivered"), 2, "one warning per Close")
+	for _, r := range logs.records(t) {
+		assert.NotEqual(t, "ERROR", r["level"], "record %v", r)
+	}
 }

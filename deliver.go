@@ -2,7 +2,10 @@ package eventbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/busline/eventbus/internal/delivery"
 )
 
 // This file is the worker side of a subscription: what a lane's worker
@@ -27,6 +30,10 @@ func (s *Subscription) deliver(lane int, it item) {
 		s.counters.InFlight.Add(-1)
 		s.succeeded(it)
 	default:
+		if reason, ok := s.cancelledBy(d, err); ok {
+			s.dropCancelled(it, reason)
+			return
+		}
 		derr := s.deliveryError(it.msg, int(d.attempt.Load()), err)
 		switch done := it.done.(type) {
 		case *inboundDelivery:
@@ -70,6 +77,32 @@ func (s *Subscription) wasDeadLettered(it item, d *deliveryContext) {
 	default:
 		done.finish(nil)
 	}
+}
+
+// cancelledBy reports whether err, a handler chain's error, is the end of a
+// delivery whose ctx the bus cancelled (a forced Close, Unsubscribe, a Drain
+// whose ctx ended), and for which reason: the chain returned an error
+// matching context.Canceled once the bus had cancelled d. Such a chain was
+// stopped, not failing.
+func (s *Subscription) cancelledBy(d *deliveryContext, err error) (delivery.Reason, bool) {
+	r := s.stoppedFor.Load()
+	if r == 0 || d.Err() == nil || !errors.Is(err, context.Canceled) {
+		return 0, false
+	}
+	return delivery.Reason(r - 1), true
+}
+
+// dropCancelled counts an event whose handler chain failed after the bus
+// cancelled it as dropped for reason, and tells its completion so: a
+// PublishSync caller gets ErrDropped, and a broker gets the message back.
+func (s *Subscription) dropCancelled(it item, reason delivery.Reason) {
+	if reason == delivery.Shutdown {
+		s.counters.Shutdown.Add(1)
+	} else {
+		s.counters.Unsubscribed.Add(1)
+	}
+	s.counters.InFlight.Add(-1)
+	s.settleDropped(it)
 }
 
 // countFailure counts a delivery whose handler chain failed: as

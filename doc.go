@@ -95,8 +95,9 @@
 // # Goroutines
 //
 // Publish runs on the caller's goroutine, and so do the filters and
-// ordering key functions it calls. The bus starts goroutines of three kinds,
-// and Close returns only once all of them have ended:
+// ordering key functions it calls. The bus starts goroutines of the kinds
+// below; Close returns once all of them have ended, and Bus.Done is closed
+// then:
 //
 //   - Workers. Each lane of a subscription (one, or WithConcurrency's
 //     number) has at most one worker, started by the first event queued for
@@ -116,11 +117,16 @@
 //     bus closes. When a subscription has stopped, one goroutine waits for
 //     its consumer to end and then closes Done; Close waits for the Done of
 //     every subscription.
+//   - After a Close whose ctx ended while handlers that ignore their ctx
+//     were still running, Close returns without them, and one goroutine
+//     waits for all of the above to end and then closes Bus.Done. It ends
+//     with the last of those handlers.
 //
 // # Shutdown
 //
 // Bus.Close stops new publishes, lets every queued event be handled, and
 // returns once every goroutine of the bus has exited; if its ctx ends first,
-// it cancels the handlers and reports what was not delivered in a
-// *CloseError.
+// it cancels the handlers, discards the queued events, and returns at once a
+// *CloseError saying what was not delivered and which handlers were still
+// running; Bus.Done tells when those have returned.
 package eventbus

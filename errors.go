@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -133,12 +134,32 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // CloseError is returned by Close (and Drain) when its ctx ended before every
 // queued event was handled. It lists how many events each subscriber did not
-// get, and unwraps to the ctx's error.
+// get and the handlers still running when it returned, and unwraps to the
+// ctx's error.
 type CloseError struct {
 	// Undelivered maps "topic/subscriber" to the number of events that were
 	// queued for that subscriber and dropped.
 	Undelivered map[string]int
-	Err         error // the ctx's error
+	// Running lists the handlers that were still running, their ctx
+	// cancelled, when Close or Drain returned, by topic and subscriber.
+	Running []RunningHandler
+	Err     error // the ctx's error
+}
+
+// RunningHandler is a handler call that was still running when a Close or
+// Drain whose ctx ended returned.
+type RunningHandler struct {
+	Topic      string
+	Subscriber string
+	EventID    uuid.UUID
+	// For is an upper bound of how long the handler had been running: the
+	// time since its worker took the event from the queue, which it may do
+	// for a few queued events at once.
+	For time.Duration
+}
+
+func (r RunningHandler) String() string {
+	return fmt.Sprintf("%s/%s event %s for %s", r.Topic, r.Subscriber, r.EventID, r.For)
 }
 
 // Total returns the number of undelivered events over all subscribers.
@@ -165,6 +186,16 @@ func (e *CloseError) Error() string {
 				b.WriteString(", ")
 			}
 			fmt.Fprintf(&b, "%s: %d", k, e.Undelivered[k])
+		}
+		b.WriteString(")")
+	}
+	if len(e.Running) > 0 {
+		fmt.Fprintf(&b, "; %d handler(s) still running (", len(e.Running))
+		for i, r := range e.Running {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(r.String())
 		}
 		b.WriteString(")")
 	}

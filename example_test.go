@@ -310,7 +310,7 @@ func ExampleBus_Close() {
 	err = jobs.Publish(ctx, Job{N: 4})
 	fmt.Println("publish after close is ErrClosed:", errors.Is(err, eventbus.ErrClosed))
 
-	// A forced close: the handler is stuck until its ctx is cancelled.
+	// A forced close: the handler ignores its ctx and is stuck.
 	bus, err = eventbus.New()
 	if err != nil {
 		log.Fatal(err)
@@ -319,14 +319,14 @@ func ExampleBus_Close() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	started := make(chan struct{}, 1)
+	started, unstick := make(chan struct{}, 1), make(chan struct{})
 	_, err = jobs.Subscribe("worker", func(ctx context.Context, e *eventbus.Event[Job]) error {
 		select {
 		case started <- struct{}{}:
 		default:
 		}
-		<-ctx.Done()
-		return ctx.Err()
+		<-unstick // not <-ctx.Done(): a handler that ignores its ctx
+		return nil
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -340,18 +340,29 @@ func ExampleBus_Close() {
 
 	shortCtx, cancelShort := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancelShort()
-	err = bus.Close(shortCtx)
-	// CloseError.Undelivered counts, per "topic/subscriber", the queued
-	// events that were discarded.
+	err = bus.Close(shortCtx) // returns when shortCtx ends, stuck handler or not
 	var closeErr *eventbus.CloseError
 	fmt.Println("forced close returned a *CloseError:", errors.As(err, &closeErr))
 	fmt.Println("it unwraps to the ctx's error:", errors.Is(err, context.DeadlineExceeded))
+	// Undelivered counts, per "topic/subscriber", the queued events that
+	// were discarded; Running names the handlers still running.
+	fmt.Println("undelivered:", closeErr.Undelivered)
+	for _, r := range closeErr.Running {
+		fmt.Printf("still running: %s/%s\n", r.Topic, r.Subscriber)
+	}
+	// Done is closed once those handlers have returned.
+	close(unstick)
+	<-bus.Done()
+	fmt.Println("done")
 	// Output:
 	// close: <nil>
 	// handled: 3
 	// publish after close is ErrClosed: true
 	// forced close returned a *CloseError: true
 	// it unwraps to the ctx's error: true
+	// undelivered: map[jobs/worker:2]
+	// still running: jobs/worker
+	// done
 }
 
 // When a subscriber's queue is full, its overflow policy decides: here one

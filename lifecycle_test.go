@@ -408,6 +408,8 @@ func (r *lifecycleRun) finish(forced bool, stopWorkers func()) {
 	if err != nil && !(forced && errors.As(err, &ce)) {
 		assert.NoError(t, err, "Close")
 	}
+	// A forced Close does not wait for the handlers it cancelled.
+	recv(t, r.b.Done(), "the bus's goroutines to end")
 	close(r.bad)
 	for err := range r.bad {
 		assert.NoError(t, err)

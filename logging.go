@@ -8,7 +8,10 @@ import (
 
 // Logging returns middleware that writes one log/slog record per call of
 // the rest of the chain: at debug level with its duration when it succeeds,
-// and at error level when it fails. Records carry the topic, subscriber,
+// and at error level when it fails, except when it returns its ctx's error
+// after the bus cancelled that ctx (Close, Unsubscribe, Drain), which is not
+// a failure and is logged at debug level as "eventbus: handler cancelled".
+// Records carry the topic, subscriber,
 // event ID, sequence, attempt, duration and, on failure, the error, and for
 // a panic where it happened: panic_at, the file and line of the function
 // that panicked, and stack, the first frames from there outwards. Placed
@@ -27,6 +30,12 @@ func Logging(logger *slog.Logger) Middleware {
 			if err != nil {
 				level = slog.LevelError
 				msg = "eventbus: handler failed"
+				if d := deliveryFrom(ctx); d != nil {
+					if _, cancelled := d.sub.cancelledBy(d, err); cancelled {
+						level = slog.LevelDebug
+						msg = "eventbus: handler cancelled"
+					}
+				}
 			}
 			if !logger.Enabled(ctx, level) {
 				return err

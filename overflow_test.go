@@ -245,6 +245,7 @@ func TestBlockedPublishDuringForcedCloseIsAccounted(t *testing.T) {
 				var ce *CloseError
 				require.ErrorAs(t, b.Close(cctx), &ce)
 				assert.Equal(t, map[string]int{"blocked.stop/slow": 1}, ce.Undelivered, "only the queued event 2 is listed")
+				recv(t, b.Done(), "the cancelled handler to return")
 			}
 			tp, slow, err := blockedPublishScene(t, sync, forceClose)
 			if sync {

@@ -56,8 +56,11 @@ func TestBatchedEventIsDiscardedByUnsubscribe(t *testing.T) {
 	g.open()
 	recv(t, s.Done(), "the subscription to stop")
 	st := s.Stats()
-	assert.Equal(t, uint64(2), st.Dropped.Unsubscribed, "events 3 and 4")
-	assert.Equal(t, uint64(2), st.Delivered+st.Failed, "events 1 and 2 (which may fail on the cancelled ctx)")
+	// Events 1 and 2 were started; 2 may have returned its cancelled
+	// ctx's error, which makes it dropped as well.
+	assert.Equal(t, uint64(4), st.Delivered+st.Dropped.Unsubscribed, "events 3 and 4 dropped, 1 and 2 started")
+	assert.GreaterOrEqual(t, st.Dropped.Unsubscribed, uint64(2), "events 3 and 4")
+	assert.Zero(t, st.Failed)
 	assert.Len(t, g.started, 0, "no event started after Unsubscribe")
 }
 

@@ -169,6 +169,7 @@ func TestBlockedPublishEndedByCloseReturnsErrClosed(t *testing.T) {
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, "slow", se.Subscriber)
 
+			recv(t, b.Done(), "the cancelled handler to return")
 			st := s.Stats()
 			checkAccounting(t, st)
 			assert.Equal(t, uint64(2), st.Enqueued)

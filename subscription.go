@@ -43,6 +43,9 @@ type Subscription struct {
 	// first, for the transport's consumer setup to see.
 	detachOnce sync.Once
 	detached   atomic.Bool
+	// stoppedFor is 1 + the delivery.Reason of the first stop, which
+	// cancels the handlers' ctx, and 0 before.
+	stoppedFor atomic.Uint32
 	done       chan struct{}
 	// queue is last but for the counters, whose padding keeps the cache
 	// line of its lane-choice counter, which producers write, away from
@@ -170,8 +173,10 @@ func (s *Subscription) stats() SubscriptionStats {
 // Unsubscribe stops the subscription now: it takes no new events, the
 // handlers' ctx is cancelled, and the events still queued are dropped and
 // counted (DropStats.Unsubscribed). It does not wait for running handlers;
-// Done is closed when they have returned. Calling it again, or from the
-// subscription's own handler, is safe.
+// Done is closed when they have returned. A handler that returns an error
+// matching context.Canceled once its ctx is cancelled had its event
+// dropped, counted as Unsubscribed too, not as a failure. Calling it again,
+// or from the subscription's own handler, is safe.
 func (s *Subscription) Unsubscribe() {
 	s.stop(delivery.Unsubscribed)
 }
@@ -179,7 +184,9 @@ func (s *Subscription) Unsubscribe() {
 // Drain stops the subscription gracefully: it takes no new events, and its
 // workers handle every event already queued, then exit. Drain waits for that
 // and returns nil, or, if ctx ends first, stops the subscription as
-// Unsubscribe does and returns a *CloseError counting the dropped events.
+// Unsubscribe does and returns at once a *CloseError counting the dropped
+// events and naming the handlers still running; Done is closed once they
+// have returned.
 //
 // Called from the subscription's own handler with the handler's ctx, Drain
 // returns at once and the queue is finished after the handler returns.
@@ -193,7 +200,7 @@ func (s *Subscription) Drain(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		n := s.stop(delivery.Unsubscribed)
-		return &CloseError{Undelivered: map[string]int{s.topic.name + "/" + s.name: n}, Err: ctx.Err()}
+		return &CloseError{Undelivered: map[string]int{s.topic.name + "/" + s.name: n}, Running: s.runningHandlers(), Err: ctx.Err()}
 	}
 }
 
@@ -220,12 +227,30 @@ func (s *Subscription) finish() {
 // queued events, counted as dropped for reason, returning how many were
 // discarded.
 func (s *Subscription) stop(reason delivery.Reason) int {
+	s.stoppedFor.CompareAndSwap(0, uint32(reason)+1)
 	s.detach()
 	s.stopConsumer()
 	// Discard the queue before cancelling, so that a worker whose handler
 	// returns on the cancellation cannot start a queued event with a dead ctx.
 	defer s.cancel()
 	return s.queue.Close(true, reason, s.settleDropped)
+}
+
+// runningHandlers returns the subscription's handler calls in progress, as
+// far as its lanes and its InFlight count tell: a lane's worker that is at
+// work, but for no more lanes than deliveries are in flight.
+func (s *Subscription) runningHandlers() []RunningHandler {
+	inFlight := int(s.counters.InFlight.Load())
+	var out []RunningHandler
+	for i := 0; i < s.queue.Lanes() && len(out) < inFlight; i++ {
+		working, since := s.queue.Working(i)
+		env := s.contexts[i].envelope()
+		if !working || env == nil {
+			continue
+		}
+		out = append(out, RunningHandler{Topic: s.topic.name, Subscriber: s.name, EventID: env.ID, For: since})
+	}
+	return out
 }
 
 // retire is called once the queue has finished: it moves the

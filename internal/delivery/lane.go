@@ -56,6 +56,9 @@ type Lane[T comparable, O any] struct {
 	idle   *time.Timer
 	recent bool
 	retire bool
+	// takenAt is when the worker last took items out of the lane, on its
+	// Workers' clock: the first of them has been in delivery since then.
+	takenAt atomic.Uint32
 
 	// batch holds the items the worker took out of the lane; batch[:held]
 	// is written only by the worker under mu, when claim >= held. Made with
@@ -623,6 +626,7 @@ func (l *Lane[T, O]) next() (st step, finished bool) {
 	l.held.Store(int32(k))
 	l.claim.Store(0)
 	l.mu.Unlock()
+	l.takenAt.Store(l.q.workers.clock())
 	return stepDeliver, false
 }
 
@@ -638,6 +642,19 @@ func (l *Lane[T, O]) busy() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.fifo.n > 0 || l.ringWaiting() > 0 || (l.running && !l.parked)
+}
+
+// working reports whether the lane's worker is at work rather than parked
+// or gone, and if so for how long at most it has been at its current item:
+// the time since it last took items out of the lane, one clock tick more.
+func (l *Lane[T, O]) working() (bool, time.Duration) {
+	l.mu.Lock()
+	working := l.running && !l.parked && !l.retire
+	l.mu.Unlock()
+	if !working {
+		return false, 0
+	}
+	return true, l.q.workers.since(l.takenAt.Load())
 }
 
 // finishLocked marks the lane finished, once, when it is closed, empty,

@@ -1,6 +1,9 @@
 package delivery
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Policy says what a full lane does with an offered item.
 type Policy uint8
@@ -129,6 +132,14 @@ func fnv1a(s string) uint32 {
 		h *= 16777619
 	}
 	return h
+}
+
+// Working reports whether lane i's worker is at work rather than parked or
+// gone, and if so an upper bound of how long it has been at its current
+// item: the time since it took the item out of the lane (together with
+// those before it in its batch, if any).
+func (q *Queue[T, O]) Working(i int) (bool, time.Duration) {
+	return q.lanes[i].working()
 }
 
 // Close closes every lane: no more items get in. With discard, the queued

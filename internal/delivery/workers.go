@@ -24,6 +24,8 @@ type Workers struct {
 	running sync.WaitGroup
 	// onIdle is called when a worker parks or exits.
 	onIdle func()
+	// start is the origin of the clock of the lanes (see clock).
+	start time.Time
 
 	mu      sync.Mutex
 	checks  int           // idle checks running
@@ -34,7 +36,20 @@ type Workers struct {
 // NewWorkers returns a Workers that calls onIdle, which must not block,
 // whenever a worker parks or exits.
 func NewWorkers(onIdle func()) *Workers {
-	return &Workers{onIdle: onIdle}
+	return &Workers{onIdle: onIdle, start: time.Now()}
+}
+
+// clockTick is the resolution of clock.
+const clockTick = time.Millisecond
+
+// clock returns the time since the Workers were made, in ticks, wrapping
+// around every 49 days: lanes keep it in 32 bits.
+func (w *Workers) clock() uint32 { return uint32(time.Since(w.start) / clockTick) }
+
+// since returns an upper bound of the time since the clock read then, for
+// readings less than 49 days old.
+func (w *Workers) since(then uint32) time.Duration {
+	return time.Duration(w.clock()-then+1) * clockTick
 }
 
 // Wait waits until every worker has exited and every idle check has
