@@ -6,13 +6,35 @@
 // out to every subscriber's own bounded queue, drained by the subscriber's
 // own worker goroutines through a middleware chain.
 //
+// A bus, a topic, a subscriber, an event and a graceful shutdown (the
+// package's Example is a runnable version):
+//
+//	bus, err := eventbus.New()
+//	if err != nil {
+//		return err
+//	}
+//	sent, err := eventbus.NewTopic[MessageSent](bus, "message.sent")
+//	if err != nil {
+//		return err
+//	}
+//	_, err = sent.Subscribe("printer", func(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+//		fmt.Printf("#%d %s: %s\n", e.Sequence, e.Payload.From, e.Payload.Text)
+//		return nil
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	// Publish queues the event for every subscriber and returns at once.
+//	err = sent.Publish(ctx, MessageSent{ConversationID: "c-1", From: "alice", Text: "Hi!"})
+//	if err != nil {
+//		return err
+//	}
+//	// Close returns once every queued event has been handled.
+//	return bus.Close(ctx)
+//
 // # Topics and events
 //
-// A Bus is a registry of topics, each bound to one payload type:
-//
-//	bus, _ := eventbus.New()
-//	sent, _ := eventbus.NewTopic[MessageSent](bus, "message.sent")
-//
+// A Bus is a registry of topics, each bound to one payload type (NewTopic).
 // Topic names are dot-separated tokens of ASCII letters, digits, '-' and
 // '_' (see ValidateTopicName). Publishing allocates one *Event[T], shared by
 // every subscriber: handlers must not modify it.
@@ -54,36 +76,19 @@
 // forced Close are counted in SubscriptionStats. A panicking handler never
 // kills its worker.
 //
+// Subscription.Stats, Bus.Stats, Bus.SubscriptionStats and Bus.TopicStats
+// return snapshots of the counters. Each snapshot prints as a one-line
+// summary, and WriteStatsTable writes a table with a row per subscription.
+//
 // # Across processes
 //
-// With WithTransport the same API runs over a message broker. Publish then
-// encodes the event as a CloudEvents 1.0 JSON document (EncodeCloudEvent,
-// with the topic's Codec for the payload, JSONCodec by default) and returns
-// once the broker has stored it. Every subscriber name becomes a durable
-// consumer group: each name gets every event, and subscriptions with the
-// same name in several processes share the events. A handler chain that
-// succeeds acknowledges the event; one that fails makes the broker deliver
-// it again after a backoff, and after the number of deliveries set with
-// WithRedelivery the bus publishes it to the dead-letter topic and
-// acknowledges it. That limit counts deliveries, not failures: a delivery
-// lost to a crash or a broker restart counts too. A message that does not
-// decode is dead-lettered at once, with its bytes in FailedDelivery.Data.
-// SubscriptionStats then count deliveries: each one ends Delivered, Failed
-// (to be delivered again) or DeadLettered. Delivery is at least once: a
-// handler may see an event again after a failure, a crash or a broker
-// restart, and the Idempotent middleware drops such duplicates for handlers
-// that need effectively-once handling.
-//
-// Ordering per key holds within one process (the lanes of WithConcurrency);
-// across the processes of one name it depends on the broker (see the
-// adapter's documentation; memory.Broker keeps it). PublishSync is not
-// available with a transport, and subscriptions always block their consumer
-// when their queue is full (the broker holds the backlog).
-//
-// [github.com/busline/eventbus/transport/memory.Broker] is a Transport
-// inside one process, for tests and for programs that may move to a broker
-// later. The eventbustest package is the conformance suite every Transport
-// must pass.
+// With WithTransport the same API runs over a message broker: Publish
+// returns once the broker has stored the event, each subscriber name is a
+// durable consumer group shared by the processes that subscribe with it,
+// and delivery is at least once. The documentation of Transport says what
+// else changes. [github.com/busline/eventbus/transport/memory.Broker] is a
+// Transport inside one process; github.com/busline/eventbus/transport/nats
+// is the NATS JetStream one.
 //
 // # Concurrency
 //

@@ -1,6 +1,11 @@
 package eventbus
 
-import "github.com/busline/eventbus/internal/delivery"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/busline/eventbus/internal/delivery"
+)
 
 // DropStats counts events a subscriber did not handle, by reason.
 type DropStats struct {
@@ -26,6 +31,38 @@ type DropStats struct {
 // Total returns the number of dropped events over all reasons.
 func (d DropStats) Total() uint64 {
 	return d.QueueFull + d.Evicted + d.Rejected + d.Canceled + d.Unsubscribed + d.Shutdown
+}
+
+// String returns a one-line summary: the total, then the non-zero reasons
+// in the order of the fields, as in "4 dropped (3 queue full, 1 evicted)";
+// "0 dropped" when nothing was dropped. The reasons read "queue full",
+// "evicted", "rejected", "canceled", "unsubscribed" and "at shutdown".
+func (d DropStats) String() string {
+	total := d.Total()
+	if total == 0 {
+		return "0 dropped"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d dropped (", total)
+	sep := ""
+	for _, r := range []struct {
+		n    uint64
+		name string
+	}{
+		{d.QueueFull, "queue full"},
+		{d.Evicted, "evicted"},
+		{d.Rejected, "rejected"},
+		{d.Canceled, "canceled"},
+		{d.Unsubscribed, "unsubscribed"},
+		{d.Shutdown, "at shutdown"},
+	} {
+		if r.n > 0 {
+			fmt.Fprintf(&b, "%s%d %s", sep, r.n, r.name)
+			sep = ", "
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 func (d *DropStats) add(o DropStats) {
@@ -84,6 +121,52 @@ type SubscriptionStats struct {
 	InFlight int
 }
 
+// String returns a one-line summary of the snapshot, such as
+//
+//	orders/billing: 10 enqueued, 9 delivered, 1 failed, 2 retried
+//
+// It starts with "topic/subscriber: " (left out when both are empty, as in
+// BusStats.Totals), always gives Enqueued and Delivered, then those of
+// Failed, Retried, DeadLettered ("dead-lettered"), Filtered, Dropped (as
+// DropStats.String puts it), QueueLength ("queued") and InFlight
+// ("in flight") that are not zero, in that order.
+func (s SubscriptionStats) String() string {
+	var b strings.Builder
+	if s.Topic != "" || s.Subscriber != "" {
+		fmt.Fprintf(&b, "%s/%s: ", s.Topic, s.Subscriber)
+	}
+	s.writeCounts(&b)
+	return b.String()
+}
+
+// writeCounts writes the counts of String, without the names.
+func (s SubscriptionStats) writeCounts(b *strings.Builder) {
+	fmt.Fprintf(b, "%d enqueued, %d delivered", s.Enqueued, s.Delivered)
+	for _, c := range []struct {
+		n    uint64
+		name string
+	}{
+		{s.Failed, "failed"},
+		{s.Retried, "retried"},
+		{s.DeadLettered, "dead-lettered"},
+		{s.Filtered, "filtered"},
+	} {
+		if c.n > 0 {
+			fmt.Fprintf(b, ", %d %s", c.n, c.name)
+		}
+	}
+	if s.Dropped.Total() > 0 {
+		b.WriteString(", ")
+		b.WriteString(s.Dropped.String())
+	}
+	if s.QueueLength > 0 {
+		fmt.Fprintf(b, ", %d queued", s.QueueLength)
+	}
+	if s.InFlight > 0 {
+		fmt.Fprintf(b, ", %d in flight", s.InFlight)
+	}
+}
+
 func (s *SubscriptionStats) add(o SubscriptionStats) {
 	s.Enqueued += o.Enqueued
 	s.Delivered += o.Delivered
@@ -112,6 +195,24 @@ type BusStats struct {
 	Totals SubscriptionStats
 }
 
+// String returns a one-line summary of the snapshot, such as
+//
+//	12 published (1 with no subscriber) on 3 topics; subscriptions: 4 live, 40 enqueued, 39 delivered, 1 dead-lettered
+//
+// The part in parentheses is left out when NoSubscribers is zero, and what
+// follows "subscriptions: " after the number of live ones is
+// Totals.String().
+func (s BusStats) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d published", s.Published)
+	if s.NoSubscribers > 0 {
+		fmt.Fprintf(&b, " (%d with no subscriber)", s.NoSubscribers)
+	}
+	fmt.Fprintf(&b, " on %s; subscriptions: %d live, ", plural(s.Topics, "topic", "topics"), s.Subscriptions)
+	s.Totals.writeCounts(&b)
+	return b.String()
+}
+
 // TopicStats is a snapshot of one topic's counters.
 type TopicStats struct {
 	Topic         string
@@ -119,6 +220,35 @@ type TopicStats struct {
 	Published     uint64
 	NoSubscribers uint64
 	Subscribers   []string
+}
+
+// String returns a one-line summary of the snapshot, such as
+//
+//	order.placed (main.Order): 7 published (2 with no subscriber), 3 subscribers
+//
+// The payload type in parentheses is left out when PayloadType is empty,
+// and the number with no subscriber when it is zero. Subscriber names are
+// not listed: they are in Subscribers.
+func (s TopicStats) String() string {
+	var b strings.Builder
+	b.WriteString(s.Topic)
+	if s.PayloadType != "" {
+		fmt.Fprintf(&b, " (%s)", s.PayloadType)
+	}
+	fmt.Fprintf(&b, ": %d published", s.Published)
+	if s.NoSubscribers > 0 {
+		fmt.Fprintf(&b, " (%d with no subscriber)", s.NoSubscribers)
+	}
+	fmt.Fprintf(&b, ", %s", plural(len(s.Subscribers), "subscriber", "subscribers"))
+	return b.String()
+}
+
+// plural returns n followed by one when n is 1, and by many otherwise.
+func plural[N int | uint64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // snapshot reads the subscription counters c one by one.

@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -223,4 +224,113 @@ func TestTotalsIncludeCanceledOfAStoppedSubscription(t *testing.T) {
 		require.Equal(t, st.Dropped, tot.Dropped, "round %d: the subscription's drops %+v, the totals' %+v", round, st.Dropped, tot.Dropped)
 		require.Equal(t, st.Enqueued, tot.Enqueued, "round %d", round)
 	}
+}
+
+func TestDropStatsString(t *testing.T) {
+	for _, tc := range []struct {
+		d    DropStats
+		want string
+	}{
+		{DropStats{}, "0 dropped"},
+		{DropStats{Evicted: 1}, "1 dropped (1 evicted)"},
+		{DropStats{QueueFull: 3, Shutdown: 1}, "4 dropped (3 queue full, 1 at shutdown)"},
+		{
+			DropStats{QueueFull: 1, Evicted: 2, Rejected: 3, Canceled: 4, Unsubscribed: 5, Shutdown: 6},
+			"21 dropped (1 queue full, 2 evicted, 3 rejected, 4 canceled, 5 unsubscribed, 6 at shutdown)",
+		},
+	} {
+		assert.Equal(t, tc.want, tc.d.String())
+	}
+}
+
+func TestSubscriptionStatsString(t *testing.T) {
+	for _, tc := range []struct {
+		s    SubscriptionStats
+		want string
+	}{
+		{SubscriptionStats{}, "0 enqueued, 0 delivered"},
+		{SubscriptionStats{Topic: "orders", Subscriber: "billing"}, "orders/billing: 0 enqueued, 0 delivered"},
+		{
+			SubscriptionStats{Topic: "orders", Subscriber: "billing", Enqueued: 10, Delivered: 9, Failed: 1, Retried: 2},
+			"orders/billing: 10 enqueued, 9 delivered, 1 failed, 2 retried",
+		},
+		{
+			SubscriptionStats{
+				Topic: "orders", Subscriber: "billing",
+				Enqueued: 20, Delivered: 9, Failed: 1, Retried: 2, DeadLettered: 3, Filtered: 4,
+				Dropped:     DropStats{Evicted: 2, Unsubscribed: 1},
+				QueueLength: 3, InFlight: 1,
+			},
+			"orders/billing: 20 enqueued, 9 delivered, 1 failed, 2 retried, 3 dead-lettered, 4 filtered, " +
+				"3 dropped (2 evicted, 1 unsubscribed), 3 queued, 1 in flight",
+		},
+	} {
+		assert.Equal(t, tc.want, tc.s.String())
+		assert.Equal(t, tc.want, fmt.Sprintf("%+v", tc.s), "%+v prints the summary")
+	}
+}
+
+func TestBusStatsString(t *testing.T) {
+	for _, tc := range []struct {
+		s    BusStats
+		want string
+	}{
+		{BusStats{}, "0 published on 0 topics; subscriptions: 0 live, 0 enqueued, 0 delivered"},
+		{
+			BusStats{Published: 12, NoSubscribers: 1, Topics: 3, Subscriptions: 4, Totals: SubscriptionStats{
+				Enqueued: 40, Delivered: 39, DeadLettered: 1,
+			}},
+			"12 published (1 with no subscriber) on 3 topics; subscriptions: 4 live, 40 enqueued, 39 delivered, 1 dead-lettered",
+		},
+		{
+			BusStats{Published: 1, Topics: 1, Subscriptions: 1, Totals: SubscriptionStats{
+				Enqueued: 1, Dropped: DropStats{Shutdown: 1},
+			}},
+			"1 published on 1 topic; subscriptions: 1 live, 1 enqueued, 0 delivered, 1 dropped (1 at shutdown)",
+		},
+	} {
+		assert.Equal(t, tc.want, tc.s.String())
+	}
+}
+
+func TestTopicStatsString(t *testing.T) {
+	for _, tc := range []struct {
+		s    TopicStats
+		want string
+	}{
+		{TopicStats{Topic: "orders"}, "orders: 0 published, 0 subscribers"},
+		{
+			TopicStats{Topic: "order.placed", PayloadType: "main.Order", Published: 7, NoSubscribers: 2, Subscribers: []string{"a", "b", "c"}},
+			"order.placed (main.Order): 7 published (2 with no subscriber), 3 subscribers",
+		},
+		{
+			TopicStats{Topic: "orders", PayloadType: "int", Published: 1, Subscribers: []string{"a"}},
+			"orders (int): 1 published, 1 subscriber",
+		},
+	} {
+		assert.Equal(t, tc.want, tc.s.String())
+	}
+}
+
+// The summaries of snapshots taken from a running bus: a handler holds the
+// first of three events, so the others wait in the queue.
+func TestStatsStringsOfARunningBus(t *testing.T) {
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "stats.string")
+	g := newGate[int]()
+	s := mustSubscribe(t, tp, "s", g.handle)
+	ctx := testCtx(t)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, tp.Publish(ctx, i))
+	}
+	recv(t, g.started, "event 1")
+	assert.Equal(t, "stats.string/s: 3 enqueued, 0 delivered, 2 queued, 1 in flight", s.Stats().String())
+	assert.Equal(t, "stats.string (int): 3 published, 1 subscriber", tp.Stats().String())
+	assert.Equal(t, "3 published on 1 topic; subscriptions: 1 live, 3 enqueued, 0 delivered, 2 queued, 1 in flight",
+		b.Stats().String())
+
+	g.open()
+	closeBus(t, b)
+	assert.Equal(t, "stats.string/s: 3 enqueued, 3 delivered", s.Stats().String())
+	assert.Equal(t, "3 published on 1 topic; subscriptions: 0 live, 3 enqueued, 3 delivered", b.Stats().String())
 }

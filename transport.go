@@ -23,6 +23,21 @@ import (
 // whose handler chain fails, or that was in flight when a process stopped,
 // is delivered again.
 //
+// A handler chain that succeeds acknowledges the event. After the number of
+// deliveries WithRedelivery sets, the bus publishes the event to the
+// dead-letter topic and acknowledges it; a message that does not decode is
+// dead-lettered at once, with its bytes in FailedDelivery.Data. The
+// Idempotent middleware drops the duplicates that at-least-once delivery
+// brings, for handlers that need effectively-once handling, and
+// SubscriptionStats count deliveries rather than events. Ordering per key
+// holds within one process (the lanes of WithConcurrency); across the
+// processes of one name it depends on the broker (see the adapter's
+// documentation; memory.Broker keeps it). PublishSync returns an error
+// matching errors.ErrUnsupported, and a subscription whose queue is full
+// blocks its consumer, the broker holding the backlog, so WithOverflow
+// accepts only OverflowBlock. Every Transport must pass the conformance
+// suite of package github.com/busline/eventbus/eventbustest.
+//
 // A Transport must be safe for concurrent use. The bus never closes it: its
 // owner does, after closing every bus that uses it.
 type Transport interface {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the tests of every Go module of the repository with the race
-# detector: go test -race -count=1 ./... in each directory holding a go.mod.
-# Works from any directory; fails if any module fails.
+# detector, and every benchmark once (one iteration each, to check that it
+# runs): go test -race -count=1 -bench=. -benchtime=1x ./... in each
+# directory holding a go.mod. Works from any directory; fails if any module
+# fails.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then

@@ -70,14 +70,15 @@ func chatTopics(bus *eventbus.Bus) (*eventbus.Topic[MessageSent], *eventbus.Topi
 
 // runService is the chat service's process: it publishes the script on
 // "message.sent" and shows the AI's replies, which arrive from the workers'
-// process through the broker, until it has them all.
-func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) error {
+// process through the broker, until it has them all. It returns the
+// subscriptions it made, for their stats.
+func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbus.Subscription, error) {
 	sent, replies, err := chatTopics(bus)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	shown := make(chan *eventbus.Event[AIReplyGenerated], len(script))
-	_, err = replies.Subscribe("chat-service", func(ctx context.Context, e *eventbus.Event[AIReplyGenerated]) error {
+	sub, err := replies.Subscribe("chat-service", func(ctx context.Context, e *eventbus.Event[AIReplyGenerated]) error {
 		select {
 		case shown <- e:
 			return nil
@@ -86,16 +87,17 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	subs := []*eventbus.Subscription{sub}
 
-	fmt.Fprintf(w, "chat-service: publishing %d messages\n", len(script))
+	fmt.Fprintf(w, "publishing %s\n", plural(len(script), "message", "messages"))
 	for _, m := range script {
 		// Publish returns once NATS has stored the event.
 		if err := sent.Publish(ctx, m, eventbus.WithKey(m.ConversationID)); err != nil {
-			return fmt.Errorf("publish: %w", err)
+			return subs, fmt.Errorf("publish: %w", err)
 		}
-		fmt.Fprintf(w, "chat-service: [%s] %s: %s\n", m.ConversationID, m.From, m.Text)
+		fmt.Fprintf(w, "[%s] %s: %s\n", m.ConversationID, m.From, m.Text)
 	}
 
 	want := expectedReplies()
@@ -104,16 +106,35 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) error {
 	for got := 0; got < want; got++ {
 		select {
 		case e := <-shown:
-			fmt.Fprintf(w, "chat-service: [%s] AI assistant: %s (correlation %s, caused by %s)\n",
-				e.Payload.ConversationID, e.Payload.Text, e.CorrelationID, e.CausationID)
+			fmt.Fprintf(w, "[%s] AI assistant: %s\n", e.Payload.ConversationID, e.Payload.Text)
+			fmt.Fprintf(w, "    %s\n", describeLink(e.CorrelationID, e.CausationID.String()))
 		case <-wait.C:
-			return fmt.Errorf("only %d of %d AI replies arrived in time", got, want)
+			return subs, fmt.Errorf("only %d of %d AI replies arrived in time", got, want)
 		case <-ctx.Done():
-			return ctx.Err()
+			return subs, ctx.Err()
 		}
 	}
-	fmt.Fprintf(w, "chat-service: all %d AI replies received\n", want)
-	return nil
+	fmt.Fprintf(w, "all %d AI replies received\n", want)
+	return subs, nil
+}
+
+// describeLink says how a reply relates to the event that caused it. A
+// message published from outside any handler is a root event: it starts a
+// chain of its own, so its ID is also the correlation ID of every event the
+// chain goes on to cause, and saying it once is enough.
+func describeLink(correlationID, causationID string) string {
+	if correlationID == causationID {
+		return "caused by root event " + causationID + ", whose ID is the chain's correlation ID"
+	}
+	return "caused by event " + causationID + ", correlation ID " + correlationID
+}
+
+// plural returns n followed by one when n is 1, and by many otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // expectedTasks is how many handler successes the script causes in the
@@ -132,8 +153,9 @@ func expectedTasks() int {
 
 // workers are the subscribers that run in the workers' process.
 type workers struct {
-	out     *syncWriter
+	out     *roleWriter
 	gateway *pushGateway
+	subs    []*eventbus.Subscription // for their stats
 
 	mu       sync.Mutex
 	counts   map[string]int // messages per conversation, for analytics
@@ -157,8 +179,8 @@ func (wk *workers) taskDone() {
 	}
 }
 
-func newWorkers(w io.Writer) *workers {
-	return &workers{out: &syncWriter{w: w}, gateway: &pushGateway{failFirst: 2}, counts: make(map[string]int), expected: expectedTasks()}
+func newWorkers(out *roleWriter) *workers {
+	return &workers{out: out, gateway: &pushGateway{failFirst: 2}, counts: make(map[string]int), expected: expectedTasks()}
 }
 
 // subscribe wires the analytics, notification and AI responder
@@ -195,11 +217,18 @@ func (wk *workers) subscribe(bus *eventbus.Bus) error {
 		}
 		return err
 	}
-	_, err1 := sent.Subscribe("analytics", wk.count, eventbus.WithSubscriptionMiddleware(once))
-	_, err2 := sent.Subscribe("notification", wk.notify)
-	_, err3 := sent.Subscribe("ai-responder", respond)
-	_, err4 := dead.Subscribe("ops-inbox", wk.inbox)
-	return errors.Join(err1, err2, err3, err4)
+	add := func(sub *eventbus.Subscription, err error) error {
+		if err == nil {
+			wk.subs = append(wk.subs, sub)
+		}
+		return err
+	}
+	return errors.Join(
+		add(sent.Subscribe("analytics", wk.count, eventbus.WithSubscriptionMiddleware(once))),
+		add(sent.Subscribe("notification", wk.notify)),
+		add(sent.Subscribe("ai-responder", respond)),
+		add(dead.Subscribe("ops-inbox", wk.inbox)),
+	)
 }
 
 func (wk *workers) count(_ context.Context, e *eventbus.Event[MessageSent]) error {
@@ -207,7 +236,7 @@ func (wk *workers) count(_ context.Context, e *eventbus.Event[MessageSent]) erro
 	wk.counts[e.Payload.ConversationID]++
 	n := wk.counts[e.Payload.ConversationID]
 	wk.mu.Unlock()
-	wk.out.printf("analytics: %s has %d message(s)", e.Payload.ConversationID, n)
+	wk.out.printf("analytics: %s has %s", e.Payload.ConversationID, plural(n, "message", "messages"))
 	wk.taskDone()
 	return nil
 }
@@ -235,20 +264,18 @@ func (wk *workers) notify(ctx context.Context, e *eventbus.Event[MessageSent]) e
 
 func (wk *workers) inbox(_ context.Context, e *eventbus.Event[eventbus.FailedDelivery]) error {
 	dl := e.Payload
-	wk.out.printf("ops-inbox: dead letter from %s after %d delivery(ies): %s", dl.Subscriber, dl.Attempts, dl.Error)
+	wk.out.printf("ops-inbox: dead letter from %s after %s: %s", dl.Subscriber, plural(dl.Attempts, "delivery", "deliveries"), dl.Error)
 	wk.taskDone()
 	return nil
 }
 
-// summary returns the analytics counts, one conversation per line.
-func (wk *workers) summary() string {
+// printSummary prints the analytics counts, one conversation per line.
+func (wk *workers) printSummary() {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
-	var b strings.Builder
 	for _, conv := range []string{"conv-1001", "conv-1002", "conv-1003"} {
-		fmt.Fprintf(&b, "analytics: %s: %d message(s)\n", conv, wk.counts[conv])
+		wk.out.printf("analytics: %s: %s in all", conv, plural(wk.counts[conv], "message", "messages"))
 	}
-	return b.String()
 }
 
 // pushGateway stands for a mobile push service that fails its first calls.
@@ -277,16 +304,4 @@ func cannedReply(text string) string {
 		return "Refunds reach your account within 5 business days."
 	}
 	return "Thanks, glad I could help!"
-}
-
-// syncWriter serialises lines written by several handlers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) printf(format string, args ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.w, format+"\n", args...)
 }

@@ -10,6 +10,10 @@
 // attachment is dead-lettered at once) and an operations inbox reading the
 // dead letters.
 //
+// Every line of output starts with the role of the process that wrote it,
+// [service] or [workers] (or [nats] for the embedded server), and each
+// process ends with the delivery stats of its own bus.
+//
 // Run the whole demo, an embedded NATS server and both processes, with one
 // command:
 //
@@ -23,11 +27,12 @@
 //	go run . -role service             # terminal 2: the chat service
 //
 // Stop the workers with Ctrl-C: they finish what they fetched and print
-// their analytics.
+// their analytics and delivery stats.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -39,6 +44,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,10 +53,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Lines the workers print that the demo waits for.
+// Lines the workers print (after their role's prefix) that the demo waits
+// for.
 const (
-	readyLine = "workers: ready"
-	doneLine  = "workers: every event handled"
+	readyLine = "ready"
+	doneLine  = "every event handled"
 )
 
 func main() {
@@ -68,6 +75,9 @@ func main() {
 }
 
 func run(ctx context.Context, role, natsURL string, embedded bool, w io.Writer) error {
+	// In the demo, the service and the copy of the workers' output write to
+	// w from two goroutines.
+	w = &lockedWriter{w: w}
 	if role == "demo" {
 		embedded = true
 		natsURL = "nats://127.0.0.1:0" // any free port
@@ -79,11 +89,11 @@ func run(ctx context.Context, role, natsURL string, embedded bool, w io.Writer) 
 		}
 		defer srv.shutdown()
 		natsURL = srv.ClientURL()
-		fmt.Fprintf(w, "embedded NATS server with JetStream listening on %s\n", natsURL)
+		newRoleWriter(w, "nats").printf("embedded NATS server with JetStream listening on %s", natsURL)
 	}
 	switch role {
 	case "service":
-		return withBus(ctx, natsURL, "/chat-service", func(bus *eventbus.Bus) error { return runService(ctx, bus, w) })
+		return runServiceProcess(ctx, natsURL, w)
 	case "workers":
 		return runWorkers(ctx, natsURL, w, nil)
 	case "demo":
@@ -92,11 +102,12 @@ func run(ctx context.Context, role, natsURL string, embedded bool, w io.Writer) 
 	return fmt.Errorf("unknown role %q: want service, workers or demo", role)
 }
 
-// withBus runs fn with a bus over a NATS transport, closing both after.
-func withBus(ctx context.Context, natsURL, source string, fn func(*eventbus.Bus) error) error {
+// withBus runs fn with a bus over a NATS transport, closing both after. It
+// returns the bus, closed, for its stats, or nil if it could not make one.
+func withBus(ctx context.Context, natsURL, source string, fn func(*eventbus.Bus) error) (*eventbus.Bus, error) {
 	tr, err := natstransport.Connect(ctx, natsURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bus, err := eventbus.New(
 		eventbus.WithTransport(tr),
@@ -111,31 +122,65 @@ func withBus(ctx context.Context, natsURL, source string, fn func(*eventbus.Bus)
 	}
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return errors.Join(err, tr.Close(closeCtx))
+	return bus, errors.Join(err, tr.Close(closeCtx))
+}
+
+// runServiceProcess runs the chat service on its own bus, writing lines
+// that start with "[service] " to w, and ends with the bus's delivery
+// stats.
+func runServiceProcess(ctx context.Context, natsURL string, w io.Writer) error {
+	out := newRoleWriter(w, "service")
+	var subs []*eventbus.Subscription
+	bus, err := withBus(ctx, natsURL, "/chat-service", func(bus *eventbus.Bus) (err error) {
+		subs, err = runService(ctx, bus, out)
+		return err
+	})
+	if bus != nil {
+		err = errors.Join(err, writeStats(out, bus, subs))
+	}
+	return err
 }
 
 // runWorkers runs the workers until ctx ends, then drains them and prints
-// their analytics. done, if not nil, is closed once every event the script
-// causes has been handled.
+// their analytics and delivery stats, writing lines that start with
+// "[workers] " to w. done, if not nil, is closed once every event the
+// script causes has been handled.
 func runWorkers(ctx context.Context, natsURL string, w io.Writer, done chan<- struct{}) error {
-	wk := newWorkers(w)
+	wk := newWorkers(newRoleWriter(w, "workers"))
 	wk.done = done
-	err := withBus(ctx, natsURL, "/chat-workers", func(bus *eventbus.Bus) error {
+	bus, err := withBus(ctx, natsURL, "/chat-workers", func(bus *eventbus.Bus) error {
 		if err := wk.subscribe(bus); err != nil {
 			return err
 		}
 		wk.out.printf(readyLine)
 		<-ctx.Done()
-		wk.out.printf("workers: stopping")
+		wk.out.printf("stopping")
 		return nil
 	})
 	// Close has drained the handlers: the counts are final.
-	wk.out.printf("%s", strings.TrimSuffix(wk.summary(), "\n"))
+	wk.printSummary()
+	if bus != nil {
+		err = errors.Join(err, writeStats(wk.out, bus, wk.subs))
+	}
 	return err
 }
 
+// writeStats writes the delivery stats of the closed bus: one row per
+// subscription in subs, and the bus's totals.
+func writeStats(w io.Writer, bus *eventbus.Bus, subs []*eventbus.Subscription) error {
+	rows := make([]eventbus.SubscriptionStats, 0, len(subs))
+	for _, s := range subs {
+		rows = append(rows, s.Stats())
+	}
+	if _, err := fmt.Fprintln(w, "Delivery stats"); err != nil {
+		return err
+	}
+	return eventbus.WriteStatsTable(w, rows, bus.Stats())
+}
+
 // runDemo runs the workers as a child process of this program and the chat
-// service in this one.
+// service in this one. The child's lines already start with its role, and
+// go to w as they are.
 func runDemo(ctx context.Context, natsURL string, w io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -159,8 +204,8 @@ func runDemo(ctx context.Context, natsURL string, w io.Writer) error {
 		lines := bufio.NewScanner(stdout)
 		for lines.Scan() {
 			line := lines.Text()
-			fmt.Fprintf(w, "[workers pid %d] %s\n", child.Process.Pid, line)
-			switch line {
+			fmt.Fprintln(w, line)
+			switch strings.TrimPrefix(line, rolePrefix("workers")) {
 			case readyLine:
 				close(ready)
 			case doneLine:
@@ -181,9 +226,7 @@ func runDemo(ctx context.Context, natsURL string, w io.Writer) error {
 		return errors.Join(errors.New("workers not ready in time"), stopChild())
 	}
 
-	err = withBus(ctx, natsURL, "/chat-service", func(bus *eventbus.Bus) error {
-		return runService(ctx, bus, &prefixWriter{w: w, prefix: fmt.Sprintf("[service pid %d] ", os.Getpid())})
-	})
+	err = runServiceProcess(ctx, natsURL, w)
 	if err == nil {
 		select {
 		case <-finished:
@@ -240,20 +283,60 @@ func (s *embeddedNATS) shutdown() {
 	os.RemoveAll(s.storeDir)
 }
 
-// prefixWriter starts every line with prefix.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
+// lockedWriter serialises the writes to w of several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line == "" {
-			continue
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// rolePrefix is what every line of the process with this role starts with.
+func rolePrefix(role string) string { return "[" + role + "] " }
+
+// roleWriter starts every line written to it with its role's prefix, and
+// writes whole lines only, one Write each, so that the lines of several
+// roles sharing a writer do not mix. A line is held until its newline.
+// Several goroutines may use a roleWriter at once.
+type roleWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	line   []byte // the line being written, after the prefix
+}
+
+func newRoleWriter(w io.Writer, role string) *roleWriter {
+	return &roleWriter{w: w, prefix: rolePrefix(role)}
+}
+
+func (r *roleWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n := 0; n < len(p); {
+		if len(r.line) == 0 {
+			r.line = append(r.line, r.prefix...)
 		}
-		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
-			return 0, err
+		i := bytes.IndexByte(p[n:], '\n')
+		if i < 0 {
+			r.line = append(r.line, p[n:]...)
+			return len(p), nil
+		}
+		r.line = append(r.line, p[n:n+i+1]...)
+		n += i + 1
+		_, err := r.w.Write(r.line)
+		r.line = r.line[:0]
+		if err != nil {
+			return n, err
 		}
 	}
-	return len(b), nil
+	return len(p), nil
+}
+
+// printf writes one line.
+func (r *roleWriter) printf(format string, args ...any) {
+	fmt.Fprintf(r, format+"\n", args...)
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/busline/eventbus"
 	"go.uber.org/goleak"
 )
 
@@ -52,7 +54,7 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 	defer srv.shutdown()
 	url := srv.ClientURL()
 
-	workersOut := &watchWriter{want: readyLine, found: make(chan struct{})}
+	workersOut := &watchWriter{want: "[workers] " + readyLine, found: make(chan struct{})}
 	ready := workersOut.found
 	ctx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
@@ -68,10 +70,7 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 	}
 
 	var serviceOut bytes.Buffer
-	err = withBus(context.Background(), url, "/chat-service", func(bus *eventbus.Bus) error {
-		return runService(context.Background(), bus, &serviceOut)
-	})
-	if err != nil {
+	if err := runServiceProcess(context.Background(), url, &serviceOut); err != nil {
 		t.Fatalf("service: %v\n%s", err, serviceOut.String())
 	}
 	select {
@@ -85,24 +84,100 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 	}
 
 	service, workers := serviceOut.String(), workersOut.String()
+	everyLineStartsWith(t, service, "[service] ")
+	everyLineStartsWith(t, workers, "[workers] ")
 	for _, want := range []string{
-		"chat-service: all 5 AI replies received",
-		"[conv-1003] AI assistant: Refunds reach your account within 5 business days.",
+		"[service] publishing 7 messages\n",
+		"[service] [conv-1001] alice: Hi! My order #4411 still hasn't arrived.\n",
+		"[service] [conv-1003] AI assistant: Refunds reach your account within 5 business days.\n",
+		"[service] all 5 AI replies received\n",
 	} {
 		if !strings.Contains(service, want) {
 			t.Errorf("service output lacks %q:\n%s", want, service)
 		}
 	}
+	// Every reply answers a root message: its link names the message once.
+	links := regexp.MustCompile(`(?m)^\[service\] +(caused by .*)$`).FindAllStringSubmatch(service, -1)
+	rootLink := regexp.MustCompile(`^caused by root event [0-9a-f-]{36}, whose ID is the chain's correlation ID$`)
+	if len(links) != 5 {
+		t.Errorf("want a link under each of the 5 replies, got %d:\n%s", len(links), service)
+	}
+	for _, l := range links {
+		if !rootLink.MatchString(l[1]) {
+			t.Errorf("link %q does not name its root event once", l[1])
+		}
+	}
 	for _, want := range []string{
-		"analytics: conv-1001: 3 message(s)",
-		"analytics: conv-1002: 2 message(s)",
-		"analytics: conv-1003: 2 message(s)",
-		"failed: push gateway unavailable",
-		"on delivery 2", // the broker redelivered a failed notification
-		`ops-inbox: dead letter from ai-responder after 1 delivery(ies): ai-responder cannot read attachment "statement.pdf"`,
+		"[workers] analytics: conv-1001 has 1 message\n",
+		"[workers] analytics: conv-1001 has 3 messages\n",
+		"[workers] analytics: conv-1001: 3 messages in all\n",
+		"[workers] analytics: conv-1002: 2 messages in all\n",
+		"[workers] analytics: conv-1003: 2 messages in all\n",
+		"failed: push gateway unavailable\n",
+		"on delivery 2\n", // the broker redelivered a failed notification
+		`[workers] ops-inbox: dead letter from ai-responder after 1 delivery: ai-responder cannot read attachment "statement.pdf"` + "\n",
 	} {
 		if !strings.Contains(workers, want) {
 			t.Errorf("workers output lacks %q:\n%s", want, workers)
 		}
 	}
+
+	// Each process ends with the stats of its bus.
+	endsWith(t, "service", service, ""+
+		"[service] Delivery stats\n"+
+		"[service] TOPIC               SUBSCRIBER    ENQUEUED  DELIVERED  FAILED  RETRIED  DEAD-LETTERED  DROPPED  PENDING\n"+
+		"[service] ai.reply.generated  chat-service  5         5          0       0        0              0        0\n"+
+		"[service] TOTAL                             5         5          0       0        0              0        0\n"+
+		"[service] Published 7 events on 2 topics.\n")
+	// Over a broker the counts are of deliveries: notification failed its
+	// first two, which the broker delivered again.
+	endsWith(t, "workers", workers, ""+
+		"[workers] Delivery stats\n"+
+		"[workers] TOPIC         SUBSCRIBER    ENQUEUED  DELIVERED  FAILED  RETRIED  DEAD-LETTERED  DROPPED  PENDING\n"+
+		"[workers] deadletter    ops-inbox     1         1          0       0        0              0        0\n"+
+		"[workers] message.sent  ai-responder  7         6          0       0        1              0        0\n"+
+		"[workers] message.sent  analytics     7         7          0       0        0              0        0\n"+
+		"[workers] message.sent  notification  9         7          2       0        0              0        0\n"+
+		"[workers] TOTAL                       24        21         2       0        1              0        0\n"+
+		"[workers] Published 6 events on 3 topics.\n")
 }
+
+func everyLineStartsWith(t *testing.T, text, prefix string) {
+	t.Helper()
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if line != "" && !strings.HasPrefix(line, prefix) {
+			t.Errorf("line %q does not start with %q", line, prefix)
+		}
+	}
+}
+
+func endsWith(t *testing.T, what, text, suffix string) {
+	t.Helper()
+	if !strings.HasSuffix(text, suffix) {
+		t.Errorf("%s output does not end with\n%s\nit is:\n%s", what, suffix, text)
+	}
+}
+
+// A line reaches the writer under a roleWriter whole, with its prefix,
+// however it was split into writes.
+func TestRoleWriterWritesWholePrefixedLines(t *testing.T) {
+	var writes []string
+	r := newRoleWriter(writerFunc(func(p []byte) (int, error) {
+		writes = append(writes, string(p))
+		return len(p), nil
+	}), "workers")
+	for _, p := range []string{"one", " line\ntwo\nthr", "ee", "\n"} {
+		n, err := io.WriteString(r, p)
+		if err != nil || n != len(p) {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+	want := []string{"[workers] one line\n", "[workers] two\n", "[workers] three\n"}
+	if !slices.Equal(writes, want) {
+		t.Errorf("writes %q, want %q", writes, want)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

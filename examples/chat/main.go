@@ -35,7 +35,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/busline/eventbus"
@@ -298,13 +297,13 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 					i+1, rec.id, r.correlationID, r.causationID)
 			}
 			fmt.Fprintf(w, "[%s] AI assistant: %s\n", r.payload.ConversationID, r.payload.Text)
-			fmt.Fprintf(w, "          link    correlation %s, caused by event %s\n", r.correlationID, r.causationID)
+			fmt.Fprintf(w, "          link    %s\n", describeLink(r.correlationID, r.causationID))
 		case dl := <-c.deadLetters:
 			cancel()
 			if dl.Envelope.ID.String() != rec.id {
 				return fmt.Errorf("message %d: dead letter for event %s, want %s", i+1, dl.Envelope.ID, rec.id)
 			}
-			fmt.Fprintf(w, "          dead letter from %s after %d attempt(s): %s\n", dl.Subscriber, dl.Attempts, dl.Error)
+			fmt.Fprintf(w, "          dead letter from %s after %s: %s\n", dl.Subscriber, plural(dl.Attempts, "attempt", "attempts"), dl.Error)
 			fmt.Fprintf(w, "          ops-inbox: routed to %s for a human answer\n", agents[m.ConversationID])
 		case <-wait.Done():
 			cancel()
@@ -336,33 +335,34 @@ func (c *chat) printSummary(w io.Writer, opsLog *lineBuffer) {
 	fmt.Fprintln(w)
 }
 
-// printStats writes one row per subscription and the bus totals.
+// printStats writes the delivery stats: one row per subscription of the
+// chat, and the bus's totals.
 func (c *chat) printStats(w io.Writer, bus eventbus.BusStats) error {
 	rows := make([]eventbus.SubscriptionStats, 0, len(c.subs))
 	for _, s := range c.subs {
 		rows = append(rows, s.Stats())
 	}
-	slices.SortFunc(rows, func(a, b eventbus.SubscriptionStats) int {
-		return strings.Compare(a.Topic+"/"+a.Subscriber, b.Topic+"/"+b.Subscriber)
-	})
-
 	fmt.Fprintln(w, "Delivery stats")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tSUBSCRIBER\tENQUEUED\tDELIVERED\tFAILED\tRETRIED\tDEAD-LETTERED\tDROPPED")
-	row := func(topic, sub string, s eventbus.SubscriptionStats) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", topic, sub,
-			s.Enqueued, s.Delivered, s.Failed, s.Retried, s.DeadLettered, s.Dropped.Total())
+	return eventbus.WriteStatsTable(w, rows, bus)
+}
+
+// describeLink says how a reply relates to the event that caused it. A
+// message published from outside any handler is a root event: it starts a
+// chain of its own, so its ID is also the correlation ID of every event the
+// chain goes on to cause, and saying it once is enough.
+func describeLink(correlationID, causationID string) string {
+	if correlationID == causationID {
+		return "caused by root event " + causationID + ", whose ID is the chain's correlation ID"
 	}
-	for _, s := range rows {
-		row(s.Topic, s.Subscriber, s)
+	return "caused by event " + causationID + ", correlation ID " + correlationID
+}
+
+// plural returns n followed by one when n is 1, and by many otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	row("TOTAL", "", bus.Totals)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "Published %d events on %d topics (%d with no subscriber).\n",
-		bus.Published, bus.Topics, bus.NoSubscribers)
-	return err
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // cannedReply is the AI responder's whole intelligence.
