@@ -44,25 +44,34 @@ func (d DropStats) String() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d dropped (", total)
-	sep := ""
-	for _, r := range []struct {
-		n    uint64
-		name string
-	}{
+	writeNonZero(&b, "", []namedCount{
 		{d.QueueFull, "queue full"},
 		{d.Evicted, "evicted"},
 		{d.Rejected, "rejected"},
 		{d.Canceled, "canceled"},
 		{d.Unsubscribed, "unsubscribed"},
 		{d.Shutdown, "at shutdown"},
-	} {
-		if r.n > 0 {
-			fmt.Fprintf(&b, "%s%d %s", sep, r.n, r.name)
+	})
+	b.WriteByte(')')
+	return b.String()
+}
+
+// namedCount is a count and what it counts, for the String methods.
+type namedCount struct {
+	n    uint64
+	name string
+}
+
+// writeNonZero writes "n name" for each count of counts that is not zero,
+// separated by ", ", the first preceded by first.
+func writeNonZero(b *strings.Builder, first string, counts []namedCount) {
+	sep := first
+	for _, c := range counts {
+		if c.n > 0 {
+			fmt.Fprintf(b, "%s%d %s", sep, c.n, c.name)
 			sep = ", "
 		}
 	}
-	b.WriteByte(')')
-	return b.String()
 }
 
 func (d *DropStats) add(o DropStats) {
@@ -142,19 +151,12 @@ func (s SubscriptionStats) String() string {
 // writeCounts writes the counts of String, without the names.
 func (s SubscriptionStats) writeCounts(b *strings.Builder) {
 	fmt.Fprintf(b, "%d enqueued, %d delivered", s.Enqueued, s.Delivered)
-	for _, c := range []struct {
-		n    uint64
-		name string
-	}{
+	writeNonZero(b, ", ", []namedCount{
 		{s.Failed, "failed"},
 		{s.Retried, "retried"},
 		{s.DeadLettered, "dead-lettered"},
 		{s.Filtered, "filtered"},
-	} {
-		if c.n > 0 {
-			fmt.Fprintf(b, ", %d %s", c.n, c.name)
-		}
-	}
+	})
 	if s.Dropped.Total() > 0 {
 		b.WriteString(", ")
 		b.WriteString(s.Dropped.String())

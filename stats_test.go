@@ -227,10 +227,7 @@ func TestTotalsIncludeCanceledOfAStoppedSubscription(t *testing.T) {
 }
 
 func TestDropStatsString(t *testing.T) {
-	for _, tc := range []struct {
-		d    DropStats
-		want string
-	}{
+	checkStrings(t, []stringCase[DropStats]{
 		{DropStats{}, "0 dropped"},
 		{DropStats{Evicted: 1}, "1 dropped (1 evicted)"},
 		{DropStats{QueueFull: 3, Shutdown: 1}, "4 dropped (3 queue full, 1 at shutdown)"},
@@ -238,16 +235,11 @@ func TestDropStatsString(t *testing.T) {
 			DropStats{QueueFull: 1, Evicted: 2, Rejected: 3, Canceled: 4, Unsubscribed: 5, Shutdown: 6},
 			"21 dropped (1 queue full, 2 evicted, 3 rejected, 4 canceled, 5 unsubscribed, 6 at shutdown)",
 		},
-	} {
-		assert.Equal(t, tc.want, tc.d.String())
-	}
+	})
 }
 
 func TestSubscriptionStatsString(t *testing.T) {
-	for _, tc := range []struct {
-		s    SubscriptionStats
-		want string
-	}{
+	checkStrings(t, []stringCase[SubscriptionStats]{
 		{SubscriptionStats{}, "0 enqueued, 0 delivered"},
 		{SubscriptionStats{Topic: "orders", Subscriber: "billing"}, "orders/billing: 0 enqueued, 0 delivered"},
 		{
@@ -264,17 +256,11 @@ func TestSubscriptionStatsString(t *testing.T) {
 			"orders/billing: 20 enqueued, 9 delivered, 1 failed, 2 retried, 3 dead-lettered, 4 filtered, " +
 				"3 dropped (2 evicted, 1 unsubscribed), 3 queued, 1 in flight",
 		},
-	} {
-		assert.Equal(t, tc.want, tc.s.String())
-		assert.Equal(t, tc.want, fmt.Sprintf("%+v", tc.s), "%+v prints the summary")
-	}
+	})
 }
 
 func TestBusStatsString(t *testing.T) {
-	for _, tc := range []struct {
-		s    BusStats
-		want string
-	}{
+	checkStrings(t, []stringCase[BusStats]{
 		{BusStats{}, "0 published on 0 topics; subscriptions: 0 live, 0 enqueued, 0 delivered"},
 		{
 			BusStats{Published: 12, NoSubscribers: 1, Topics: 3, Subscriptions: 4, Totals: SubscriptionStats{
@@ -288,16 +274,11 @@ func TestBusStatsString(t *testing.T) {
 			}},
 			"1 published on 1 topic; subscriptions: 1 live, 1 enqueued, 0 delivered, 1 dropped (1 at shutdown)",
 		},
-	} {
-		assert.Equal(t, tc.want, tc.s.String())
-	}
+	})
 }
 
 func TestTopicStatsString(t *testing.T) {
-	for _, tc := range []struct {
-		s    TopicStats
-		want string
-	}{
+	checkStrings(t, []stringCase[TopicStats]{
 		{TopicStats{Topic: "orders"}, "orders: 0 published, 0 subscribers"},
 		{
 			TopicStats{Topic: "order.placed", PayloadType: "main.Order", Published: 7, NoSubscribers: 2, Subscribers: []string{"a", "b", "c"}},
@@ -307,9 +288,7 @@ func TestTopicStatsString(t *testing.T) {
 			TopicStats{Topic: "orders", PayloadType: "int", Published: 1, Subscribers: []string{"a"}},
 			"orders (int): 1 published, 1 subscriber",
 		},
-	} {
-		assert.Equal(t, tc.want, tc.s.String())
-	}
+	})
 }
 
 // The summaries of snapshots taken from a running bus: a handler holds the
@@ -333,4 +312,21 @@ func TestStatsStringsOfARunningBus(t *testing.T) {
 	closeBus(t, b)
 	assert.Equal(t, "stats.string/s: 3 enqueued, 3 delivered", s.Stats().String())
 	assert.Equal(t, "3 published on 1 topic; subscriptions: 0 live, 3 enqueued, 3 delivered", b.Stats().String())
+}
+
+// stringCase is a value and the String it must have.
+type stringCase[T fmt.Stringer] struct {
+	v    T
+	want string
+}
+
+// checkStrings checks the String of each case, and that %v and %+v print
+// the same.
+func checkStrings[T fmt.Stringer](t *testing.T, cases []stringCase[T]) {
+	t.Helper()
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, tc.v.String())
+		assert.Equal(t, tc.want, fmt.Sprintf("%v", tc.v), "%%v prints the summary")
+		assert.Equal(t, tc.want, fmt.Sprintf("%+v", tc.v), "%%+v prints the summary")
+	}
 }

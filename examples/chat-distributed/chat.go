@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/examples/internal/chatfmt"
 )
 
 // MessageSent is the payload of the "message.sent" topic.
@@ -91,7 +92,7 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbu
 	}
 	subs := []*eventbus.Subscription{sub}
 
-	fmt.Fprintf(w, "publishing %s\n", plural(len(script), "message", "messages"))
+	fmt.Fprintf(w, "publishing %s\n", chatfmt.Count(len(script), "message", "messages"))
 	for _, m := range script {
 		// Publish returns once NATS has stored the event.
 		if err := sent.Publish(ctx, m, eventbus.WithKey(m.ConversationID)); err != nil {
@@ -107,7 +108,7 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbu
 		select {
 		case e := <-shown:
 			fmt.Fprintf(w, "[%s] AI assistant: %s\n", e.Payload.ConversationID, e.Payload.Text)
-			fmt.Fprintf(w, "    %s\n", describeLink(e.CorrelationID, e.CausationID.String()))
+			fmt.Fprintf(w, "    %s\n", chatfmt.Link(e.CorrelationID, e.CausationID.String()))
 		case <-wait.C:
 			return subs, fmt.Errorf("only %d of %d AI replies arrived in time", got, want)
 		case <-ctx.Done():
@@ -116,25 +117,6 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbu
 	}
 	fmt.Fprintf(w, "all %d AI replies received\n", want)
 	return subs, nil
-}
-
-// describeLink says how a reply relates to the event that caused it. A
-// message published from outside any handler is a root event: it starts a
-// chain of its own, so its ID is also the correlation ID of every event the
-// chain goes on to cause, and saying it once is enough.
-func describeLink(correlationID, causationID string) string {
-	if correlationID == causationID {
-		return "caused by root event " + causationID + ", whose ID is the chain's correlation ID"
-	}
-	return "caused by event " + causationID + ", correlation ID " + correlationID
-}
-
-// plural returns n followed by one when n is 1, and by many otherwise.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // expectedTasks is how many handler successes the script causes in the
@@ -236,7 +218,7 @@ func (wk *workers) count(_ context.Context, e *eventbus.Event[MessageSent]) erro
 	wk.counts[e.Payload.ConversationID]++
 	n := wk.counts[e.Payload.ConversationID]
 	wk.mu.Unlock()
-	wk.out.printf("analytics: %s has %s", e.Payload.ConversationID, plural(n, "message", "messages"))
+	wk.out.printf("analytics: %s has %s", e.Payload.ConversationID, chatfmt.Count(n, "message", "messages"))
 	wk.taskDone()
 	return nil
 }
@@ -264,7 +246,7 @@ func (wk *workers) notify(ctx context.Context, e *eventbus.Event[MessageSent]) e
 
 func (wk *workers) inbox(_ context.Context, e *eventbus.Event[eventbus.FailedDelivery]) error {
 	dl := e.Payload
-	wk.out.printf("ops-inbox: dead letter from %s after %s: %s", dl.Subscriber, plural(dl.Attempts, "delivery", "deliveries"), dl.Error)
+	wk.out.printf("ops-inbox: dead letter from %s after %s: %s", dl.Subscriber, chatfmt.Count(dl.Attempts, "delivery", "deliveries"), dl.Error)
 	wk.taskDone()
 	return nil
 }
@@ -274,7 +256,7 @@ func (wk *workers) printSummary() {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	for _, conv := range []string{"conv-1001", "conv-1002", "conv-1003"} {
-		wk.out.printf("analytics: %s: %s in all", conv, plural(wk.counts[conv], "message", "messages"))
+		wk.out.printf("analytics: %s: %s in all", conv, chatfmt.Count(wk.counts[conv], "message", "messages"))
 	}
 }
 

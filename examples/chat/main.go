@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/examples/internal/chatfmt"
 )
 
 // MessageSent is the payload of the "message.sent" topic.
@@ -297,13 +298,13 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 					i+1, rec.id, r.correlationID, r.causationID)
 			}
 			fmt.Fprintf(w, "[%s] AI assistant: %s\n", r.payload.ConversationID, r.payload.Text)
-			fmt.Fprintf(w, "          link    %s\n", describeLink(r.correlationID, r.causationID))
+			fmt.Fprintf(w, "          link    %s\n", chatfmt.Link(r.correlationID, r.causationID))
 		case dl := <-c.deadLetters:
 			cancel()
 			if dl.Envelope.ID.String() != rec.id {
 				return fmt.Errorf("message %d: dead letter for event %s, want %s", i+1, dl.Envelope.ID, rec.id)
 			}
-			fmt.Fprintf(w, "          dead letter from %s after %s: %s\n", dl.Subscriber, plural(dl.Attempts, "attempt", "attempts"), dl.Error)
+			fmt.Fprintf(w, "          dead letter from %s after %s: %s\n", dl.Subscriber, chatfmt.Count(dl.Attempts, "attempt", "attempts"), dl.Error)
 			fmt.Fprintf(w, "          ops-inbox: routed to %s for a human answer\n", agents[m.ConversationID])
 		case <-wait.Done():
 			cancel()
@@ -344,25 +345,6 @@ func (c *chat) printStats(w io.Writer, bus eventbus.BusStats) error {
 	}
 	fmt.Fprintln(w, "Delivery stats")
 	return eventbus.WriteStatsTable(w, rows, bus)
-}
-
-// describeLink says how a reply relates to the event that caused it. A
-// message published from outside any handler is a root event: it starts a
-// chain of its own, so its ID is also the correlation ID of every event the
-// chain goes on to cause, and saying it once is enough.
-func describeLink(correlationID, causationID string) string {
-	if correlationID == causationID {
-		return "caused by root event " + causationID + ", whose ID is the chain's correlation ID"
-	}
-	return "caused by event " + causationID + ", correlation ID " + correlationID
-}
-
-// plural returns n followed by one when n is 1, and by many otherwise.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // cannedReply is the AI responder's whole intelligence.
