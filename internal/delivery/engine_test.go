@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/busline/eventbus/internal/testkit"
 	"github.com/stretchr/testify/assert"
@@ -445,4 +446,28 @@ func TestRingCancelKeepsTheCapacity(t *testing.T) {
 	assert.False(t, slices.Contains(got, 7))
 	_, enqueued = rr.slow.q.Counts()
 	assert.Equal(t, uint64(7), enqueued)
+}
+
+// Working tells a lane whose worker is at an item, and for how long at most,
+// from one that has no worker or a parked one.
+func TestWorkingTellsABusyLane(t *testing.T) {
+	r := newRig(t, 2, 4, Block, true)
+	working, _ := r.q.Working(0)
+	assert.False(t, working, "no worker yet")
+	before := time.Now()
+	adm, _, _ := r.q.Lane(0).Offer(num{1})
+	require.Equal(t, Admitted, adm)
+	recv(t, r.started, "item 1, held at the gate")
+	working, since := r.q.Working(0)
+	assert.True(t, working)
+	assert.Positive(t, since)
+	assert.LessOrEqual(t, since, time.Since(before)+2*clockTick, "the time since the item was taken, to the clock's tick")
+	working, _ = r.q.Working(1)
+	assert.False(t, working, "the other lane has no worker")
+
+	r.gate <- struct{}{}
+	recv(t, r.got, "item 1")
+	recv(t, r.idle, "the worker to park")
+	working, _ = r.q.Working(0)
+	assert.False(t, working, "a parked worker is not at work")
 }

@@ -56,8 +56,11 @@ type Lane[T comparable, O any] struct {
 	idle   *time.Timer
 	recent bool
 	retire bool
-	// takenAt is when the worker last took items out of the lane, on its
-	// Workers' clock: the first of them has been in delivery since then.
+	// takenAt is a time, on the Workers' clock, no later than when the
+	// worker took its current batch out of the lane: the worker reads the
+	// clock when it takes a partial batch, and for full ones, which come
+	// in a backlog, only every clockEvery batches, as reading it costs
+	// about as much as delivering an item.
 	takenAt atomic.Uint32
 
 	// batch holds the items the worker took out of the lane; batch[:held]
@@ -97,6 +100,8 @@ type Lane[T comparable, O any] struct {
 
 	q     *Queue[T, O]
 	index int32
+	// fullBatches counts the full batches the worker took (see takenAt).
+	fullBatches uint8
 	// owner and deliver are the queue's, copied here so that the worker
 	// reads nothing per item from the queue, whose lane-choice counter
 	// producers write.
@@ -111,6 +116,10 @@ type Lane[T comparable, O any] struct {
 
 // batchSlots is the most items a worker takes out of its lane at once.
 const batchSlots = 16
+
+// clockEvery is how many full batches in a row may share one reading of
+// the clock (see Lane.takenAt).
+const clockEvery = 8
 
 func newLane[T comparable, O any](q *Queue[T, O], cfg QueueConfig[T, O], index, capacity int) *Lane[T, O] {
 	l := &Lane[T, O]{
@@ -626,7 +635,12 @@ func (l *Lane[T, O]) next() (st step, finished bool) {
 	l.held.Store(int32(k))
 	l.claim.Store(0)
 	l.mu.Unlock()
-	l.takenAt.Store(l.q.workers.clock())
+	if k < len(l.batch) || l.fullBatches%clockEvery == 0 {
+		l.takenAt.Store(l.q.workers.clock())
+	}
+	if k == len(l.batch) {
+		l.fullBatches++
+	}
 	return stepDeliver, false
 }
 
@@ -646,7 +660,7 @@ func (l *Lane[T, O]) busy() bool {
 
 // working reports whether the lane's worker is at work rather than parked
 // or gone, and if so for how long at most it has been at its current item:
-// the time since it last took items out of the lane, one clock tick more.
+// the time since takenAt, one clock tick more.
 func (l *Lane[T, O]) working() (bool, time.Duration) {
 	l.mu.Lock()
 	working := l.running && !l.parked && !l.retire

@@ -136,8 +136,8 @@ func fnv1a(s string) uint32 {
 
 // Working reports whether lane i's worker is at work rather than parked or
 // gone, and if so an upper bound of how long it has been at its current
-// item: the time since it took the item out of the lane (together with
-// those before it in its batch, if any).
+// item: the time since it took the item out of the lane, or, when it is
+// working through a backlog, since a little earlier.
 func (q *Queue[T, O]) Working(i int) (bool, time.Duration) {
 	return q.lanes[i].working()
 }
