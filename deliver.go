@@ -85,11 +85,11 @@ func (s *Subscription) wasDeadLettered(it item, d *deliveryContext) {
 // matching context.Canceled once the bus had cancelled d. Such a chain was
 // stopped, not failing.
 func (s *Subscription) cancelledBy(d *deliveryContext, err error) (delivery.Reason, bool) {
-	r := s.stoppedFor.Load()
-	if r == 0 || d.Err() == nil || !errors.Is(err, context.Canceled) {
+	reason, stopped := s.stopReason()
+	if !stopped || d.Err() == nil || !errors.Is(err, context.Canceled) {
 		return 0, false
 	}
-	return delivery.Reason(r - 1), true
+	return reason, true
 }
 
 // dropCancelled counts an event whose handler chain failed after the bus

@@ -39,13 +39,12 @@ type Subscription struct {
 	// transport.
 	consumer atomic.Pointer[consumerHandle]
 
-	// detachOnce removes the subscription from its topic; detached is set
-	// first, for the transport's consumer setup to see.
+	// detachOnce removes the subscription from its topic. state says, in
+	// one word to keep the struct in its size class, that the subscription
+	// is detached (set first, for the transport's consumer setup to see)
+	// and why it was first stopped, which cancels the handlers' ctx.
 	detachOnce sync.Once
-	detached   atomic.Bool
-	// stoppedFor is 1 + the delivery.Reason of the first stop, which
-	// cancels the handlers' ctx, and 0 before.
-	stoppedFor atomic.Uint32
+	state      atomic.Uint32
 	done       chan struct{}
 	// queue is last but for the counters, whose padding keeps the cache
 	// line of its lane-choice counter, which producers write, away from
@@ -210,7 +209,7 @@ func (s *Subscription) Drain(ctx context.Context) error {
 // lane's positions in the topic's ring are final.
 func (s *Subscription) detach() {
 	s.detachOnce.Do(func() {
-		s.detached.Store(true)
+		s.state.Or(stateDetached)
 		s.topic.detach(s)
 	})
 }
@@ -227,7 +226,7 @@ func (s *Subscription) finish() {
 // queued events, counted as dropped for reason, returning how many were
 // discarded.
 func (s *Subscription) stop(reason delivery.Reason) int {
-	s.stoppedFor.CompareAndSwap(0, uint32(reason)+1)
+	s.stoppedFor(reason)
 	s.detach()
 	s.stopConsumer()
 	// Discard the queue before cancelling, so that a worker whose handler
@@ -235,6 +234,37 @@ func (s *Subscription) stop(reason delivery.Reason) int {
 	defer s.cancel()
 	return s.queue.Close(true, reason, s.settleDropped)
 }
+
+// The bits of Subscription.state: stateDetached, and above it 1 + the
+// delivery.Reason of the first stop, or 0.
+const (
+	stateDetached   = 1
+	stateStopReason = 1 // the shift of the stop reason
+)
+
+// stoppedFor records reason as why the subscription stopped, unless it
+// stopped before.
+func (s *Subscription) stoppedFor(reason delivery.Reason) {
+	for {
+		old := s.state.Load()
+		if old>>stateStopReason != 0 || s.state.CompareAndSwap(old, old|(uint32(reason)+1)<<stateStopReason) {
+			return
+		}
+	}
+}
+
+// stopReason returns why the subscription first stopped, and false if it
+// has not stopped.
+func (s *Subscription) stopReason() (delivery.Reason, bool) {
+	r := s.state.Load() >> stateStopReason
+	if r == 0 {
+		return 0, false
+	}
+	return delivery.Reason(r - 1), true
+}
+
+// isDetached reports whether the subscription was removed from its topic.
+func (s *Subscription) isDetached() bool { return s.state.Load()&stateDetached != 0 }
 
 // runningHandlers returns the subscription's handler calls in progress, as
 // far as its lanes and its InFlight count tell: a lane's worker that is at

@@ -47,7 +47,7 @@ func (s *Subscription) startConsumer(capacity int, decode func(data []byte) (Mes
 		return fmt.Errorf("%w: subscribe %q to topic %q: %w", ErrTransport, s.name, s.topic.name, err)
 	}
 	s.consumer.Store(&consumerHandle{c: c})
-	if s.detached.Load() {
+	if s.isDetached() {
 		c.Stop() // Close or Unsubscribe came first and could not stop it
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,7 +237,7 @@ func TestACloseWaitsForADropInProgress(t *testing.T) {
 	}
 	require.NotZero(t, l.drops.Load()&dropFull)
 	sawFull, count := make(chan struct{}), make(chan struct{})
-	r.q.dropHook = func() {
+	r.workers.dropHook = func() {
 		close(sawFull)
 		<-count
 	}
@@ -449,19 +450,30 @@ func TestRingCancelKeepsTheCapacity(t *testing.T) {
 }
 
 // Working tells a lane whose worker is at an item, and for how long at most,
-// from one that has no worker or a parked one.
+// from one that has no worker or a parked one; idle checks while the item
+// runs keep the time it was taken.
 func TestWorkingTellsABusyLane(t *testing.T) {
 	r := newRig(t, 2, 4, Block, true)
+	var now atomic.Int64 // the lanes' clock, in milliseconds
+	now.Store(1000)
+	r.workers.elapsed = func() time.Duration { return time.Duration(now.Load()) * time.Millisecond }
 	working, _ := r.q.Working(0)
 	assert.False(t, working, "no worker yet")
-	before := time.Now()
-	adm, _, _ := r.q.Lane(0).Offer(num{1})
+	l := r.q.Lane(0)
+	adm, _, _ := l.Offer(num{1}) // taken at 1000 ms
 	require.Equal(t, Admitted, adm)
 	recv(t, r.started, "item 1, held at the gate")
+	now.Store(1005)
 	working, since := r.q.Working(0)
 	assert.True(t, working)
-	assert.Positive(t, since)
-	assert.LessOrEqual(t, since, time.Since(before)+2*clockTick, "the time since the item was taken, to the clock's tick")
+	assert.Equal(t, 6*time.Millisecond, since, "5 ms, and the clock's tick")
+	for _, at := range []int64{1020, 1040, 1060} {
+		now.Store(at)
+		l.idleCheck() // as the lane's timer does every IdleTick
+	}
+	now.Store(1070)
+	_, since = r.q.Working(0)
+	assert.Equal(t, 71*time.Millisecond, since, "still since the item was taken")
 	working, _ = r.q.Working(1)
 	assert.False(t, working, "the other lane has no worker")
 

@@ -56,12 +56,12 @@ type Lane[T comparable, O any] struct {
 	idle   *time.Timer
 	recent bool
 	retire bool
-	// takenAt is a time, on the Workers' clock, no later than when the
-	// worker took its current batch out of the lane: the worker reads the
-	// clock when it takes a partial batch, and for full ones, which come
-	// in a backlog, only every clockEvery batches, as reading it costs
-	// about as much as delivering an item.
-	takenAt atomic.Uint32
+	// refills counts the batches the worker took, and tickRefills is its
+	// value at the last idle check; with tickAt, the time of that check
+	// (or of the worker's start), and batchAfter, a time the current batch
+	// was taken after, they bound how long the worker has been at its
+	// current item (see working) without reading the clock per batch.
+	refills, tickRefills uint16
 
 	// batch holds the items the worker took out of the lane; batch[:held]
 	// is written only by the worker under mu, when claim >= held. Made with
@@ -94,14 +94,14 @@ type Lane[T comparable, O any] struct {
 	// dropsWhenFull says that the policy drops or refuses an item that
 	// finds the lane full (DropNewest, Fail).
 	dropsWhenFull bool
+	batchAfter    int32 // see refills
 	// enqueued counts the items admitted; it is the lane's share of the
 	// queue's Enqueued, read under mu.
 	enqueued uint64
 
-	q     *Queue[T, O]
-	index int32
-	// fullBatches counts the full batches the worker took (see takenAt).
-	fullBatches uint8
+	q      *Queue[T, O]
+	index  int32
+	tickAt int32 // see refills
 	// owner and deliver are the queue's, copied here so that the worker
 	// reads nothing per item from the queue, whose lane-choice counter
 	// producers write.
@@ -116,10 +116,6 @@ type Lane[T comparable, O any] struct {
 
 // batchSlots is the most items a worker takes out of its lane at once.
 const batchSlots = 16
-
-// clockEvery is how many full batches in a row may share one reading of
-// the clock (see Lane.takenAt).
-const clockEvery = 8
 
 func newLane[T comparable, O any](q *Queue[T, O], cfg QueueConfig[T, O], index, capacity int) *Lane[T, O] {
 	l := &Lane[T, O]{
@@ -218,8 +214,8 @@ func (l *Lane[T, O]) offerFull() (Admission, bool) {
 		l.leaveDropping()
 		return Closed, false
 	}
-	if l.q.dropHook != nil {
-		l.q.dropHook()
+	if h := l.q.workers.dropHook; h != nil {
+		h()
 	}
 	adm := Dropped
 	if l.q.policy == Fail {
@@ -454,9 +450,15 @@ func (l *Lane[T, O]) wakeLocked() wakeup {
 		}
 		l.q.workers.running.Add(1) // under mu: Wait must see it
 		l.retire = false
-		if l.idle != nil {
+		// The idle check runs while the worker does, and notes the time
+		// for working, as the worker's start does.
+		if l.idle == nil {
+			l.idle = l.q.workers.idleTimer(l.idleCheck)
+		} else {
 			l.idle.Reset(IdleTick)
 		}
+		l.tickLocked()
+		l.batchAfter = l.tickAt
 		l.setNeedsWake(false)
 		return wakeStart
 	case l.parked:
@@ -498,6 +500,7 @@ func (l *Lane[T, O]) idleCheck() {
 	if !l.running || l.retire {
 		return // no worker, or one that is leaving: a new one re-arms the timer
 	}
+	l.tickLocked()
 	if l.parked && !l.recent {
 		l.parked = false
 		l.setNeedsWake(false)
@@ -606,9 +609,6 @@ func (l *Lane[T, O]) next() (st step, finished bool) {
 			l.parked = true
 			l.setNeedsWake(true)
 			if l.ringWaiting() == 0 {
-				if l.idle == nil {
-					l.idle = l.q.workers.idleTimer(l.idleCheck)
-				}
 				l.mu.Unlock()
 				return stepPark, false
 			}
@@ -634,13 +634,8 @@ func (l *Lane[T, O]) next() (st step, finished bool) {
 	}
 	l.held.Store(int32(k))
 	l.claim.Store(0)
+	l.refills++
 	l.mu.Unlock()
-	if k < len(l.batch) || l.fullBatches%clockEvery == 0 {
-		l.takenAt.Store(l.q.workers.clock())
-	}
-	if k == len(l.batch) {
-		l.fullBatches++
-	}
 	return stepDeliver, false
 }
 
@@ -660,15 +655,30 @@ func (l *Lane[T, O]) busy() bool {
 
 // working reports whether the lane's worker is at work rather than parked
 // or gone, and if so for how long at most it has been at its current item:
-// the time since takenAt, one clock tick more.
+// since the last idle check if it took a batch after that check, and
+// otherwise since batchAfter.
 func (l *Lane[T, O]) working() (bool, time.Duration) {
 	l.mu.Lock()
-	working := l.running && !l.parked && !l.retire
-	l.mu.Unlock()
-	if !working {
+	defer l.mu.Unlock()
+	if !l.running || l.parked || l.retire {
 		return false, 0
 	}
-	return true, l.q.workers.since(l.takenAt.Load())
+	since := l.batchAfter
+	if l.refills != l.tickRefills {
+		since = l.tickAt
+	}
+	return true, l.q.workers.since(since)
+}
+
+// tickLocked notes, at an idle check or the worker's start, the time and
+// the batches taken so far: a batch taken since the previous note was
+// taken after that note's time.
+func (l *Lane[T, O]) tickLocked() {
+	if l.refills != l.tickRefills {
+		l.batchAfter = l.tickAt
+		l.tickRefills = l.refills
+	}
+	l.tickAt = l.q.workers.clock()
 }
 
 // finishLocked marks the lane finished, once, when it is closed, empty,

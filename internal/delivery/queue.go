@@ -58,10 +58,6 @@ type Queue[T comparable, O any] struct {
 
 	liveLanes atomic.Int32
 	nextLane  atomic.Uint32
-
-	// dropHook, set by tests only, runs when a lock-free drop has seen its
-	// lane full, before it counts the drop.
-	dropHook func()
 }
 
 // NewQueue returns a queue configured by cfg, whose lanes are empty and
@@ -136,8 +132,8 @@ func fnv1a(s string) uint32 {
 
 // Working reports whether lane i's worker is at work rather than parked or
 // gone, and if so an upper bound of how long it has been at its current
-// item: the time since it took the item out of the lane, or, when it is
-// working through a backlog, since a little earlier.
+// item, at most an IdleTick and a millisecond above the time since it took
+// the item out of the lane.
 func (q *Queue[T, O]) Working(i int) (bool, time.Duration) {
 	return q.lanes[i].working()
 }

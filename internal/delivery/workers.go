@@ -24,8 +24,13 @@ type Workers struct {
 	running sync.WaitGroup
 	// onIdle is called when a worker parks or exits.
 	onIdle func()
-	// start is the origin of the clock of the lanes (see clock).
-	start time.Time
+	// elapsed returns the time since the Workers were made: the clock of
+	// the lanes (see clock), which tests may set before any item comes.
+	elapsed func() time.Duration
+	// dropHook, set by tests only, runs when a lock-free drop has seen its
+	// lane full, before it counts the drop (see Lane.offerFull). It is here
+	// rather than on the queue, which every subscription holds.
+	dropHook func()
 
 	mu      sync.Mutex
 	checks  int           // idle checks running
@@ -36,7 +41,8 @@ type Workers struct {
 // NewWorkers returns a Workers that calls onIdle, which must not block,
 // whenever a worker parks or exits.
 func NewWorkers(onIdle func()) *Workers {
-	return &Workers{onIdle: onIdle, start: time.Now()}
+	start := time.Now()
+	return &Workers{onIdle: onIdle, elapsed: func() time.Duration { return time.Since(start) }}
 }
 
 // clockTick is the resolution of clock.
@@ -44,11 +50,11 @@ const clockTick = time.Millisecond
 
 // clock returns the time since the Workers were made, in ticks, wrapping
 // around every 49 days: lanes keep it in 32 bits.
-func (w *Workers) clock() uint32 { return uint32(time.Since(w.start) / clockTick) }
+func (w *Workers) clock() int32 { return int32(w.elapsed() / clockTick) }
 
 // since returns an upper bound of the time since the clock read then, for
-// readings less than 49 days old.
-func (w *Workers) since(then uint32) time.Duration {
+// readings less than 24 days old.
+func (w *Workers) since(then int32) time.Duration {
 	return time.Duration(w.clock()-then+1) * clockTick
 }
 
