@@ -565,7 +565,7 @@ func (l *Lane[T, O]) claimNext() (T, bool) {
 	it := l.batch[i]
 	var none T
 	l.batch[i] = none
-	if l.drops.Load()&dropFull != 0 {
+	if l.dropsWhenFull && l.drops.Load()&dropFull != 0 {
 		l.drops.And(^uint32(dropFull)) // the claim made room
 	}
 	if l.waiters.Load() > 0 {
