@@ -36,6 +36,7 @@ type Bus struct {
 	subscribers   map[*Subscription]struct{} // not yet retired, for Stats and Close
 	retired       SubscriptionStats          // totals of retired subscribers
 	closeStarted  bool
+	closeBegun    chan struct{} // closed when Close begins
 	closeFinished chan struct{}
 	closeErr      error
 	// done is closed once every goroutine of the bus has ended after Close.
@@ -81,6 +82,7 @@ func New(opts ...Option) (*Bus, error) {
 		source:        cmp.Or(cfg.source, DefaultSource),
 		topics:        make(map[string]*topicCore),
 		subscribers:   make(map[*Subscription]struct{}),
+		closeBegun:    make(chan struct{}),
 		closeFinished: make(chan struct{}),
 		done:          make(chan struct{}),
 		idle:          make(chan struct{}, 1),
@@ -248,6 +250,7 @@ func (b *Bus) Close(ctx context.Context) error {
 	}
 	b.closeStarted = true
 	b.closing.Store(true)
+	close(b.closeBegun)
 	b.mu.Unlock()
 
 	err := b.shutdown(ctx)

@@ -583,10 +583,9 @@ func TestPublishSyncReportsEvictedEvents(t *testing.T) {
 
 	require.NoError(t, tp.Publish(ctx, 1))
 	recv(t, g.started, "event 1 to be handled")
-	returned := make(chan error, 1)
-	go func() { returned <- tp.PublishSync(ctx, 2) }()
-	require.Eventually(t, func() bool { return subStats(t, b, "sync.evicted", "slow").QueueLength == 1 },
-		testWait, time.Millisecond, "event 2 queued")
+	// PublishSync waits on its ctx once event 2 is queued.
+	returned := waitingCall(t, ctx, func(ctx context.Context) error { return tp.PublishSync(ctx, 2) })
+	require.Equal(t, 1, subStats(t, b, "sync.evicted", "slow").QueueLength, "event 2 queued")
 	nothingOn(t, returned, "PublishSync returned while its event was queued")
 	require.NoError(t, tp.Publish(ctx, 3)) // evicts event 2
 	err := recv(t, returned, "PublishSync of the evicted event")

@@ -14,9 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// closing reports whether Close has been called on b.
-func closing(b *Bus) bool { return b.closing.Load() }
-
 func TestCloseDeliversEveryQueuedEvent(t *testing.T) {
 	b := newBus(t)
 	tp := mustTopic[int](t, b, "close.all")
@@ -32,7 +29,7 @@ func TestCloseDeliversEveryQueuedEvent(t *testing.T) {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
 	closed := closeAsync(b, ctx)
-	require.Eventually(t, func() bool { return closing(b) }, testWait, time.Millisecond)
+	recv(t, b.closeBegun, "Close to begin")
 	assert.ErrorIs(t, tp.Publish(ctx, -1), ErrClosed, "publishing from outside once Close started")
 	nothingOn(t, closed, "Close returned while events were queued")
 	for _, g := range gates {
@@ -61,12 +58,11 @@ func TestCloseWaitsForBlockedPublisher(t *testing.T) {
 	require.NoError(t, tp.Publish(ctx, 1))
 	recv(t, g.started, "event 1")
 	require.NoError(t, tp.Publish(ctx, 2))
-	published := make(chan error, 1)
-	go func() { published <- tp.Publish(ctx, 3) }()
-	require.Eventually(t, func() bool { return waiters(s) == 1 }, testWait, time.Millisecond)
+	published := waitingPublish(t, ctx, tp, 3)
+	require.Equal(t, 1, waiters(s))
 
 	closed := closeAsync(b, ctx)
-	require.Eventually(t, func() bool { return closing(b) }, testWait, time.Millisecond)
+	recv(t, b.closeBegun, "Close to begin")
 	nothingOn(t, closed, "Close returned while a publish was in progress")
 	g.open()
 	require.NoError(t, recv(t, published, "the blocked publish"))
@@ -116,7 +112,7 @@ func TestCloseLetsHandlerChainsComplete(t *testing.T) {
 		require.NoError(t, ta.Publish(ctx, i))
 	}
 	closed := closeAsync(b, ctx)
-	require.Eventually(t, func() bool { return closing(b) }, testWait, time.Millisecond)
+	recv(t, b.closeBegun, "Close to begin")
 	gate.open()
 	require.NoError(t, recv(t, closed, "Close"))
 
@@ -217,7 +213,7 @@ func TestCloseConcurrentCalls(t *testing.T) {
 			results <- b.Close(ctx)
 		}()
 	}
-	require.Eventually(t, func() bool { return entered.Load() == callers && closing(b) }, testWait, time.Millisecond)
+	recv(t, b.closeBegun, "Close to begin")
 	nothingOn(t, results, "a Close returned while events were queued")
 	g.open()
 	for range callers {

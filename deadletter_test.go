@@ -384,11 +384,9 @@ func TestDeadLettersDuringGracefulClose(t *testing.T) {
 
 	closed := make(chan error, 1)
 	go func() { closed <- bus.Close(ctx) }()
-	// Close has begun once the bus refuses new topics.
-	require.Eventually(t, func() bool {
-		_, err := NewTopic[int](bus, "orders.probe")
-		return errors.Is(err, ErrClosed)
-	}, testWait, msec)
+	recv(t, bus.closeBegun, "Close to begin")
+	_, err = NewTopic[int](bus, "orders.probe")
+	require.ErrorIs(t, err, ErrClosed, "Close has begun")
 	close(release)
 
 	require.NoError(t, recv(t, closed, "Close to return"))
@@ -469,15 +467,9 @@ func TestDeadLetterTwoDeadLetterTopicsDoNotLoop(t *testing.T) {
 	}
 
 	require.NoError(t, topic.Publish(testCtx(t), 1))
-	var derr *DeliveryError
-	require.Eventually(t, func() bool {
-		select {
-		case derr = <-failures:
-			return true
-		default:
-			return deadLettersPublished() > 100
-		}
-	}, testWait, msec)
+	// Were dead letters to ping-pong between the two topics, no failure
+	// would ever come.
+	derr := recv(t, failures, "the inner dead-letter topic's failure")
 	looped := deadLettersPublished()
 
 	// A looping bus never drains; stop it by force.

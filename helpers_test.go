@@ -251,3 +251,27 @@ func isDone(s *Subscription) bool {
 		return false
 	}
 }
+
+// waitingPublish publishes payload with a spying ctx derived from ctx and
+// returns once the publish waits for room, with the channel its result
+// comes on.
+func waitingPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload int) <-chan error {
+	t.Helper()
+	return waitingCall(t, ctx, func(ctx context.Context) error { return tp.Publish(ctx, payload) })
+}
+
+// waitingCall runs call in a goroutine with a spying ctx derived from ctx
+// and returns once call waits on the ctx (a publish waiting for room),
+// with the channel its result comes on.
+func waitingCall(t *testing.T, ctx context.Context, call func(context.Context) error) <-chan error {
+	t.Helper()
+	spy := testkit.NewWaitSpy(ctx)
+	res := make(chan error, 1)
+	go func() { res <- call(spy) }()
+	select {
+	case <-spy.Waiting():
+	case err := <-res:
+		require.FailNowf(t, "the call did not wait", "it returned %v", err)
+	}
+	return res
+}

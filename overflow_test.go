@@ -45,11 +45,9 @@ func overflowSetup(t *testing.T, policy Overflow) (*Bus, *Topic[int], *Subscript
 
 func TestOverflowBlockWaitsForRoom(t *testing.T) {
 	_, tp, slow, g, fast := overflowSetup(t, OverflowBlock)
-	returned := make(chan error, 1)
 	ctx := testCtx(t)
-	go func() { returned <- tp.Publish(ctx, 4) }()
-	require.Eventually(t, func() bool { return waiters(slow) == 1 }, testWait, time.Millisecond,
-		"the publisher waits for room")
+	returned := waitingPublish(t, ctx, tp, 4) // the publisher waits for room
+	require.Equal(t, 1, waiters(slow))
 	// The other subscriber got the event while the publisher waits.
 	assert.Equal(t, 4, recv(t, fast, "fast's event 4 while the publisher is blocked").Payload)
 	nothingOn(t, returned, "Publish returned while the queue was full")
@@ -218,15 +216,13 @@ func blockedPublisherScene(t *testing.T, sync bool) (*Bus, *Topic[int], *gate[in
 	require.NoError(t, tp.Publish(ctx, 1))
 	recv(t, g.started, "event 1")
 	require.NoError(t, tp.Publish(ctx, 2))
-	returned := make(chan error, 1)
-	go func() {
+	returned := waitingCall(t, ctx, func(ctx context.Context) error {
 		if sync {
-			returned <- tp.PublishSync(ctx, 3)
-		} else {
-			returned <- tp.Publish(ctx, 3)
+			return tp.PublishSync(ctx, 3)
 		}
-	}()
-	require.Eventually(t, func() bool { return waiters(slow) == 1 }, testWait, time.Millisecond)
+		return tp.Publish(ctx, 3)
+	})
+	require.Equal(t, 1, waiters(slow))
 	return b, tp, g, slow, returned
 }
 

@@ -1,9 +1,7 @@
 package eventbus
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,33 +64,11 @@ func TestBatchedEventIsDiscardedByUnsubscribe(t *testing.T) {
 
 func TestClaimOfBatchedEventWakesBlockedPublisher(t *testing.T) {
 	tp, s, g := batchSetup(t, OverflowBlock)
-	returned := make(chan error, 1)
 	ctx := testCtx(t)
-	go func() { returned <- tp.Publish(ctx, 5) }()
-	require.Eventually(t, func() bool { return waiters(s) == 1 }, testWait, time.Millisecond, "the publisher waits for room")
+	returned := waitingPublish(t, ctx, tp, 5) // the publisher waits for room
+	require.Equal(t, 1, waiters(s))
 	g.release(t) // event 2 done: the worker claims event 3, making room
 	require.NoError(t, recv(t, returned, "the blocked Publish"))
 	g.open()
 	assert.Equal(t, []int{1, 2, 3, 4, 5}, payloads(t, g.done, 5, "slow's events"))
-}
-
-// laneHasWorker reports whether lane i of s has a worker goroutine.
-func laneHasWorker(s *Subscription, i int) bool {
-	return s.queue.Probe(i).Running
-}
-
-func TestIdleWorkerExitsAndNextEventStartsAnother(t *testing.T) {
-	b := newBus(t)
-	tp := mustTopic[int](t, b, "idle")
-	got := make(chan int, 4)
-	s := mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[int]) error { got <- e.Payload; return nil })
-	ctx := testCtx(t)
-	require.NoError(t, tp.Publish(ctx, 1))
-	assert.Equal(t, 1, recv(t, got, "event 1"))
-	require.Eventually(t, func() bool { return !laneHasWorker(s, 0) }, testWait, time.Millisecond,
-		"the idle worker exits")
-	require.NoError(t, tp.Publish(ctx, 2))
-	assert.Equal(t, 2, recv(t, got, "event 2, by a new worker"))
-	require.Eventually(t, func() bool { return !laneHasWorker(s, 0) }, testWait, time.Millisecond,
-		"the new worker exits too once idle")
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/busline/eventbus/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -113,22 +112,6 @@ func TestUnsubscribeRacingDrain(t *testing.T) {
 	}
 	assert.Equal(t, sum, b.Stats().Totals, "the bus's totals are the sum of its subscriptions' counters")
 	t.Logf("%d events published while %d subscriptions stopped", published.Load(), subs)
-}
-
-// waitingPublish publishes payload with a spying ctx derived from ctx and
-// returns once the publish waits for room, with the channel its result
-// comes on.
-func waitingPublish(t *testing.T, ctx context.Context, tp *Topic[int], payload int) <-chan error {
-	t.Helper()
-	spy := testkit.NewWaitSpy(ctx)
-	res := make(chan error, 1)
-	go func() { res <- tp.Publish(spy, payload) }()
-	select {
-	case <-spy.Waiting():
-	case err := <-res:
-		require.FailNowf(t, "publish did not wait", "publish of %d returned %v", payload, err)
-	}
-	return res
 }
 
 // queueKinds are the two ways a subscription's queue works: a reader of

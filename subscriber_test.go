@@ -3,7 +3,6 @@ package eventbus
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,11 +47,8 @@ func TestSubscribeErrors(t *testing.T) {
 	s3 := mustSubscribe(t, tp, "drainer", g.handle)
 	require.NoError(t, tp.Publish(testCtx(t), 1))
 	recv(t, g.started, "the drainer's handler")
-	drained := make(chan error, 1)
-	dctx := testCtx(t)
-	go func() { drained <- s3.Drain(dctx) }()
-	require.Eventually(t, func() bool { return !slices.Contains(tp.Stats().Subscribers, "drainer") },
-		testWait, time.Millisecond, "Drain detaches the subscription")
+	drained := waitingCall(t, testCtx(t), s3.Drain) // Drain waits once it has detached the subscription
+	require.NotContains(t, tp.Stats().Subscribers, "drainer", "Drain detaches the subscription")
 	s4 := mustSubscribe(t, tp, "drainer", nopHandler[int])
 	assert.NotSame(t, s3, s4)
 	assert.False(t, isDone(s3))
@@ -218,10 +214,8 @@ func TestDrainHandlesQueuedEvents(t *testing.T) {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
 	recv(t, g.started, "a handler to start")
-	drained := make(chan error, 1)
-	go func() { drained <- s.Drain(ctx) }()
-	require.Eventually(t, func() bool { return len(tp.Stats().Subscribers) == 0 }, testWait, time.Millisecond,
-		"Drain detaches the subscription")
+	drained := waitingCall(t, ctx, s.Drain) // Drain waits once it has detached the subscription
+	require.Empty(t, tp.Stats().Subscribers, "Drain detaches the subscription")
 	require.NoError(t, tp.Publish(ctx, 7)) // not for the draining subscription
 	nothingOn(t, drained, "Drain returned before the queue was handled")
 	g.open()
