@@ -152,9 +152,8 @@ type RunningHandler struct {
 	Topic      string
 	Subscriber string
 	EventID    uuid.UUID
-	// For is an upper bound of how long the handler had been running: the
-	// time since its worker took the event from the queue, which it may do
-	// for a few queued events at once.
+	// For is an upper bound of how long the handler had been running,
+	// above the true time by at most some tens of milliseconds.
 	For time.Duration
 }
 
