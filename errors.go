@@ -157,6 +157,8 @@ type RunningHandler struct {
 	For time.Duration
 }
 
+// String returns "topic/subscriber event ID for duration", the form
+// CloseError's message and Close's warning use.
 func (r RunningHandler) String() string {
 	return fmt.Sprintf("%s/%s event %s for %s", r.Topic, r.Subscriber, r.EventID, r.For)
 }

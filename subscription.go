@@ -226,7 +226,7 @@ func (s *Subscription) finish() {
 // queued events, counted as dropped for reason, returning how many were
 // discarded.
 func (s *Subscription) stop(reason delivery.Reason) int {
-	s.stoppedFor(reason)
+	s.noteStopReason(reason)
 	s.detach()
 	s.stopConsumer()
 	// Discard the queue before cancelling, so that a worker whose handler
@@ -238,16 +238,16 @@ func (s *Subscription) stop(reason delivery.Reason) int {
 // The bits of Subscription.state: stateDetached, and above it 1 + the
 // delivery.Reason of the first stop, or 0.
 const (
-	stateDetached   = 1
-	stateStopReason = 1 // the shift of the stop reason
+	stateDetached    = 1
+	stateReasonShift = 1
 )
 
-// stoppedFor records reason as why the subscription stopped, unless it
+// noteStopReason records reason as why the subscription stopped, unless it
 // stopped before.
-func (s *Subscription) stoppedFor(reason delivery.Reason) {
+func (s *Subscription) noteStopReason(reason delivery.Reason) {
 	for {
 		old := s.state.Load()
-		if old>>stateStopReason != 0 || s.state.CompareAndSwap(old, old|(uint32(reason)+1)<<stateStopReason) {
+		if old>>stateReasonShift != 0 || s.state.CompareAndSwap(old, old|(uint32(reason)+1)<<stateReasonShift) {
 			return
 		}
 	}
@@ -256,7 +256,7 @@ func (s *Subscription) stoppedFor(reason delivery.Reason) {
 // stopReason returns why the subscription first stopped, and false if it
 // has not stopped.
 func (s *Subscription) stopReason() (delivery.Reason, bool) {
-	r := s.state.Load() >> stateStopReason
+	r := s.state.Load() >> stateReasonShift
 	if r == 0 {
 		return 0, false
 	}
