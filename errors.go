@@ -81,7 +81,34 @@ var (
 	// [github.com/busline/eventbus/transport/memory.Broker], and should be
 	// wrapped by any Transport, once it is closed.
 	ErrBrokerClosed = errors.New("eventbus: broker is closed")
+
+	// ErrNotRetained is returned by Subscribe, wrapped in a
+	// *NotRetainedError, when the start asked for (see WithStart) lies
+	// before the oldest event still available, or the topic keeps no
+	// events to replay.
+	ErrNotRetained = errors.New("eventbus: start position not retained")
 )
+
+// NotRetainedError reports a subscription start that the topic, or the
+// broker, cannot serve: the events from there on are no longer all kept.
+// It matches [ErrNotRetained].
+type NotRetainedError struct {
+	Topic string
+	Start Start
+	// Oldest is the position of the oldest event still available, or 0 if
+	// none is kept.
+	Oldest uint64
+}
+
+func (e *NotRetainedError) Error() string {
+	if e.Oldest == 0 {
+		return fmt.Sprintf("eventbus: topic %q: start at %s: no events retained", e.Topic, e.Start)
+	}
+	return fmt.Sprintf("eventbus: topic %q: start at %s: the oldest event retained is at sequence %d", e.Topic, e.Start, e.Oldest)
+}
+
+// Unwrap returns [ErrNotRetained].
+func (e *NotRetainedError) Unwrap() error { return ErrNotRetained }
 
 // TopicTypeError reports that a topic name is already bound to a payload
 // type other than the one asked for. It matches [ErrTopicTypeMismatch].

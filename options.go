@@ -198,6 +198,7 @@ type subscribeConfig struct {
 	keyOf       func(Message) string
 	filter      func(Message) bool
 	middleware  []Middleware
+	start       Start
 }
 
 // WithQueueCapacity sets how many events may wait in the subscription's

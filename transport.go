@@ -90,6 +90,27 @@ type ConsumerConfig struct {
 	// AckTimeout is how long the broker should wait for Ack or Nak before it
 	// delivers a message again; zero means the transport's default.
 	AckTimeout time.Duration
+	// Start is where a group that does not exist yet begins (see
+	// WithStart): the zero Start, with the messages published after
+	// Subscribe returns. A group that exists resumes where it stopped,
+	// whatever Start says. Only a ReplayTransport gets a non-zero Start.
+	Start Start
+}
+
+// ReplayTransport is a Transport whose broker keeps the messages of a topic
+// and can start a new group in the past: at its oldest message, at a
+// position of its own (FromSequence gives the broker's position, not the
+// Envelope.Sequence of one process), or at a time. Its Subscribe must
+// honour ConsumerConfig.Start, fail with an error matching
+// [ErrNotRetained] (a *NotRetainedError) when the start lies before the
+// oldest message it keeps, and hand the new group every message from the
+// start on, then the live ones, with no gap and no duplicate but for
+// redeliveries. The conformance suite runs its replay cases on every
+// ReplayTransport.
+type ReplayTransport interface {
+	Transport
+	// SupportsReplay says that the transport honours ConsumerConfig.Start.
+	SupportsReplay()
 }
 
 // InboundMessage is one delivery of an encoded event by the broker.
