@@ -369,14 +369,18 @@ func (b *Bus) liveSubscriptions() []*Subscription {
 	return subs
 }
 
-// register adds a subscriber unless the bus is closing.
-func (b *Bus) register(s *Subscription) error {
+// register adds a subscriber unless the bus is closing, and starts its
+// replay, if it has one, on a goroutine that Close waits for.
+func (b *Bus) register(s *Subscription, replay func()) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closing.Load() {
 		return ErrClosed
 	}
 	b.subscribers[s] = struct{}{}
+	if replay != nil {
+		b.workers.Go(replay)
+	}
 	return nil
 }
 

@@ -16,6 +16,10 @@ type DeliveryInfo struct {
 	// delivered the event to this subscriber, this delivery included: 1
 	// the first time, and always 1 without a transport.
 	Deliveries int
+	// Replayed says that the event came from the topic's retained events,
+	// read by a subscription started in the past (WithStart), rather than
+	// live from its publisher.
+	Replayed bool
 }
 
 // DeliveryFromContext returns the delivery a handler's ctx belongs to, or
@@ -25,7 +29,11 @@ func DeliveryFromContext(ctx context.Context) (DeliveryInfo, bool) {
 	if d == nil {
 		return DeliveryInfo{}, false
 	}
-	return DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load()), Deliveries: int(d.deliveries.Load())}, true
+	info := DeliveryInfo{Topic: d.sub.topic.name, Subscriber: d.sub.name, Attempt: int(d.attempt.Load()), Deliveries: int(d.deliveries.Load())}
+	if env := d.envelope(); env != nil {
+		info.Replayed = d.sub.replay.replayed(env.Sequence)
+	}
+	return info, true
 }
 
 type deliveryKey struct{}

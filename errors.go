@@ -84,8 +84,7 @@ var (
 
 	// ErrNotRetained is returned by Subscribe, wrapped in a
 	// *NotRetainedError, when the start asked for (see WithStart) lies
-	// before the oldest event still available, or the topic keeps no
-	// events to replay.
+	// before the oldest event still available.
 	ErrNotRetained = errors.New("eventbus: start position not retained")
 )
 

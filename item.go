@@ -54,6 +54,14 @@ func newSyncWait() *syncWait {
 
 func (w *syncWait) add() { w.addN(1) }
 
+// sharesFunc returns addN for the ring's publish, or nil when nobody waits.
+func (w *syncWait) sharesFunc() func(int) {
+	if w == nil {
+		return nil
+	}
+	return w.addN
+}
+
 // addN adds n shares, one per subscriber the event was queued for.
 func (w *syncWait) addN(n int) {
 	w.mu.Lock()

@@ -133,7 +133,8 @@ func WithSource(source string) Option {
 type TopicOption func(*topicConfig) error
 
 type topicConfig struct {
-	codec Codec
+	codec     Codec
+	retention *Retention
 }
 
 // WithCodec sets the codec that turns the topic's payloads into bytes and

@@ -26,17 +26,22 @@ type DropStats struct {
 	Unsubscribed uint64
 	// Shutdown counts queued events discarded by a Close whose ctx ended.
 	Shutdown uint64
+	// Expired counts retained events that a replaying subscription (see
+	// WithStart) did not get because the topic's retention discarded them
+	// before the replay read them.
+	Expired uint64
 }
 
 // Total returns the number of dropped events over all reasons.
 func (d DropStats) Total() uint64 {
-	return d.QueueFull + d.Evicted + d.Rejected + d.Canceled + d.Unsubscribed + d.Shutdown
+	return d.QueueFull + d.Evicted + d.Rejected + d.Canceled + d.Unsubscribed + d.Shutdown + d.Expired
 }
 
 // String returns a one-line summary: the total, then the non-zero reasons
 // in the order of the fields, as in "4 dropped (3 queue full, 1 evicted)";
 // "0 dropped" when nothing was dropped. The reasons read "queue full",
-// "evicted", "rejected", "canceled", "unsubscribed" and "at shutdown".
+// "evicted", "rejected", "canceled", "unsubscribed", "at shutdown" and
+// "expired".
 func (d DropStats) String() string {
 	total := d.Total()
 	if total == 0 {
@@ -51,6 +56,7 @@ func (d DropStats) String() string {
 		{d.Canceled, "canceled"},
 		{d.Unsubscribed, "unsubscribed"},
 		{d.Shutdown, "at shutdown"},
+		{d.Expired, "expired"},
 	})
 	b.WriteByte(')')
 	return b.String()
@@ -81,6 +87,7 @@ func (d *DropStats) add(o DropStats) {
 	d.Canceled += o.Canceled
 	d.Unsubscribed += o.Unsubscribed
 	d.Shutdown += o.Shutdown
+	d.Expired += o.Expired
 }
 
 // SubscriptionStats is a snapshot of one subscription's counters. Counters
@@ -222,6 +229,9 @@ type TopicStats struct {
 	Published     uint64
 	NoSubscribers uint64
 	Subscribers   []string
+	// Retained is the number of events the topic keeps for replay (see
+	// WithRetention).
+	Retained int
 }
 
 // String returns a one-line summary of the snapshot, such as
@@ -229,7 +239,7 @@ type TopicStats struct {
 //	order.placed (main.Order): 7 published (2 with no subscriber), 3 subscribers
 //
 // The payload type in parentheses is left out when PayloadType is empty,
-// and the number with no subscriber when it is zero. Subscriber names are
+// and the number with no subscriber, and ", n retained", when they are zero. Subscriber names are
 // not listed: they are in Subscribers.
 func (s TopicStats) String() string {
 	var b strings.Builder
@@ -242,6 +252,9 @@ func (s TopicStats) String() string {
 		fmt.Fprintf(&b, " (%d with no subscriber)", s.NoSubscribers)
 	}
 	fmt.Fprintf(&b, ", %s", plural(len(s.Subscribers), "subscriber", "subscribers"))
+	if s.Retained > 0 {
+		fmt.Fprintf(&b, ", %d retained", s.Retained)
+	}
 	return b.String()
 }
 
@@ -269,6 +282,7 @@ func snapshot(c *delivery.Counters) SubscriptionStats {
 			Canceled:     c.Canceled.Load(),
 			Unsubscribed: c.Unsubscribed.Load(),
 			Shutdown:     c.Shutdown.Load(),
+			Expired:      c.Expired.Load(),
 		},
 		InFlight: int(c.InFlight.Load()),
 	}

@@ -38,6 +38,8 @@ type Subscription struct {
 	// consumer is the broker's consumer feeding the lanes, with a
 	// transport.
 	consumer atomic.Pointer[consumerHandle]
+	// replay is set for a subscription started in the past (WithStart).
+	replay *replayState
 
 	// detachOnce removes the subscription from its topic. state says, in
 	// one word to keep the struct in its size class, that the subscription
@@ -66,8 +68,9 @@ type Subscription struct {
 // after some tens of milliseconds without events, so an idle subscription
 // holds no goroutine.
 //
-// The subscriber gets every event published after Subscribe returns.
-// Subscribe is safe to call from inside a handler.
+// The subscriber gets every event published after Subscribe returns, or,
+// with WithStart, the topic's retained events from a point in the past and
+// then every later one. Subscribe is safe to call from inside a handler.
 //
 // On a bus with a Transport, the name is a durable consumer group on the
 // broker: a group that already exists resumes where it stopped, including
@@ -124,7 +127,19 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		Deliver:  (*Subscription).deliver,
 		Finished: (*Subscription).retire,
 	})
-	if err := tc.attach(s, ringEligible(cfg, remote)); err != nil {
+	asRing := ringEligible(cfg, remote)
+	var replay, release func()
+	if !cfg.start.IsZero() && !remote {
+		var err error
+		if replay, release, err = s.startReplay(cfg.start, asRing); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if err := tc.attach(s, asRing, replay); err != nil {
+		if release != nil {
+			release()
+		}
 		cancel()
 		return nil, err
 	}

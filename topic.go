@@ -8,8 +8,10 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/busline/eventbus/internal/delivery"
+	"github.com/google/uuid"
 )
 
 // Topic is a named stream of events whose payloads are all of type T. Get
@@ -39,24 +41,48 @@ type topicCore struct {
 
 	// ring holds the delivery lists: see delivery.Ring.
 	ring *topicRing
+	// log keeps the topic's last events when it has a retention; nil
+	// otherwise.
+	log *topicLog
 }
 
 // attach adds s unless its name is taken or the bus is closing; asRing
-// makes it a reader of the topic's ring.
-func (tc *topicCore) attach(s *Subscription, asRing bool) error {
+// makes it a reader of the topic's ring. With a replay, s only takes its
+// name: the replay connects it to the fan-out once it has caught up (see
+// connect), and is started here, under the bus's lock, so that a Close
+// that began after s was registered waits for it.
+func (tc *topicCore) attach(s *Subscription, asRing bool, replay func()) error {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if _, taken := tc.byName[s.name]; taken {
 		return fmt.Errorf("%w: %q on topic %q", ErrDuplicateSubscriber, s.name, tc.name)
 	}
-	if err := tc.bus.register(s); err != nil {
+	if err := tc.bus.register(s, replay); err != nil {
 		return err
 	}
 	tc.byName[s.name] = s
+	if replay == nil {
+		tc.connectLocked(s, asRing)
+	}
+	return nil
+}
+
+// connect adds s, which took its name with attach, to the fan-out, unless
+// it was detached meanwhile; it reports whether it did.
+func (tc *topicCore) connect(s *Subscription, asRing bool) bool {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.byName[s.name] != s {
+		return false
+	}
+	tc.connectLocked(s, asRing)
+	return true
+}
+
+func (tc *topicCore) connectLocked(s *Subscription, asRing bool) {
 	next := append(*tc.subscribers.Load(), s)
 	tc.subscribers.Store(&next)
 	tc.ring.Attach(&s.queue, asRing)
-	return nil
 }
 
 // detach removes s, so publishes no longer reach it. It reports false if s
@@ -130,6 +156,9 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 			if cfg.codec != nil && reflect.TypeOf(cfg.codec) != reflect.TypeOf(tc.codec) {
 				return nil, fmt.Errorf("%w: topic %q already uses codec %T, not %T", ErrInvalidOption, name, tc.codec, cfg.codec)
 			}
+			if cfg.retention != nil && (tc.log == nil || *cfg.retention != tc.log.policy) {
+				return nil, fmt.Errorf("%w: topic %q already exists with %s", ErrInvalidOption, name, tc.retentionText())
+			}
 			return t, nil
 		}
 		return nil, &TopicTypeError{Topic: name, Existing: tc.payloadType.String(), Wanted: want.String()}
@@ -137,7 +166,13 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 	if cfg.codec == nil {
 		cfg.codec = JSONCodec{}
 	}
+	if cfg.retention != nil && bus.transport != nil {
+		return nil, fmt.Errorf("%w: retention of topic %q on a bus with a transport: the broker keeps its events", ErrInvalidOption, name)
+	}
 	tc := &topicCore{bus: bus, name: name, payloadType: want, codec: cfg.codec, byName: make(map[string]*Subscription), ring: delivery.NewRing[item, *Subscription]()}
+	if cfg.retention != nil {
+		tc.log = newTopicLog(*cfg.retention)
+	}
 	tc.subscribers.Store(new([]*Subscription))
 	t := &Topic[T]{core: tc}
 	tc.handle = t
@@ -158,13 +193,17 @@ func (tc *topicCore) stats() TopicStats {
 		names[i] = s.name
 	}
 	slices.Sort(names)
-	return TopicStats{
+	st := TopicStats{
 		Topic:         tc.name,
 		PayloadType:   tc.payloadType.String(),
 		Published:     tc.sequence.Load(),
 		NoSubscribers: tc.noSubscribers.Load(),
 		Subscribers:   names,
 	}
+	if tc.log != nil {
+		st.Retained = tc.log.length(tc.bus.ids.now())
+	}
+	return st
 }
 
 // Publish stamps payload into a new event and offers it to every current
@@ -244,12 +283,8 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	if err := cfg.apply(opts); err != nil {
 		return false, err
 	}
-	now := b.ids.now()
-	id := b.ids.next(now)
 	e := &Event[T]{Payload: payload}
-	e.ID = id
 	e.Topic = tc.name
-	e.Time = now
 	e.Key = cfg.key
 	e.Metadata = cfg.metadata
 	e.CorrelationID = cfg.correlationID
@@ -264,9 +299,11 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 			}
 		}
 	}
-	if e.CorrelationID == "" {
-		e.CorrelationID = idString(id, &e.idText)
+	if tc.log != nil {
+		return true, publishRetained(ctx, tc, e, wait)
 	}
+	now := b.ids.now()
+	e.stamp(b.ids.next(now), now)
 	e.Sequence = tc.sequence.Add(1)
 
 	if b.transport != nil {
@@ -278,17 +315,50 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	return true, tc.fanout(ctx, e, wait)
 }
 
+// stamp sets the event's ID and time, and its correlation ID to the text of
+// its ID when it has none yet.
+func (e *Event[T]) stamp(id uuid.UUID, now time.Time) {
+	e.ID = id
+	e.Time = now
+	if e.CorrelationID == "" {
+		e.CorrelationID = idString(id, &e.idText)
+	}
+}
+
+// publishRetained stamps e and appends it to the topic's log, and writes
+// it to the ring and reads the delivery lists, all under the log's lock, so
+// that the sequence, the log and the delivery lists agree: a subscription
+// connected after the log's sequence s (see Subscription.replay) is in the
+// lists of exactly the events after s. The offers follow without the lock.
+func publishRetained[T any](ctx context.Context, tc *topicCore, e *Event[T], wait *syncWait) error {
+	b, l := tc.bus, tc.log
+	if wait != nil {
+		defer wait.finish(nil) // the publisher's own share
+	}
+	l.mu.Lock()
+	now := l.stampTime(b.ids.now())
+	e.stamp(b.ids.next(now), now)
+	e.Sequence = tc.sequence.Add(1)
+	l.appendLocked(e, now)
+	readers, pos, queues := tc.ring.Publish(newItem(e, wait), wait.sharesFunc())
+	l.mu.Unlock()
+	return tc.offerAll(ctx, e, wait, readers, pos, queues)
+}
+
 // fanout gives m to every current subscriber: it writes m to the ring for
 // the ring's readers, wakes those that need it and offers m to the others
 // without waiting; then, for the OverflowBlock subscribers that had no room,
 // it waits for room in turn, so that one slow subscriber does not hold the
 // event back from the others.
 func (tc *topicCore) fanout(ctx context.Context, m Message, wait *syncWait) error {
-	var shares func(int)
-	if wait != nil {
-		shares = wait.addN
-	}
-	readers, pos, queues := tc.ring.Publish(newItem(m, wait), shares)
+	readers, pos, queues := tc.ring.Publish(newItem(m, wait), wait.sharesFunc())
+	return tc.offerAll(ctx, m, wait, readers, pos, queues)
+}
+
+// offerAll is fanout once m is in the ring at pos for readers: it wakes
+// the readers that need it, offers m to queues, and waits for room where
+// OverflowBlock says so.
+func (tc *topicCore) offerAll(ctx context.Context, m Message, wait *syncWait, readers []*subLane, pos uint64, queues []*subQueue) error {
 	if len(readers) == 0 && len(queues) == 0 {
 		tc.noSubscribers.Add(1)
 		return nil

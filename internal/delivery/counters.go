@@ -12,6 +12,7 @@ type Counters struct {
 	_                                      [64]byte
 	Enqueued, Filtered                     atomic.Uint64 // publishers
 	QueueFull, Evicted, Rejected, Canceled atomic.Uint64
+	Expired                                atomic.Uint64 // the replay
 	_                                      [64]byte
 	Delivered, Failed, Retried             atomic.Uint64 // workers
 	DeadLettered, Unsubscribed, Shutdown   atomic.Uint64

@@ -76,6 +76,17 @@ func (w *Workers) Wait() {
 	}
 }
 
+// Go runs f on a goroutine of its own that Wait waits for, as it does for
+// the workers. The root starts its subscriptions' replays with it, while
+// no Wait can have begun.
+func (w *Workers) Go(f func()) {
+	w.running.Add(1)
+	go func() {
+		defer w.running.Done()
+		f()
+	}()
+}
+
 // idleTimer returns a timer that runs a lane's idle check every time it
 // fires, counted, so that Wait waits for it.
 func (w *Workers) idleTimer(check func()) *time.Timer {
