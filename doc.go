@@ -80,6 +80,18 @@
 // return snapshots of the counters. Each snapshot prints as a one-line
 // summary, and WriteStatsTable writes a table with a row per subscription.
 //
+// # Retention and replay
+//
+// A topic made WithRetention keeps its last events, bounded by a count and
+// optionally an age. Topic.Retained and Topic.RetainedBetween read them back
+// by sequence or by time while publishers run. A subscription made
+// WithStart(FromOldest()), FromSequence or FromTime first gets the retained
+// events from there, then every live one: the hand-off misses nothing and
+// repeats nothing. Subscription.Live tells when it has caught up, and
+// DeliveryInfo.Replayed tells a handler which events came from the
+// retention. A start before the oldest retained event fails with
+// ErrNotRetained rather than skipping.
+//
 // # Across processes
 //
 // With WithTransport the same API runs over a message broker: Publish
@@ -116,6 +128,12 @@
 //     briefly every few tens of milliseconds, to end a worker that stayed
 //     parked; Close waits for the runs in progress, and later ones do
 //     nothing.
+//   - Replays. A subscription started in the past (WithStart) has one
+//     goroutine that offers it the retained events, as a publisher would,
+//     and calls its filter and ordering key function; it ends once the
+//     subscription has caught up and gets live events, or when the
+//     subscription stops or the bus closes. Done is closed after it has
+//     ended; Close waits for it.
 //   - With a transport, each subscription's broker consumer runs goroutines
 //     of the transport's (see Transport), which call the filters and
 //     ordering key functions; they end when the subscription stops or the

@@ -16,8 +16,12 @@
 //   - audit-log records every message with its event ID.
 //
 // The chat service subscribes to "ai.reply.generated" to show the replies
-// in the transcript. At the end the program closes the bus and prints the
-// delivery stats.
+// in the transcript. "message.sent" keeps its last messages (WithRetention),
+// so that once the script has played, a transcript subscriber that joins
+// late replays the whole conversation from the oldest message
+// (WithStart(FromOldest())) and then follows it live: the agent's closing
+// message reaches it as a live event. At the end the program closes the bus
+// and prints the delivery stats.
 //
 // Run it with:
 //
@@ -115,6 +119,9 @@ func run(ctx context.Context, w io.Writer) error {
 	if err == nil {
 		err = app.play(ctx, w)
 	}
+	if err == nil {
+		err = app.joinLate(ctx, w)
+	}
 
 	// Close even after an error, so that no goroutine outlives run.
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
@@ -164,7 +171,10 @@ func newChat(bus *eventbus.Bus) (*chat, error) {
 		deadLetters:  make(chan eventbus.FailedDelivery, len(script)),
 	}
 	var err error
-	if c.sent, err = eventbus.NewTopic[MessageSent](bus, topicMessageSent); err != nil {
+	// The topic keeps its last 1,000 messages, for subscribers that join
+	// late to catch up.
+	retention := eventbus.WithRetention(eventbus.Retention{MaxEvents: 1000, MaxAge: 24 * time.Hour})
+	if c.sent, err = eventbus.NewTopic[MessageSent](bus, topicMessageSent, retention); err != nil {
 		return nil, err
 	}
 	if c.replies, err = eventbus.NewTopic[AIReplyGenerated](bus, topicAIReply); err != nil {
@@ -310,6 +320,51 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 			cancel()
 			return fmt.Errorf("message %d: no AI reply: %w", i+1, wait.Err())
 		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// closing is the message an agent sends after the late subscriber joined.
+var closing = MessageSent{ConversationID: "conv-1002", From: "maria", FromAgent: true, Text: "Glad it's sorted, Bob. Closing this chat."}
+
+// transcriptLine is a message as the late transcript subscriber saw it.
+type transcriptLine struct {
+	sequence uint64
+	replayed bool
+	message  MessageSent
+}
+
+// joinLate subscribes a transcript writer after the script has played: it
+// starts from the oldest retained message, so it replays the conversation,
+// and once it has caught up it gets the next message live.
+func (c *chat) joinLate(ctx context.Context, w io.Writer) error {
+	lines := make(chan transcriptLine, len(script)+1)
+	sub, err := c.sent.Subscribe("transcript", func(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+		d, _ := eventbus.DeliveryFromContext(ctx)
+		lines <- transcriptLine{sequence: e.Sequence, replayed: d.Replayed, message: e.Payload}
+		return nil
+	}, eventbus.WithStart(eventbus.FromOldest()))
+	if err != nil {
+		return err
+	}
+	c.subs = append(c.subs, sub)
+	select {
+	case <-sub.Live():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := c.sent.PublishSync(ctx, closing); err != nil {
+		return fmt.Errorf("closing message: %w", err)
+	}
+	fmt.Fprintln(w, "A transcript writer joins late and replays the conversation:")
+	for range len(script) + 1 {
+		l := <-lines // PublishSync returned: every line is there
+		how := "live"
+		if l.replayed {
+			how = "replayed"
+		}
+		fmt.Fprintf(w, "  #%-2d %-8s [%s] %s: %s\n", l.sequence, how, l.message.ConversationID, l.message.From, l.message.Text)
 	}
 	fmt.Fprintln(w)
 	return nil

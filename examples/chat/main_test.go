@@ -63,6 +63,16 @@ func TestRunPlaysTheWholeScript(t *testing.T) {
 	assert.Contains(t, text, `dead letter from ai-responder after 1 attempt: ai-responder cannot read attachment "statement.pdf"`)
 	assert.Contains(t, text, "Bus closed: every queued event was handled")
 
+	// The late transcript writer replays the script in order, then gets
+	// the closing message live.
+	replayed := regexp.MustCompile(`(?m)^  #(\d+) +replayed \[(\S+)\] (\S+): (.*)$`).FindAllStringSubmatch(text, -1)
+	require.Len(t, replayed, len(script), "every scripted message replayed")
+	for i, r := range replayed {
+		assert.Equal(t, strconv.Itoa(i+1), r[1], "replayed in sequence order")
+		assert.Equal(t, []string{script[i].ConversationID, script[i].From, script[i].Text}, r[2:])
+	}
+	assert.Contains(t, text, "  #10 live     [conv-1002] maria: "+closing.Text+"\n")
+
 	// The stats end the output: the table of eventbus.WriteStatsTable, one
 	// row per subscription, all counts known in advance.
 	i := strings.Index(text, "Delivery stats\n")
@@ -72,12 +82,13 @@ func TestRunPlaysTheWholeScript(t *testing.T) {
 		"TOPIC               SUBSCRIBER    ENQUEUED  DELIVERED  FAILED  RETRIED  DEAD-LETTERED  DROPPED  PENDING\n"+
 		"ai.reply.generated  chat-service  6         6          0       0        0              0        0\n"+
 		"deadletter          ops-inbox     1         1          0       0        0              0        0\n"+
-		"message.sent        ai-responder  9         8          0       0        1              0        0\n"+
-		"message.sent        analytics     9         9          0       0        0              0        0\n"+
-		"message.sent        audit-log     9         9          0       0        0              0        0\n"+
-		"message.sent        notification  9         9          0       2        0              0        0\n"+
-		"TOTAL                             43        42         0       2        1              0        0\n"+
-		"Published 16 events on 3 topics.\n",
+		"message.sent        ai-responder  10        9          0       0        1              0        0\n"+
+		"message.sent        analytics     10        10         0       0        0              0        0\n"+
+		"message.sent        audit-log     10        10         0       0        0              0        0\n"+
+		"message.sent        notification  10        10         0       2        0              0        0\n"+
+		"message.sent        transcript    10        10         0       0        0              0        0\n"+
+		"TOTAL                             57        56         0       2        1              0        0\n"+
+		"Published 17 events on 3 topics.\n",
 		text[i:])
 }
 
