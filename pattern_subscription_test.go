@@ -384,3 +384,99 @@ func TestSubscribePatternOverATransportThatCannot(t *testing.T) {
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	assert.Contains(t, err.Error(), "cannot consume a pattern")
 }
+
+// patternTransport is a recordingTransport that also consumes patterns,
+// handing the consumer over to the test, which plays the broker.
+type patternTransport struct {
+	*recordingTransport
+	patterns chan *fakePatternConsumer
+}
+
+type fakePatternConsumer struct {
+	*fakeConsumer
+	deliver func(context.Context, string, InboundMessage)
+}
+
+func (p *patternTransport) SubscribePattern(_ context.Context, c ConsumerConfig, deliver func(context.Context, string, InboundMessage)) (Consumer, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	fc := &fakePatternConsumer{
+		fakeConsumer: &fakeConsumer{config: c, ctx: ctx, cancel: cancel, done: make(chan struct{})},
+		deliver:      deliver,
+	}
+	p.patterns <- fc
+	return fc, nil
+}
+
+func encodeFor[T any](t testing.TB, topic string, payload T) []byte {
+	t.Helper()
+	e := &Event[T]{Payload: payload}
+	e.Topic = topic
+	e.ID = newIDGenerator().next(newIDGenerator().now())
+	data, err := EncodeCloudEvent(e, DefaultSource, nil)
+	require.NoError(t, err)
+	return data
+}
+
+func TestSubscribePatternOverAPatternTransport(t *testing.T) {
+	pt := &patternTransport{recordingTransport: newRecordingTransport(), patterns: make(chan *fakePatternConsumer, 1)}
+	b := newBus(t, WithTransport(pt))
+	mustTopic[string](t, b, "msg.text")
+	h, got := collect()
+	ps := mustSubscribePattern(t, b, "msg.*", "reader", h)
+	mustTopic[int](t, b, "msg.count")
+	dl := mustTopic[FailedDelivery](t, b, DefaultDeadLetterTopic)
+	_, err := b.SubscribePattern("msg.*", "other", h, WithOverflow(OverflowDropNewest))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+
+	fc := recv(t, pt.patterns, "pattern consumer")
+	assert.Equal(t, "msg.*", fc.config.Topic)
+	assert.Equal(t, "reader", fc.config.Group)
+
+	text := newFakeMessage(encodeFor(t, "msg.text", "hello"), 1)
+	fc.deliver(fc.ctx, "msg.text", text)
+	count := newFakeMessage(encodeFor(t, "msg.count", 3), 1)
+	fc.deliver(fc.ctx, "msg.count", count)
+	assert.Equal(t, "ack", text.waitSettled(t))
+	assert.Equal(t, "ack", count.waitSettled(t))
+	events := recvN(t, got, 2, "decoded events")
+	assert.ElementsMatch(t, []seen{{"msg.text", "hello"}, {"msg.count", 3}}, events)
+
+	// A topic this process does not know, and an event that claims another
+	// topic than the one it was delivered as, are dead-lettered.
+	unknown := newFakeMessage(encodeFor(t, "msg.unknown", 1), 1)
+	fc.deliver(fc.ctx, "msg.unknown", unknown)
+	assert.Equal(t, "ack", unknown.waitSettled(t))
+	liar := newFakeMessage(encodeFor(t, "msg.other", 1), 1)
+	fc.deliver(fc.ctx, "msg.count", liar)
+	assert.Equal(t, "ack", liar.waitSettled(t))
+	var dlTopics []string
+	for _, m := range pt.sent() {
+		if m.Topic == DefaultDeadLetterTopic {
+			fd, err := DecodeCloudEvent[FailedDelivery](m.Data, nil)
+			require.NoError(t, err)
+			dlTopics = append(dlTopics, fd.Payload.Envelope.Topic)
+			assert.NotEmpty(t, fd.Payload.Data)
+		}
+	}
+	assert.Equal(t, []string{"msg.unknown", "msg.count"}, dlTopics)
+	assert.Empty(t, dl.Stats().Subscribers)
+
+	ps.Unsubscribe()
+	waitClosed(t, fc.Done(), "consumer stopped")
+	waitClosed(t, ps.Done(), "done")
+	st := ps.Stats()
+	assert.Equal(t, uint64(2), st.Delivered)
+	assert.Equal(t, uint64(1), st.DeadLettered, "the mislabelled event counts for its member")
+	checkAccounting(t, st)
+}
+
+func TestPatternTransportConsumerStopsWithClose(t *testing.T) {
+	pt := &patternTransport{recordingTransport: newRecordingTransport(), patterns: make(chan *fakePatternConsumer, 1)}
+	b := newBus(t, WithTransport(pt))
+	h, _ := collect()
+	ps := mustSubscribePattern(t, b, "none.*", "idle", h)
+	fc := recv(t, pt.patterns, "pattern consumer")
+	closeBus(t, b)
+	waitClosed(t, fc.Done(), "consumer stopped by Close")
+	waitClosed(t, ps.Done(), "done")
+}
