@@ -56,6 +56,8 @@ type Bus struct {
 	idle chan struct{}
 	// workers owns the goroutines of every subscription's lanes.
 	workers *delivery.Workers
+	// patterns holds the live pattern subscriptions.
+	patterns patternRegistry
 }
 
 // New returns a new bus configured by opts.
@@ -260,6 +262,7 @@ func (b *Bus) Close(ctx context.Context) error {
 }
 
 func (b *Bus) shutdown(ctx context.Context) error {
+	b.patterns.busClosing()
 	if b.transport != nil {
 		// The broker keeps what was not fetched yet for the next consumer:
 		// drain only what reached this process.
@@ -344,6 +347,7 @@ func (b *Bus) shutdown(ctx context.Context) error {
 // of the bus has ended, once subs, every subscription left, have stopped.
 func (b *Bus) waitGoroutines(subs []*Subscription) {
 	b.workers.Wait()
+	b.patterns.waitConsumers()
 	for _, s := range subs {
 		if s.consumer.Load() != nil {
 			<-s.done // the broker's consumer may outlive the lanes briefly

@@ -59,6 +59,19 @@
 // OverflowDropOldest), or Publish reports ErrQueueFull for that subscriber
 // (OverflowFail). Other subscribers get the event in every case.
 //
+// # Pattern subscriptions
+//
+// Bus.SubscribePattern subscribes one handler to every topic whose name
+// matches a pattern ("message.*": '*' matches one token; "chat.>": '>'
+// matches one or more trailing tokens; see ValidatePattern), including
+// topics created later. The handler gets each event as a Message, its
+// payload boxed in an any, so the matching topics may carry different
+// payload types. Each matching topic gets a member subscription of its
+// own, so events keep their order per topic, as for a plain subscriber,
+// and have no order across topics. Over a transport, the transport must
+// implement PatternTransport, or SubscribePattern returns an error matching
+// errors.ErrUnsupported.
+//
 // # Middleware
 //
 // Handlers run inside a chain of Middleware: the bus-level chain

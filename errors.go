@@ -21,6 +21,10 @@ var (
 	// dot-separated sequence of tokens of ASCII letters, digits, '-' and '_'.
 	ErrInvalidTopic = errors.New("eventbus: invalid topic name")
 
+	// ErrInvalidPattern is returned for a topic pattern that
+	// ValidatePattern rejects.
+	ErrInvalidPattern = errors.New("eventbus: invalid topic pattern")
+
 	// ErrInvalidSubscriber is returned for a subscriber name that is empty,
 	// too long, or has characters other than ASCII letters, digits, '-' and '_'.
 	ErrInvalidSubscriber = errors.New("eventbus: invalid subscriber name")

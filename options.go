@@ -292,6 +292,10 @@ func WithSubscriptionMiddleware(mw ...Middleware) SubscribeOption {
 }
 
 func checkOptionType[T any](c *subscribeConfig, what string) error {
+	if c.payloadType == nil {
+		return fmt.Errorf("%w: %s for payload type %s on a pattern subscription, whose topics may carry any payload type (use WithMessageFilter or WithMessageKeyFunc)",
+			ErrInvalidOption, what, reflect.TypeFor[T]())
+	}
 	if want := reflect.TypeFor[T](); c.payloadType != want {
 		return fmt.Errorf("%w: %s is for payload type %s, the topic carries %s", ErrInvalidOption, what, want, c.payloadType)
 	}

@@ -10,24 +10,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// seen is what a replay test's handler records of one delivery.
-type seen struct {
+// replaySeen is what a replay test's handler records of one delivery.
+type replaySeen struct {
 	seq      uint64
 	payload  int
 	replayed bool
 }
 
 // recorder returns a handler that sends what it sees on the channel.
-func recorder() (Handler[int], <-chan seen) {
-	ch := make(chan seen, 4096)
+func recorder() (Handler[int], <-chan replaySeen) {
+	ch := make(chan replaySeen, 4096)
 	return func(ctx context.Context, e *Event[int]) error {
 		info, _ := DeliveryFromContext(ctx)
-		ch <- seen{seq: e.Sequence, payload: e.Payload, replayed: info.Replayed}
+		ch <- replaySeen{seq: e.Sequence, payload: e.Payload, replayed: info.Replayed}
 		return nil
 	}, ch
 }
 
-func seqsOf(ss []seen) []uint64 {
+func seqsOf(ss []replaySeen) []uint64 {
 	out := make([]uint64, len(ss))
 	for i, s := range ss {
 		out[i] = s.seq
@@ -53,7 +53,7 @@ func TestReplayFromEachStartThenLive(t *testing.T) {
 		"time":     {FromTime(sixth.Time), 0}, // the first event at that time
 		"newest":   {FromSequence(11), 11},
 	}
-	handlers := map[string]<-chan seen{}
+	handlers := map[string]<-chan replaySeen{}
 	for name, st := range starts {
 		h, ch := recorder()
 		mustSubscribe(t, tp, name, h, WithStart(st.start))

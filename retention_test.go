@@ -28,8 +28,8 @@ func publishN(t testing.TB, tp *Topic[int], from, to int) {
 	}
 }
 
-// collect runs seq and returns the sequences of its events and its errors.
-func collect[T any](seq func(func(*Event[T], error) bool)) (seqs []uint64, errs []error) {
+// collectRetained runs seq and returns the sequences of its events and its errors.
+func collectRetained[T any](seq func(func(*Event[T], error) bool)) (seqs []uint64, errs []error) {
 	for e, err := range seq {
 		if err != nil {
 			errs = append(errs, err)
@@ -61,12 +61,12 @@ func TestRetentionKeepsTheLastMaxEvents(t *testing.T) {
 	assert.Equal(t, 5, tp.Stats().Retained)
 	assert.Contains(t, tp.Stats().String(), ", 5 retained")
 
-	seqs, errs := collect(tp.Retained(oldest, math.MaxUint64))
+	seqs, errs := collectRetained(tp.Retained(oldest, math.MaxUint64))
 	assert.Equal(t, seqRange(8, 12), seqs)
 	assert.Empty(t, errs)
 
 	// Asking for discarded history says so, then goes on with what is left.
-	seqs, errs = collect(tp.Retained(3, 9))
+	seqs, errs = collectRetained(tp.Retained(3, 9))
 	assert.Equal(t, seqRange(8, 9), seqs)
 	require.Len(t, errs, 1)
 	var nre *NotRetainedError
@@ -118,7 +118,7 @@ func TestRetainedBetweenTimes(t *testing.T) {
 		require.NoError(t, err)
 		events[e.Sequence] = e
 	}
-	seqs, errs := collect(tp.RetainedBetween(events[2].Time, events[4].Time))
+	seqs, errs := collectRetained(tp.RetainedBetween(events[2].Time, events[4].Time))
 	assert.Empty(t, errs)
 	// Events 1 to 4 may share a clock reading: the range is by time.
 	for _, s := range seqs {
@@ -127,12 +127,12 @@ func TestRetainedBetweenTimes(t *testing.T) {
 	}
 	assert.Contains(t, seqs, uint64(2))
 	assert.NotContains(t, seqs, uint64(4))
-	seqs, errs = collect(tp.RetainedBetween(events[1].Time, events[4].Time.Add(time.Nanosecond)))
+	seqs, errs = collectRetained(tp.RetainedBetween(events[1].Time, events[4].Time.Add(time.Nanosecond)))
 	assert.Empty(t, errs)
 	assert.Equal(t, seqRange(1, 4), seqs)
 
 	publishN(t, tp, 5, 6) // discards 1 and 2
-	seqs, errs = collect(tp.RetainedBetween(events[1].Time, events[4].Time.Add(time.Nanosecond)))
+	seqs, errs = collectRetained(tp.RetainedBetween(events[1].Time, events[4].Time.Add(time.Nanosecond)))
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrNotRetained)
 	assert.Equal(t, seqRange(3, 4), seqs)
@@ -180,7 +180,7 @@ func TestRetentionOptions(t *testing.T) {
 	plain := mustTopic[int](t, b, "orders.shipped")
 	_, err = NewTopic[int](b, "orders.shipped", WithRetention(Retention{MaxEvents: 10}))
 	assert.ErrorIs(t, err, ErrInvalidOption, "a topic made without retention")
-	seqs, _ := collect(plain.Retained(1, math.MaxUint64))
+	seqs, _ := collectRetained(plain.Retained(1, math.MaxUint64))
 	assert.Empty(t, seqs)
 
 	remote := newBus(t, WithTransport(newRecordingTransport()))

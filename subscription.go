@@ -103,10 +103,41 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	}
 
 	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
+	s := newSubscription(tc, name, chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)), cfg)
+	asRing := ringEligible(cfg, remote)
+	var replay, release func()
+	if !cfg.start.IsZero() && !remote {
+		var err error
+		if replay, release, err = s.startReplay(cfg.start, asRing); err != nil {
+			s.cancel()
+			return nil, err
+		}
+	}
+	if err := tc.attach(s, asRing, replay); err != nil {
+		if release != nil {
+			release()
+		}
+		s.cancel()
+		return nil, err
+	}
+	if remote {
+		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		if err := s.startConsumer(cfg.capacity, decode); err != nil {
+			s.stop(delivery.Unsubscribed)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newSubscription returns a subscription of tc named name, running
+// handler (the whole chain), with cfg's queue, filter and ordering key, not
+// yet attached to tc.
+func newSubscription(tc *topicCore, name string, handler MessageHandler, cfg subscribeConfig) *Subscription {
 	s := &Subscription{
 		topic:    tc,
 		name:     name,
-		handler:  chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)),
+		handler:  handler,
 		keyOf:    cfg.keyOf,
 		filter:   cfg.filter,
 		contexts: make([]deliveryContext, cfg.concurrency),
@@ -127,30 +158,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		Deliver:  (*Subscription).deliver,
 		Finished: (*Subscription).retire,
 	})
-	asRing := ringEligible(cfg, remote)
-	var replay, release func()
-	if !cfg.start.IsZero() && !remote {
-		var err error
-		if replay, release, err = s.startReplay(cfg.start, asRing); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	if err := tc.attach(s, asRing, replay); err != nil {
-		if release != nil {
-			release()
-		}
-		cancel()
-		return nil, err
-	}
-	if remote {
-		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
-		if err := s.startConsumer(cfg.capacity, decode); err != nil {
-			s.stop(delivery.Unsubscribed)
-			return nil, err
-		}
-	}
-	return s, nil
+	return s
 }
 
 // ringEligible reports whether a subscription with cfg can read its
@@ -311,11 +319,11 @@ func (s *Subscription) retire() {
 		h.c.Stop()
 		go func() {
 			<-h.c.Done()
-			close(s.done)
+			s.closeDone()
 		}()
 		return
 	}
-	close(s.done)
+	s.closeDone()
 }
 
 // settleDropped ends the bookkeeping of a queued event that will not be

@@ -54,6 +54,11 @@ type topicCore struct {
 func (tc *topicCore) attach(s *Subscription, asRing bool, replay func()) error {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
+	return tc.attachLocked(s, asRing, replay)
+}
+
+// attachLocked is attach for a caller that holds tc.mu.
+func (tc *topicCore) attachLocked(s *Subscription, asRing bool, replay func()) error {
 	if _, taken := tc.byName[s.name]; taken {
 		return fmt.Errorf("%w: %q on topic %q", ErrDuplicateSubscriber, s.name, tc.name)
 	}
@@ -146,6 +151,10 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 		}
 	}
 	want := reflect.TypeFor[T]()
+	// Pattern subscriptions get their member on a new topic before it is
+	// handed out (see patternRegistry).
+	bus.patterns.lockTopics()
+	defer bus.patterns.unlockTopics()
 	bus.mu.Lock()
 	defer bus.mu.Unlock()
 	if bus.stopped.Load() || (bus.closing.Load() && !internal) {
@@ -177,6 +186,7 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 	t := &Topic[T]{core: tc}
 	tc.handle = t
 	bus.topics[name] = tc
+	bus.patterns.topicCreated(tc)
 	return t, nil
 }
 

@@ -111,6 +111,16 @@
 // events published concurrently are stored in whichever order they reach
 // the server. OutgoingMessage.Key is not sent to the server.
 //
+// # Pattern subscriptions
+//
+// The Transport does not implement eventbus.PatternTransport, so
+// eventbus.Bus.SubscribePattern on a bus that uses it returns an error
+// matching errors.ErrUnsupported. Each topic is a stream of its own, and a
+// JetStream consumer reads one stream: a wildcard over topics would take
+// one consumer per matching stream, and finding the streams of topics
+// created later would take polling the server, which the bus does not do
+// behind the caller's back.
+//
 // # Failures
 //
 // The connection that Connect opens reconnects forever, WithReconnectWait
