@@ -13,7 +13,8 @@
 //     ID. It cannot read attachments: such a message fails permanently and
 //     the DeadLetter middleware routes it to the "deadletter" topic, where
 //     an operations inbox picks it up;
-//   - audit-log records every message with its event ID.
+//   - audit-log records every event of every topic with its event ID: it
+//     subscribes to the pattern ">", which matches every topic name.
 //
 // The chat service subscribes to "ai.reply.generated" to show the replies
 // in the transcript. "message.sent" keeps its last messages (WithRetention),
@@ -148,6 +149,7 @@ type chat struct {
 	gateway   *pushGateway
 	analytics *analytics
 	audit     *auditLog
+	auditSub  *eventbus.PatternSubscription
 	notes     *lineBuffer // what the notification handler did, per message
 
 	shownReplies chan shownReply              // from the chat service's own subscriber
@@ -185,6 +187,10 @@ func newChat(bus *eventbus.Bus) (*chat, error) {
 		return nil, err
 	}
 
+	// The audit log follows every topic, including those created later.
+	if c.auditSub, err = bus.SubscribePattern(">", "audit-log", c.audit.handle); err != nil {
+		return nil, err
+	}
 	subscribe := func(sub *eventbus.Subscription, err error) error {
 		if err == nil {
 			c.subs = append(c.subs, sub)
@@ -199,7 +205,6 @@ func newChat(bus *eventbus.Bus) (*chat, error) {
 		subscribe(c.sent.Subscribe("ai-responder", c.respond,
 			eventbus.WithConcurrency(2),
 			eventbus.WithKeyFunc(func(e *eventbus.Event[MessageSent]) string { return e.Payload.ConversationID }))),
-		subscribe(c.sent.Subscribe("audit-log", c.audit.handle)),
 		subscribe(c.replies.Subscribe("chat-service", c.showReply)),
 		subscribe(dead.Subscribe("ops-inbox", c.inbox)),
 	)
@@ -278,8 +283,8 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 		if err := c.sent.PublishSync(ctx, m); err != nil && !errors.Is(err, eventbus.ErrDeadLettered) {
 			return fmt.Errorf("message %d: %w", i+1, err)
 		}
-		rec, ok := c.audit.last()
-		if !ok || rec.payload != m {
+		rec, ok := c.audit.last(topicMessageSent)
+		if !ok || rec.payload != any(m) {
 			return fmt.Errorf("message %d: not in the audit log", i+1)
 		}
 
@@ -398,6 +403,7 @@ func (c *chat) printStats(w io.Writer, bus eventbus.BusStats) error {
 	for _, s := range c.subs {
 		rows = append(rows, s.Stats())
 	}
+	rows = append(rows, c.auditSub.StatsByTopic()...)
 	fmt.Fprintln(w, "Delivery stats")
 	return eventbus.WriteStatsTable(w, rows, bus)
 }
@@ -484,31 +490,39 @@ type auditLog struct {
 }
 
 type auditRecord struct {
+	topic         string
 	id            string
 	sequence      uint64
 	correlationID string
-	payload       MessageSent
+	payload       any
 }
 
-func (l *auditLog) handle(ctx context.Context, e *eventbus.Event[MessageSent]) error {
+// handle records an event of any topic: the pattern subscription hands it
+// over as a Message, its envelope and its payload boxed in an any.
+func (l *auditLog) handle(ctx context.Context, m eventbus.Message) error {
+	e := m.EventEnvelope()
 	l.mu.Lock()
 	l.records = append(l.records, auditRecord{
+		topic:         e.Topic,
 		id:            e.ID.String(),
 		sequence:      e.Sequence,
 		correlationID: e.CorrelationID,
-		payload:       e.Payload,
+		payload:       m.AnyPayload(),
 	})
 	l.mu.Unlock()
 	return nil
 }
 
-func (l *auditLog) last() (auditRecord, bool) {
+// last returns the newest record of topic.
+func (l *auditLog) last(topic string) (auditRecord, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.records) == 0 {
-		return auditRecord{}, false
+	for i := len(l.records) - 1; i >= 0; i-- {
+		if l.records[i].topic == topic {
+			return l.records[i], true
+		}
 	}
-	return l.records[len(l.records)-1], true
+	return auditRecord{}, false
 }
 
 func (l *auditLog) len() int {

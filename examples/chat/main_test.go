@@ -62,6 +62,9 @@ func TestRunPlaysTheWholeScript(t *testing.T) {
 	assert.Contains(t, text, "alerted on attempt 3")
 	assert.Contains(t, text, `dead letter from ai-responder after 1 attempt: ai-responder cannot read attachment "statement.pdf"`)
 	assert.Contains(t, text, "Bus closed: every queued event was handled")
+	// The audit log's pattern ">" matched all three topics: 10 messages,
+	// 6 replies, 1 dead letter.
+	assert.Contains(t, text, "Audit log: 17 entries\n")
 
 	// The late transcript writer replays the script in order, then gets
 	// the closing message live.
@@ -80,14 +83,16 @@ func TestRunPlaysTheWholeScript(t *testing.T) {
 	assert.Equal(t, ""+
 		"Delivery stats\n"+
 		"TOPIC               SUBSCRIBER    ENQUEUED  DELIVERED  FAILED  RETRIED  DEAD-LETTERED  DROPPED  PENDING\n"+
+		"ai.reply.generated  audit-log     6         6          0       0        0              0        0\n"+
 		"ai.reply.generated  chat-service  6         6          0       0        0              0        0\n"+
+		"deadletter          audit-log     1         1          0       0        0              0        0\n"+
 		"deadletter          ops-inbox     1         1          0       0        0              0        0\n"+
 		"message.sent        ai-responder  10        9          0       0        1              0        0\n"+
 		"message.sent        analytics     10        10         0       0        0              0        0\n"+
 		"message.sent        audit-log     10        10         0       0        0              0        0\n"+
 		"message.sent        notification  10        10         0       2        0              0        0\n"+
 		"message.sent        transcript    10        10         0       0        0              0        0\n"+
-		"TOTAL                             57        56         0       2        1              0        0\n"+
+		"TOTAL                             64        63         0       2        1              0        0\n"+
 		"Published 17 events on 3 topics.\n",
 		text[i:])
 }
