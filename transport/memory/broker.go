@@ -19,10 +19,10 @@ import (
 const defaultAckTimeout = 30 * time.Second
 
 // Broker is an in-process stand-in for a message broker with durable
-// consumer groups. It implements [eventbus.Transport] without any network or
-// disk, so that tests and single-process programs can run a bus over a
-// transport, and several buses sharing one Broker behave like several
-// processes sharing one broker.
+// consumer groups. It implements [eventbus.ReplayTransport] without any
+// network or disk, so that tests and single-process programs can run a bus
+// over a transport, and several buses sharing one Broker behave like
+// several processes sharing one broker.
 //
 // It keeps everything in memory, and nothing survives the process. Each
 // consumer group's backlog is unbounded: a group whose consumers are stopped
