@@ -19,7 +19,9 @@ import (
 // that is once the broker has stored it. Each subscription becomes a
 // consumer of the broker: every subscriber name is a durable consumer group
 // that gets every event of the topic, and the subscriptions of one name in
-// several processes share its events. Delivery is at least once: an event
+// several processes share its events. A new group begins with the events
+// published after Subscribe returns, or, over a ReplayTransport, where
+// WithStart says. Delivery is at least once: an event
 // whose handler chain fails, or that was in flight when a process stopped,
 // is delivered again.
 //
