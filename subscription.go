@@ -122,7 +122,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	}
 	if remote {
 		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
-		if err := s.startConsumer(cfg.capacity, decode); err != nil {
+		if err := s.startConsumer(cfg.capacity, cfg.start, decode); err != nil {
 			s.stop(delivery.Unsubscribed)
 			return nil, err
 		}

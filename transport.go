@@ -19,7 +19,9 @@ import (
 // that is once the broker has stored it. Each subscription becomes a
 // consumer of the broker: every subscriber name is a durable consumer group
 // that gets every event of the topic, and the subscriptions of one name in
-// several processes share its events. Delivery is at least once: an event
+// several processes share its events. A new group begins with the events
+// published after Subscribe returns, or, over a ReplayTransport, where
+// WithStart says. Delivery is at least once: an event
 // whose handler chain fails, or that was in flight when a process stopped,
 // is delivered again.
 //
@@ -105,12 +107,28 @@ type ConsumerConfig struct {
 // [ErrNotRetained] (a *NotRetainedError) when the start lies before the
 // oldest message it keeps, and hand the new group every message from the
 // start on, then the live ones, with no gap and no duplicate but for
-// redeliveries. The conformance suite runs its replay cases on every
-// ReplayTransport.
+// redeliveries. Whether a group exists already is decided by the broker at
+// Subscribe: the start of a group that exists is ignored, and so is its
+// history. The InboundMessages it delivers implement Positioned. The
+// conformance suite runs its replay cases on every ReplayTransport.
+//
+// A position is the broker's, not the bus's: each process numbers the
+// events it publishes itself (Envelope.Sequence), so those numbers say
+// nothing across processes, while the broker numbers every message of a
+// topic once, in the order it stored them, whoever published them.
 type ReplayTransport interface {
 	Transport
 	// SupportsReplay says that the transport honours ConsumerConfig.Start.
 	SupportsReplay()
+}
+
+// Positioned is implemented by the InboundMessages of a ReplayTransport.
+// Position returns the broker's position of the message on its topic: the
+// position FromSequence takes to start a new group at this message. The
+// positions of a topic's messages grow in the order the broker stored
+// them; a redelivery has the position of the first delivery.
+type Positioned interface {
+	Position() uint64
 }
 
 // InboundMessage is one delivery of an encoded event by the broker.

@@ -31,10 +31,17 @@ func sendThroughTransport[T any](ctx context.Context, tc *topicCore, e *Event[T]
 type consumerHandle struct{ c Consumer }
 
 // startConsumer subscribes s, a subscription of a bus with a transport, to
-// its topic on the broker. capacity bounds the messages the broker hands
-// over before the bus settles them.
-func (s *Subscription) startConsumer(capacity int, decode func(data []byte) (Message, error)) error {
+// its topic on the broker, as a group that begins at start if the broker
+// creates it now. capacity bounds the messages the broker hands over before
+// the bus settles them. A non-zero start needs a ReplayTransport: with
+// another Transport it fails with an error matching errors.ErrUnsupported.
+// The transport's error, such as a *NotRetainedError, stays matchable
+// through the ErrTransport that wraps it.
+func (s *Subscription) startConsumer(capacity int, start Start, decode func(data []byte) (Message, error)) error {
 	b := s.topic.bus
+	if err := checkReplay(b.transport, start); err != nil {
+		return fmt.Errorf("eventbus: subscribe %q to topic %q: %w", s.name, s.topic.name, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	c, err := b.transport.Subscribe(ctx, ConsumerConfig{
@@ -42,6 +49,7 @@ func (s *Subscription) startConsumer(capacity int, decode func(data []byte) (Mes
 		Group:         s.name,
 		MaxDeliveries: b.redelivery.MaxAttempts,
 		MaxInFlight:   capacity,
+		Start:         start,
 	}, func(ctx context.Context, im InboundMessage) { s.deliverInbound(ctx, im, decode) })
 	if err != nil {
 		return fmt.Errorf("%w: subscribe %q to topic %q: %w", ErrTransport, s.name, s.topic.name, err)
@@ -51,6 +59,18 @@ func (s *Subscription) startConsumer(capacity int, decode func(data []byte) (Mes
 		c.Stop() // Close or Unsubscribe came first and could not stop it
 	}
 	return nil
+}
+
+// checkReplay reports, with an error matching errors.ErrUnsupported, a
+// start in the past asked of a transport that cannot replay.
+func checkReplay(tr Transport, start Start) error {
+	if start.IsZero() {
+		return nil
+	}
+	if _, ok := tr.(ReplayTransport); ok {
+		return nil
+	}
+	return fmt.Errorf("start at %s: transport %T does not implement ReplayTransport: %w", start, tr, errors.ErrUnsupported)
 }
 
 // stopConsumer makes the broker hand s no more messages.

@@ -15,7 +15,11 @@
 // handler error, dead-lettering after the maximum number of deliveries and
 // of a message that does not decode, no loss across a broker restart in the
 // middle of a stream, ctx cancellation, Close draining in-flight work, and no
-// goroutine left behind.
+// goroutine left behind. For a transport that implements
+// eventbus.ReplayTransport it also checks replay (see Harness.Discard):
+// new groups that start at the oldest event, at a broker position or at a
+// time, the hand-off from the past to the live events while a publisher
+// runs, and the error for a start before the oldest event kept.
 //
 // It uses only the standard library, so that adapters import it cheaply. Its subtests run one after another on the
 // broker the harness provides; each uses topics of its own, so a broker that
@@ -50,6 +54,13 @@ type Harness struct {
 	Restart func(t *testing.T)
 	// Timeout bounds each wait for an event. Zero means 20 seconds.
 	Timeout time.Duration
+	// Discard makes the broker drop the messages of the topic at positions
+	// below before (the broker's positions, see eventbus.Positioned), and
+	// no other, as its retention limits would once they are old enough.
+	// It is required when Connect's transports implement
+	// eventbus.ReplayTransport: the suite uses it to check that a start
+	// before the oldest message kept fails.
+	Discard func(t *testing.T, topic string, before uint64)
 	// ServerPackages lists import paths of a broker that runs inside the
 	// test process (an embedded server): when the suite checks that closing
 	// the buses and transports left no goroutine behind, goroutines whose
@@ -66,10 +77,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Timeout <= 0 {
 		h.Timeout = 20 * time.Second
 	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s *suite)
-	}{
+	tests := []conformanceTest{
 		{"RoundTrip", testRoundTrip},
 		{"FanOutToNames", testFanOutToNames},
 		{"CompetingConsumers", testCompetingConsumers},
@@ -82,12 +90,19 @@ func Run(t *testing.T, h Harness) {
 		{"CloseDrainsInFlight", testCloseDrainsInFlight},
 		{"NoLeakedGoroutines", testNoLeakedGoroutines},
 	}
+	tests = append(tests, replayTests(t, h)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &suite{h: h}
 			tt.run(t, s)
 		})
 	}
+}
+
+// conformanceTest is one subtest of Run.
+type conformanceTest struct {
+	name string
+	run  func(t *testing.T, s *suite)
 }
 
 // Payload is the payload of the suite's events.

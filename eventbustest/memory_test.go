@@ -22,5 +22,6 @@ func TestMemoryBroker(t *testing.T) {
 		// would; closing a connection is a no-op.
 		Connect: func(*testing.T) (eventbus.Transport, func()) { return broker, func() {} },
 		Restart: func(*testing.T) { broker.Restart() },
+		Discard: func(_ *testing.T, topic string, before uint64) { broker.DiscardBefore(topic, before) },
 	})
 }

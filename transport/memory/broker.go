@@ -1,6 +1,6 @@
-// Package memory provides Broker, an [eventbus.Transport] that runs inside
-// one process, for tests and for programs that may move to a real broker
-// later.
+// Package memory provides Broker, an [eventbus.ReplayTransport] that runs
+// inside one process, for tests and for programs that may move to a real
+// broker later.
 package memory
 
 import (
@@ -19,22 +19,45 @@ import (
 const defaultAckTimeout = 30 * time.Second
 
 // Broker is an in-process stand-in for a message broker with durable
-// consumer groups. It implements [eventbus.Transport] without any network or
-// disk, so that tests and single-process programs can run a bus over a
-// transport, and several buses sharing one Broker behave like several
-// processes sharing one broker.
+// consumer groups. It implements [eventbus.ReplayTransport] without any
+// network or disk, so that tests and single-process programs can run a bus
+// over a transport, and several buses sharing one Broker behave like
+// several processes sharing one broker.
 //
 // It keeps everything in memory, and nothing survives the process. Each
 // consumer group's backlog is unbounded: a group whose consumers are stopped
 // or slow keeps every message published to its topic until they are acked,
 // so a program that publishes faster than it consumes grows without limit.
+// Besides, each topic keeps a history of its last DefaultRetention messages
+// (SetRetention), acknowledged or not, for new groups that start in the
+// past.
 //
 // Semantics, chosen to match a real durable broker:
 //
 //   - A group (ConsumerConfig.Group on a topic) exists once a Subscribe for it
 //     has returned, and outlives its consumers. Publish appends the message
-//     to every group of the topic at that moment; a message published to a
-//     topic without groups is discarded.
+//     to every group of the topic at that moment, and to the topic's
+//     history.
+//   - The broker numbers the messages of each topic 1, 2, 3... in publish
+//     order, across every bus that publishes to it: that position is what
+//     [eventbus.FromSequence] means here, and the deliveries implement
+//     [eventbus.Positioned]. Each message also gets its publish time, for
+//     [eventbus.FromTime].
+//   - A group that Subscribe creates begins where ConsumerConfig.Start says:
+//     with the messages published after Subscribe returns (the zero
+//     Start), or with the messages of the history from the oldest one
+//     (FromOldest), from a position (FromSequence) or from the first
+//     published at or after a time (FromTime), followed by every later
+//     message, none missing and none twice. A position or time beyond the
+//     newest message starts with the first message published at or past
+//     it. A start whose messages are no longer all in the history fails
+//     with a *eventbus.NotRetainedError (matching [eventbus.ErrNotRetained]):
+//     FromSequence before the oldest kept position, FromTime when a
+//     discarded message was published at or after the time. FromOldest
+//     never fails. The Start of a group that exists is ignored: it resumes
+//     where it stopped. The history only serves new groups: discarding a
+//     message from it (SetRetention, DiscardBefore) leaves it in the
+//     backlog of every group that has not acked it.
 //   - Every group gets every message. The consumers of one group compete:
 //     each message is delivered to one of them at a time.
 //   - Within a group, a message with a non-empty Key is not delivered while
@@ -58,24 +81,41 @@ const defaultAckTimeout = 30 * time.Second
 // its lock. Its zero value is not usable; call NewBroker, and Close it once
 // every bus using it is closed.
 type Broker struct {
-	mu     sync.Mutex
-	topics map[string]map[string]*group // topic name -> group name -> group
-	closed bool
+	mu        sync.Mutex
+	topics    map[string]*topicState
+	retention int // messages kept in each topic's history
+	closed    bool
 	// lastToken numbers deliveries so that a settle can tell whether it
 	// refers to a message's current delivery.
 	lastToken uint64
 	wg        sync.WaitGroup // consumer goroutines
 }
 
-var _ eventbus.Transport = (*Broker)(nil)
+var _ eventbus.ReplayTransport = (*Broker)(nil)
 
-// NewBroker returns an empty, running Broker.
+// NewBroker returns an empty, running Broker that keeps the last
+// DefaultRetention messages of each topic.
 func NewBroker() *Broker {
-	return &Broker{topics: make(map[string]map[string]*group)}
+	return &Broker{topics: make(map[string]*topicState), retention: DefaultRetention}
 }
 
-// Publish appends a copy of m to every consumer group of m.Topic and wakes
-// their consumers. It never blocks: the backlog is unbounded. It returns
+// SupportsReplay implements [eventbus.ReplayTransport]: Subscribe honours
+// ConsumerConfig.Start.
+func (b *Broker) SupportsReplay() {}
+
+// topic returns the state of the topic, creating it on first use.
+func (b *Broker) topic(name string) *topicState {
+	ts := b.topics[name]
+	if ts == nil {
+		ts = newTopicState()
+		b.topics[name] = ts
+	}
+	return ts
+}
+
+// Publish gives a copy of m the topic's next position, appends it to the
+// topic's history and to every consumer group of m.Topic, and wakes their
+// consumers. It never blocks: the backlog is unbounded. It returns
 // ctx's error if ctx is already done, an error matching
 // [eventbus.ErrInvalidTopic] for a bad topic name, and
 // [eventbus.ErrBrokerClosed] after Close.
@@ -94,25 +134,32 @@ func (b *Broker) Publish(ctx context.Context, m eventbus.OutgoingMessage) error 
 	if b.closed {
 		return eventbus.ErrBrokerClosed
 	}
-	for _, g := range b.topics[m.Topic] {
-		g.nextSeq++
-		g.add(&message{seq: g.nextSeq, key: m.Key, data: data})
-		g.notify()
+	ts := b.topic(m.Topic)
+	e := ts.append(m.Key, data, time.Now(), b.retention)
+	for _, g := range ts.groups {
+		if g.wants(e) {
+			g.add(&message{seq: e.pos, key: e.key, data: e.data})
+			g.notify()
+		}
 	}
 	return nil
 }
 
 // Subscribe starts a consumer of the group c.Group on c.Topic, creating the
-// group if needed; messages published after it returns reach the group. The
-// consumer calls deliver from a goroutine of its own, one message at a time
-// in group order; deliver's ctx is cancelled by Stop and Close, which wait
-// for the call in progress to return, so deliver must not block past that.
+// group if needed, beginning at c.Start (see Broker); messages published
+// after it returns reach the group. The consumer calls deliver from a
+// goroutine of its own, one message at a time in group order; deliver's
+// ctx is cancelled by Stop and Close, which wait for the call in progress
+// to return, so deliver must not block past that.
 //
 // It returns ctx's error if ctx is already done, an error matching
 // [eventbus.ErrInvalidTopic] or [eventbus.ErrInvalidSubscriber] for bad
 // names, [eventbus.ErrNilHandler] for a nil deliver,
-// [eventbus.ErrInvalidOption] for a negative AckTimeout, and
-// [eventbus.ErrBrokerClosed] after Close.
+// [eventbus.ErrInvalidOption] for a negative AckTimeout or a start at
+// position 0 or at the zero time, a *eventbus.NotRetainedError for a new
+// group whose start is no longer in the history, and
+// [eventbus.ErrBrokerClosed] after Close. A Subscribe that fails creates
+// no group.
 func (b *Broker) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -145,15 +192,20 @@ func (b *Broker) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliv
 	if b.closed {
 		return nil, eventbus.ErrBrokerClosed
 	}
-	groups := b.topics[c.Topic]
-	if groups == nil {
-		groups = make(map[string]*group)
-		b.topics[c.Topic] = groups
-	}
-	g := groups[c.Group]
+	ts := b.topic(c.Topic)
+	g := ts.groups[c.Group]
 	if g == nil {
-		g = newGroup()
-		groups[c.Group] = g
+		idx, minPos, minAt, err := ts.from(c.Topic, c.Start)
+		if err != nil {
+			return nil, err
+		}
+		g = newGroup(minPos, minAt)
+		for _, e := range ts.history[idx:] {
+			if g.wants(e) {
+				g.add(&message{seq: e.pos, key: e.key, data: e.data})
+			}
+		}
+		ts.groups[c.Group] = g
 	}
 	cons.g = g
 	g.consumers[cons] = struct{}{}
@@ -189,8 +241,8 @@ func (b *Broker) Restart() {
 	if b.closed {
 		return
 	}
-	for _, groups := range b.topics {
-		for _, g := range groups {
+	for _, ts := range b.topics {
+		for _, g := range ts.groups {
 			for len(g.inflight) > 0 {
 				g.orphan(heap.Pop(&g.inflight).(*message))
 			}
@@ -208,8 +260,8 @@ func (b *Broker) Close() error {
 	b.mu.Lock()
 	b.closed = true
 	var stopping []*consumer
-	for _, groups := range b.topics {
-		for _, g := range groups {
+	for _, ts := range b.topics {
+		for _, g := range ts.groups {
 			for c := range g.consumers {
 				c.stopped = true
 				delete(g.consumers, c)

@@ -82,6 +82,10 @@ type delivery struct {
 // modified.
 func (d *delivery) Data() []byte { return d.m.data }
 
+// Position implements [eventbus.Positioned]: it returns the message's
+// position on its topic, 1 for the first message published to it.
+func (d *delivery) Position() uint64 { return d.m.seq }
+
 // Deliveries returns how many times the message had been delivered to the
 // group when this delivery was made.
 func (d *delivery) Deliveries() int { return d.deliveries }

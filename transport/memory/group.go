@@ -22,10 +22,11 @@ type GroupStats struct {
 func (b *Broker) Stats(topic, group string) (GroupStats, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	g := b.topics[topic][group]
-	if g == nil {
+	ts := b.topics[topic]
+	if ts == nil || ts.groups[group] == nil {
 		return GroupStats{}, false
 	}
+	g := ts.groups[group]
 	g.advance(time.Now())
 	return GroupStats{
 		Pending:   len(g.ready) + len(g.delayed) + g.waiting,
@@ -43,7 +44,10 @@ type keyQueue struct {
 // group is a durable consumer group. Its fields are guarded by the broker's
 // mutex.
 type group struct {
-	nextSeq   uint64
+	// minPos and minAt hold back the messages published before the
+	// position or time a group that starts in the future begins at.
+	minPos    uint64
+	minAt     time.Time
 	ready     dueHeap // by publish order: ready messages have no due time
 	delayed   dueHeap // by end of delay
 	inflight  dueHeap // by ack deadline
@@ -52,8 +56,14 @@ type group struct {
 	consumers map[*consumer]struct{}
 }
 
-func newGroup() *group {
-	return &group{keys: make(map[string]*keyQueue), consumers: make(map[*consumer]struct{})}
+func newGroup(minPos uint64, minAt time.Time) *group {
+	return &group{minPos: minPos, minAt: minAt, keys: make(map[string]*keyQueue), consumers: make(map[*consumer]struct{})}
+}
+
+// wants reports whether a message of the group's topic is for the group:
+// whether it lies at or past the group's start.
+func (g *group) wants(e *entry) bool {
+	return e.pos >= g.minPos && !e.at.Before(g.minAt)
 }
 
 // add takes in a newly published message.

@@ -17,7 +17,7 @@ const (
 // oldest unacked one is ever ready, delayed or in flight; the others wait
 // in the key's queue, which is what keeps per-key order.
 type message struct {
-	seq        uint64 // publish order within the group
+	seq        uint64 // position on the topic: publish order
 	key        string
 	data       []byte // shared read-only between groups
 	state      state

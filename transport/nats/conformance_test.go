@@ -41,6 +41,9 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		},
+		Discard: func(t *testing.T, topic string, before uint64) {
+			purgeBefore(t, current(), topic, before)
+		},
 		ServerPackages: []string{"github.com/nats-io/nats-server/"},
 		Restart: func(*testing.T) {
 			mu.Lock()

@@ -37,6 +37,7 @@ type consumer struct {
 	deliver func(ctx context.Context, m eventbus.InboundMessage)
 	fetch   int // messages fetched ahead at most
 	jscfg   jetstream.ConsumerConfig
+	start   eventbus.Start // where the group begins if Subscribe creates it
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -54,16 +55,18 @@ func (c *consumer) Stop() { c.cancel() }
 func (c *consumer) Done() <-chan struct{} { return c.done }
 
 // setup makes sure the stream and the durable consumer exist, bounded by ctx.
+// A group that Subscribe creates (refresh false) begins at c.start; one set
+// up again after it vanished begins with new messages.
 func (c *consumer) setup(ctx context.Context, refresh bool) (jetstream.Consumer, error) {
 	stream, err := c.t.ensureStream(ctx, c.topic, refresh)
 	if err != nil {
 		return nil, err
 	}
-	jc, err := c.t.js.CreateOrUpdateConsumer(ctx, stream, c.jscfg)
-	if err != nil {
-		return nil, c.t.requestError(ctx, fmt.Sprintf("create consumer %q on stream %q", c.jscfg.Durable, stream), err)
+	start := c.start
+	if refresh {
+		start = eventbus.Start{}
 	}
-	return jc, nil
+	return c.createOrResume(ctx, stream, start)
 }
 
 // run consumes until ctx is cancelled by Stop or the connection is closed,

@@ -58,10 +58,11 @@
 // ConsumerConfig.MaxDeliveries and acknowledges the last delivery itself),
 // and allows max(WithMaxAckPending, 4 × MaxInFlight) unsettled messages over
 // all its processes. A group created by Subscribe starts with the events
-// published after Subscribe returns; a group that exists already, for
-// example after a restart of the process, resumes where it stopped,
-// including the events published meanwhile. Subscribe updates an existing
-// group's settings to its own. A group stays on the server when its last
+// published after Subscribe returns, unless ConsumerConfig.Start says
+// otherwise (see Replay); a group that exists already, for example after a
+// restart of the process, resumes where it stopped, including the events
+// published meanwhile. Subscribe updates an existing group's settings to
+// its own, except where it delivers from, which the server keeps. A group stays on the server when its last
 // subscription stops, which is what makes it durable: delete it with the
 // NATS tools once a subscriber name is retired.
 //
@@ -98,6 +99,46 @@
 // deliver the message again after delay; Deliveries is the server's
 // delivery count of the message for the group.
 //
+// # Replay
+//
+// Transport is an [eventbus.ReplayTransport]: a group that Subscribe
+// creates can start in the past, with the events the topic's stream still
+// holds (see WithMaxAge and WithMaxBytes for how long that is). A position
+// is the stream sequence, which the server gives each event of the topic
+// as it stores it, 1 for the first, whichever process published it; the
+// deliveries implement [eventbus.Positioned] with it. The bus's own
+// Envelope.Sequence, which each process counts for itself, is not a
+// position here.
+//
+//   - FromOldest creates the consumer with the DeliverAll policy: it starts
+//     with the oldest event the stream holds, and never fails.
+//   - FromSequence(n) uses DeliverByStartSequence: it starts with the event
+//     at sequence n, or, for a sequence beyond the newest, with the event
+//     that will be stored at n.
+//   - FromTime(t) uses DeliverByStartTime: it starts with the first event
+//     stored at or after t by the server's clock, or, for a time after the
+//     newest event, with the next event stored, whatever its time.
+//
+// The server moves a start that lies before the stream's first event up to
+// that event without a word, so Subscribe checks the stream first, and
+// again once it created the group: if the stream no longer holds the
+// events from the start on, it removes the group it created and fails
+// with a *eventbus.NotRetainedError (matching eventbus.ErrNotRetained)
+// whose Oldest is the stream's first sequence (0 if the stream is empty).
+// For FromSequence that is when n is below the first sequence; for
+// FromTime, when the stream has lost events (its first sequence is above
+// 1) and its oldest event, or the newest it lost if it holds none, was
+// stored at or after t, since a lost event may then have been stored at or
+// after t too.
+//
+// The start only applies when Subscribe creates the group. A durable that
+// exists, whatever made it, keeps its deliver policy and where it stands:
+// Subscribe resumes it and ignores Start, even a start the stream no
+// longer holds, so processes of one group may subscribe with different
+// starts. A group that disappears from the server while a subscription
+// runs is set up again for new events only, like one created without a
+// start.
+//
 // # Ordering
 //
 // JetStream keeps a topic's events in the order the server stored them,
@@ -133,6 +174,7 @@
 //
 // Errors wrap the sentinels of this package (ErrInvalidOption, ErrConnect,
 // ErrJetStream, ErrStreamConflict) or of eventbus (ErrInvalidTopic,
-// ErrInvalidSubscriber, ErrBrokerClosed), together with the NATS client's
-// error and ctx's error where they apply.
+// ErrInvalidSubscriber, ErrBrokerClosed, ErrNotRetained through a
+// *eventbus.NotRetainedError), together with the NATS client's error and
+// ctx's error where they apply.
 package nats

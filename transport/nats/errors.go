@@ -8,8 +8,9 @@ import "errors"
 // Publish and Subscribe report invalid names with
 // [github.com/busline/eventbus.ErrInvalidTopic] and
 // [github.com/busline/eventbus.ErrInvalidSubscriber], a closed Transport with
-// [github.com/busline/eventbus.ErrBrokerClosed], and an ended ctx with its
-// [context.Context.Err].
+// [github.com/busline/eventbus.ErrBrokerClosed], a start that the stream no
+// longer holds with a [github.com/busline/eventbus.NotRetainedError], and an
+// ended ctx with its [context.Context.Err].
 var (
 	// ErrInvalidOption is wrapped by every error that reports a bad option
 	// value or a bad ConsumerConfig field.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // serverStartTimeout bounds how long a test waits for an embedded server.
@@ -88,4 +90,28 @@ func connect(tb testing.TB, s *server.Server, opts ...Option) *Transport {
 		}
 	})
 	return t
+}
+
+// purgeBefore removes from the stream of topic (under the default subject
+// prefix) on s its messages at sequences below before, through a
+// connection of its own.
+func purgeBefore(tb testing.TB, s *server.Server, topic string, before uint64) {
+	tb.Helper()
+	nc, err := natsgo.Connect(s.ClientURL())
+	if err != nil {
+		tb.Fatalf("connect to purge: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatalf("jetstream: %v", err)
+	}
+	ctx := testCtx(tb, 10*time.Second)
+	stream, err := js.Stream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, topic)))
+	if err != nil {
+		tb.Fatalf("look up the stream of %s: %v", topic, err)
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(before)); err != nil {
+		tb.Fatalf("purge %s before %d: %v", topic, before, err)
+	}
 }

@@ -243,8 +243,10 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 // Subscribe creates or updates the durable pull consumer named c.Group on
 // the topic's stream (creating the stream too on first use) and starts
 // consuming it from one goroutine of its own. A group created here starts
-// with the events published after Subscribe returns; an existing group
-// resumes where it stopped. Subscriptions of one group, in this process or
+// where c.Start says (by default with the events published after Subscribe
+// returns; see the package documentation on replay), or fails with a
+// *eventbus.NotRetainedError if the stream no longer holds the events from
+// there on; an existing group resumes where it stopped. Subscriptions of one group, in this process or
 // others, share its events: each goes to one of them.
 //
 // The goroutine keeps at most c.MaxInFlight messages fetched ahead of the
@@ -272,6 +274,9 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 		return nil, fmt.Errorf("%w: MaxDeliveries %d, want >= 0", ErrInvalidOption, c.MaxDeliveries)
 	case c.AckTimeout < 0:
 		return nil, fmt.Errorf("%w: AckTimeout %v, want >= 0", ErrInvalidOption, c.AckTimeout)
+	}
+	if err := validStart(c.Start); err != nil {
+		return nil, err
 	}
 	if t.isClosed() {
 		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
@@ -304,7 +309,8 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 			MaxDeliver:    -1,
 			MaxAckPending: max(t.cfg.maxAckPending, 4*maxInFlight),
 		},
-		done: make(chan struct{}),
+		start: c.Start,
+		done:  make(chan struct{}),
 	}
 	jc, err := cons.setup(ctx, false)
 	if err != nil {
