@@ -61,6 +61,7 @@ func (s *Subscription) startReplay(st Start, asRing bool) (run, release func(), 
 	}
 	s.replay = &replayState{live: make(chan struct{})}
 	s.replay.handoff.Store(math.MaxUint64)
+	tc.ring.Bind(&s.queue) // before the replay's first event starts a worker
 	lane := s.queue.Lane(0)
 	lane.Pin() // the queue is new: it cannot be closed yet
 	release = func() { lane.Unpin(func() {}) }

@@ -89,7 +89,9 @@ func (r *Ring[T, O]) Attach(q *Queue[T, O], asReader bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer r.listsChanged()
-	q.topic = r
+	if q.topic != r { // a bound queue's workers may be reading it
+		q.topic = r
+	}
 	if !asReader {
 		r.subs = append(r.subs, q)
 		return
@@ -110,6 +112,13 @@ func (r *Ring[T, O]) Attach(q *Queue[T, O], asReader bool) {
 	r.readers = append(r.readers, l)
 	l.holder = len(r.holders)
 	r.holders = append(r.holders, l)
+}
+
+// Bind ties q to the ring before Attach, so that its workers let the ring
+// sweep: a queue that gets items before it is attached (the root's replay
+// offers them) must be bound before its first item.
+func (r *Ring[T, O]) Bind(q *Queue[T, O]) {
+	q.topic = r
 }
 
 // Detach removes q from the delivery lists; a reader keeps the positions
