@@ -13,29 +13,33 @@ import (
 const retentionEvents = 1 << 16
 
 // BenchmarkRetention: the cost of a publish on a topic that keeps its last
-// 65,536 events for replay, against the same topic without retention, with
-// no subscriber (the publish alone) and with one subscriber handling every
-// event (the live fan-out-1 rate that BenchmarkReplay compares with).
+// 1,024 or 65,536 events for replay (retention=1k, retention=64k), against
+// the same topic without retention, with no subscriber (the publish alone)
+// and with one subscriber handling every event (the live fan-out-1 rate
+// that BenchmarkReplay compares with).
 func BenchmarkRetention(b *testing.B) {
+	retentions := []struct {
+		name   string
+		events int
+	}{{"off", 0}, {"1k", 1 << 10}, {"64k", retentionEvents}}
 	for _, subs := range []int{0, 1} {
-		for _, retained := range []bool{false, true} {
-			name := "subs=" + strconv.Itoa(subs) + "/retention=off/eventbus"
-			if retained {
-				name = "subs=" + strconv.Itoa(subs) + "/retention=on/eventbus"
-			}
-			b.Run(name, func(b *testing.B) { runRetention(b, subs, retained) })
+		for _, r := range retentions {
+			name := "subs=" + strconv.Itoa(subs) + "/retention=" + r.name + "/eventbus"
+			b.Run(name, func(b *testing.B) { runRetention(b, subs, r.events) })
 		}
 	}
 }
 
-func newRetainedTopic(b *testing.B, retained bool) (*eventbus.Bus, *eventbus.Topic[Payload]) {
+// newRetainedTopic returns a bus and its topic keeping the last retained
+// events, or none when retained is 0.
+func newRetainedTopic(b *testing.B, retained int) (*eventbus.Bus, *eventbus.Topic[Payload]) {
 	bus, err := eventbus.New()
 	if err != nil {
 		b.Fatal(err)
 	}
 	var opts []eventbus.TopicOption
-	if retained {
-		opts = append(opts, eventbus.WithRetention(eventbus.Retention{MaxEvents: retentionEvents}))
+	if retained > 0 {
+		opts = append(opts, eventbus.WithRetention(eventbus.Retention{MaxEvents: retained}))
 	}
 	topic, err := eventbus.NewTopic[Payload](bus, TopicName(0), opts...)
 	if err != nil {
@@ -44,7 +48,7 @@ func newRetainedTopic(b *testing.B, retained bool) (*eventbus.Bus, *eventbus.Top
 	return bus, topic
 }
 
-func runRetention(b *testing.B, subs int, retained bool) {
+func runRetention(b *testing.B, subs, retained int) {
 	bus, topic := newRetainedTopic(b, retained)
 	d := newDeliveries(int64(b.N * subs))
 	for i := range subs {
@@ -75,10 +79,10 @@ func runRetention(b *testing.B, subs int, retained bool) {
 // events: the topic keeps 65,536 events, and subscriptions started in the
 // past (WithStart) replay them, one after another, until b.N events have
 // been handled. Compare its deliveries/s with BenchmarkRetention's
-// subs=1/retention=on row, the live rate of the same subscriber.
+// subs=1/retention=64k row, the live rate of the same subscriber.
 func BenchmarkReplay(b *testing.B) {
 	b.Run("from=oldest/eventbus", func(b *testing.B) {
-		bus, topic := newRetainedTopic(b, true)
+		bus, topic := newRetainedTopic(b, retentionEvents)
 		ctx := context.Background()
 		for i := range retentionEvents {
 			if err := topic.Publish(ctx, Payload{Seq: uint64(i)}); err != nil {
