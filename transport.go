@@ -107,9 +107,9 @@ type ConsumerConfig struct {
 // [ErrNotRetained] (a *NotRetainedError) when the start lies before the
 // oldest message it keeps, and hand the new group every message from the
 // start on, then the live ones, with no gap and no duplicate but for
-// redeliveries. Whether a group exists already is decided by the broker at
-// Subscribe: the start of a group that exists is ignored, and so is its
-// history. The InboundMessages it delivers implement Positioned. The
+// redeliveries. The start of a group that exists on the broker already is
+// ignored, even one the broker no longer keeps: the group resumes where it
+// stopped. The InboundMessages it delivers implement Positioned. The
 // conformance suite runs its replay cases on every ReplayTransport.
 //
 // A position is the broker's, not the bus's: each process numbers the
