@@ -95,7 +95,7 @@ func (t *Topic[T]) RetainedBetween(since, until time.Time) iter.Seq2[*Event[T], 
 		from := l.searchTimeLocked(since)
 		to := l.searchTimeLocked(until) // the first event at or after until, or next
 		var gap error
-		if l.discarded && !since.After(l.goneTime) {
+		if l.discarded && wallNanos(since) <= l.goneAt {
 			gap = &NotRetainedError{Topic: t.core.name, Start: FromTime(since), Oldest: l.first}
 		}
 		l.mu.Unlock()

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -66,17 +67,37 @@ type topicLog struct {
 	// buf holds the events of sequences [first, next); the event of
 	// sequence s is at buf[s&(len(buf)-1)]. first is 1 and buf nil until
 	// the first event.
-	buf   []Message
+	buf   []logSlot
 	first uint64
 	next  uint64
 	// discarded says that some event left the log (by count or age), so
 	// that starts before first are missing history rather than the
-	// topic's beginning; goneTime is the time of the newest such event.
+	// topic's beginning; goneAt is the time of the newest such event.
 	discarded bool
-	goneTime  time.Time
-	// last is the time of the newest event: times in the log never go
+	goneAt    int64
+	// lastAt is the time of the newest event: times in the log never go
 	// down, so the log can be searched by time.
-	last time.Time
+	lastAt int64
+}
+
+// logSlot is one event of the log with its publish time, kept next to it
+// so that expiring, discarding and searching by time read the log's own
+// memory rather than the events'.
+type logSlot struct {
+	m  Message
+	at int64 // wall clock, nanoseconds since the Unix epoch
+}
+
+// wallNanos returns t as nanoseconds since the Unix epoch, saturated at
+// the limits of int64.
+func wallNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 func newTopicLog(policy Retention) *topicLog {
@@ -93,9 +114,10 @@ func (l *topicLog) appendLocked(m Message, now time.Time) {
 			l.dropOldestLocked()
 		}
 	}
-	l.buf[l.next&uint64(len(l.buf)-1)] = m
+	at := now.UnixNano()
+	l.buf[l.next&uint64(len(l.buf)-1)] = logSlot{m: m, at: at}
 	l.next++
-	l.last = now
+	l.lastAt = at
 	if uint64(l.policy.MaxEvents) < l.next-l.first {
 		l.dropOldestLocked()
 	}
@@ -108,7 +130,7 @@ func (l *topicLog) grow() {
 	if len(l.buf) > 0 {
 		size = 2 * len(l.buf)
 	}
-	grown := make([]Message, size)
+	grown := make([]logSlot, size)
 	oldMask, mask := uint64(len(l.buf)-1), uint64(size-1)
 	for s := l.first; s < l.next; s++ {
 		grown[s&mask] = l.buf[s&oldMask]
@@ -118,8 +140,8 @@ func (l *topicLog) grow() {
 
 func (l *topicLog) dropOldestLocked() {
 	i := l.first & uint64(len(l.buf)-1)
-	l.goneTime = l.buf[i].EventEnvelope().Time
-	l.buf[i] = nil
+	l.goneAt = l.buf[i].at
+	l.buf[i] = logSlot{}
 	l.first++
 	l.discarded = true
 }
@@ -129,23 +151,26 @@ func (l *topicLog) expireLocked(now time.Time) {
 	if l.policy.MaxAge <= 0 {
 		return
 	}
-	limit := now.Add(-l.policy.MaxAge)
-	for l.first < l.next && l.atLocked(l.first).EventEnvelope().Time.Before(limit) {
+	limit := wallNanos(now.Add(-l.policy.MaxAge))
+	for l.first < l.next && l.slotLocked(l.first).at < limit {
 		l.dropOldestLocked()
 	}
 }
 
-// atLocked returns the event of sequence s, which must be in the log.
-func (l *topicLog) atLocked(s uint64) Message {
-	return l.buf[s&uint64(len(l.buf)-1)]
+// slotLocked returns the slot of sequence s, which must be in the log.
+func (l *topicLog) slotLocked(s uint64) *logSlot {
+	return &l.buf[s&uint64(len(l.buf)-1)]
 }
 
 // stampTime returns the time for the next event: now, unless the newest
 // event's time is later (the wall clock was read afresh meanwhile), so
 // that times in the log never go down.
 func (l *topicLog) stampTime(now time.Time) time.Time {
-	if now.Before(l.last) {
-		return l.last
+	if now.UnixNano() < l.lastAt {
+		if l.first < l.next {
+			return l.slotLocked(l.next - 1).m.EventEnvelope().Time
+		}
+		return time.Unix(0, l.lastAt) // the newest event expired already
 	}
 	return now
 }
@@ -155,7 +180,7 @@ func (l *topicLog) stampTime(now time.Time) time.Time {
 func (l *topicLog) copyLocked(dst []Message, from, to uint64) []Message {
 	mask := uint64(len(l.buf) - 1)
 	for s := from; s < to; s++ {
-		dst = append(dst, l.buf[s&mask])
+		dst = append(dst, l.buf[s&mask].m)
 	}
 	return dst
 }
@@ -163,10 +188,11 @@ func (l *topicLog) copyLocked(dst []Message, from, to uint64) []Message {
 // searchTimeLocked returns the sequence of the first event in the log
 // published at or after t, or l.next if there is none.
 func (l *topicLog) searchTimeLocked(t time.Time) uint64 {
+	at := wallNanos(t)
 	lo, hi := l.first, l.next
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		if l.atLocked(mid).EventEnvelope().Time.Before(t) {
+		if l.slotLocked(mid).at < at {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -192,7 +218,7 @@ func (l *topicLog) startLocked(topic string, st Start, now time.Time) (uint64, e
 		}
 		return st.sequence, nil
 	case startTime:
-		if l.discarded && !st.time.After(l.goneTime) {
+		if l.discarded && wallNanos(st.time) <= l.goneAt {
 			// An event published at or after t may have been discarded.
 			return 0, l.notRetained(topic, st)
 		}

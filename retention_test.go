@@ -220,3 +220,20 @@ func TestStartValidation(t *testing.T) {
 	assert.Equal(t, "new", Start{}.String())
 	assert.Equal(t, "oldest", FromOldest().String())
 }
+
+// Times in the log never go down, even when the clock reads earlier than
+// the newest event, and whether that event is still kept or not.
+func TestRetentionTimesNeverGoDown(t *testing.T) {
+	l := newTopicLog(Retention{MaxEvents: 4, MaxAge: time.Hour})
+	now := time.Now()
+	e := &Event[int]{}
+	e.Time = now
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appendLocked(e, now)
+	assert.Equal(t, now, l.stampTime(now.Add(-time.Second)), "the newest event's time")
+	l.expireLocked(now.Add(2 * time.Hour))
+	assert.Equal(t, now.UnixNano(), l.stampTime(now.Add(-time.Second)).UnixNano(), "the expired newest event's time")
+	later := now.Add(time.Second)
+	assert.Equal(t, later, l.stampTime(later))
+}
