@@ -18,7 +18,8 @@ type DeliveryInfo struct {
 	Deliveries int
 	// Replayed says that the event came from the topic's retained events,
 	// read by a subscription started in the past (WithStart), rather than
-	// live from its publisher.
+	// live from its publisher. It is always false on a bus with a
+	// transport, whose broker replays: its deliveries look alike.
 	Replayed bool
 }
 

@@ -28,6 +28,7 @@ type replayState struct {
 // published after Subscribe returned, and when the replay has caught up for
 // one started in the past (WithStart). It is never closed if the
 // subscription stops before its replay caught up; select on Done as well.
+// On a bus with a transport it is closed at once: the broker replays.
 func (s *Subscription) Live() <-chan struct{} {
 	if s.replay == nil {
 		live := make(chan struct{})
