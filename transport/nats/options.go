@@ -48,6 +48,7 @@ type Option func(*config) error
 
 type config struct {
 	prefix          string
+	sharedStream    string // the stream of every topic, or "" for one stream per topic
 	storage         jetstream.StorageType
 	maxAge          time.Duration
 	maxBytes        int64
@@ -106,6 +107,27 @@ func WithSubjectPrefix(prefix string) Option {
 			return fmt.Errorf("%w: subject prefix: %w", ErrInvalidOption, err)
 		}
 		c.prefix = prefix
+		return nil
+	}
+}
+
+// WithSharedStream makes the transport keep the events of every topic of
+// its subject prefix in one stream, named name, that captures
+// "<prefix>.>", rather than one stream per topic (the default). That
+// layout is what makes the transport an eventbus.PatternTransport: a
+// pattern subscription is one consumer of the stream that selects its
+// topics with a subject wildcard. The stream's limits (WithMaxAge,
+// WithMaxBytes) and its position numbering are then shared by every topic;
+// see the package documentation. name must be 1 to 200 ASCII letters,
+// digits, '-' or '_'. Every transport on a prefix must use the same
+// layout and name: a stream of the other layout on the same subjects is a
+// conflict (ErrStreamConflict).
+func WithSharedStream(name string) Option {
+	return func(c *config) error {
+		if err := validStreamName(name); err != nil {
+			return err
+		}
+		c.sharedStream = name
 		return nil
 	}
 }
