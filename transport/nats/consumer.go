@@ -101,6 +101,7 @@ func (c *consumer) run(ctx context.Context, jc jetstream.Consumer) {
 			jc, err = c.setup(setupCtx, true)
 			cancel()
 			if err == nil {
+				log.Info("nats: group set up again")
 				break
 			}
 			if ctx.Err() != nil {
