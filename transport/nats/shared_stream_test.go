@@ -17,35 +17,40 @@ import (
 // sharedStream is the stream name the tests of the shared layout use.
 const sharedStream = "events"
 
-// signalHandler is a slog.Handler that sends the message of every record
-// it handles to a channel, for tests that wait for what the transport
-// logs; a record nobody waits for is dropped once the buffer is full.
-type signalHandler struct{ ch chan string }
+// signalHandler is a slog.Handler that signals each record with the
+// message msg on a channel, for tests that wait for what the transport
+// logs.
+type signalHandler struct {
+	msg string
+	ch  chan struct{}
+}
 
-func newSignalHandler() *signalHandler { return &signalHandler{ch: make(chan string, 64)} }
+func newSignalHandler(msg string) *signalHandler {
+	return &signalHandler{msg: msg, ch: make(chan struct{}, 64)}
+}
 
 func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *signalHandler) WithGroup(string) slog.Handler           { return h }
+func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *signalHandler) WithGroup(string) slog.Handler            { return h }
 func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.ch <- r.Message:
-	default:
+	if r.Message == h.msg {
+		select {
+		case h.ch <- struct{}{}:
+		default: // more than the tests wait for
+		}
 	}
 	return nil
 }
 
-// await waits until a record with message msg has been logged n times.
-func (h *signalHandler) await(t *testing.T, msg string, n int) {
+// await waits until n more records with the message have been logged.
+func (h *signalHandler) await(t *testing.T, n int) {
 	t.Helper()
-	for n > 0 {
+	ctx := testCtx(t, waitLong)
+	for range n {
 		select {
-		case got := <-h.ch:
-			if got == msg {
-				n--
-			}
-		case <-testCtx(t, waitLong).Done():
-			t.Fatalf("%q not logged within %v", msg, waitLong)
+		case <-h.ch:
+		case <-ctx.Done():
+			t.Fatalf("%q not logged %d times within %v", h.msg, n, waitLong)
 		}
 	}
 }
@@ -178,7 +183,7 @@ func TestSharedStreamAndPerTopicStreamsConflict(t *testing.T) {
 
 func TestSharedStreamConsumersSetUpAgain(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
-	logs := newSignalHandler()
+	logs := newSignalHandler("nats: group set up again")
 	tr := connect(t, s, WithSharedStream(sharedStream), WithLogger(slog.New(logs)))
 	js, err := jetstream.New(tr.nc)
 	require.NoError(t, err)
@@ -190,7 +195,7 @@ func TestSharedStreamConsumersSetUpAgain(t *testing.T) {
 	// The pattern's group is deleted: it is set up again, the plain one
 	// is untouched.
 	require.NoError(t, js.DeleteConsumer(testCtx(t, waitLong), sharedStream, patternDurableFor("g", "chat.*")))
-	logs.await(t, "nats: group set up again", 1)
+	logs.await(t, 1)
 	publish(t, tr, "chat.x", "after the group")
 	assert.Equal(t, "after the group", string(receiveAndAck(t, plain)))
 	got := receivePattern(t, pattern)
@@ -201,7 +206,7 @@ func TestSharedStreamConsumersSetUpAgain(t *testing.T) {
 	// The whole stream is deleted: both groups set it and themselves up
 	// again, and Publish finds it.
 	require.NoError(t, js.DeleteStream(testCtx(t, waitLong), sharedStream))
-	logs.await(t, "nats: group set up again", 2)
+	logs.await(t, 2)
 	publish(t, tr, "chat.x", "after the stream")
 	assert.Equal(t, "after the stream", string(receiveAndAck(t, plain)))
 	got = receivePattern(t, pattern)
