@@ -145,7 +145,8 @@ func WithStorage(s jetstream.StorageType) Option {
 	}
 }
 
-// WithMaxAge bounds how long a topic's stream keeps an event; zero (the
+// WithMaxAge bounds how long a topic's stream (the shared stream, with
+// WithSharedStream) keeps an event; zero (the
 // default) keeps events until WithMaxBytes or the server's limits discard
 // them. Events are kept whether or not every group has acknowledged them,
 // so set a limit in production.
@@ -159,8 +160,9 @@ func WithMaxAge(d time.Duration) Option {
 	}
 }
 
-// WithMaxBytes bounds the size of each topic's stream; the oldest events are
-// discarded to make room. Zero (the default) means no limit of its own.
+// WithMaxBytes bounds the size of each topic's stream (of the shared
+// stream, with WithSharedStream); the oldest events are discarded to make
+// room. Zero (the default) means no limit of its own.
 func WithMaxBytes(n int64) Option {
 	return func(c *config) error {
 		if n < 0 {
@@ -172,7 +174,8 @@ func WithMaxBytes(n int64) Option {
 }
 
 // WithReplicas sets how many servers of a cluster keep a copy of each
-// topic's stream: 1 (the default) to 5.
+// topic's stream (of the shared stream, with WithSharedStream): 1 (the
+// default) to 5.
 func WithReplicas(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 5 {
