@@ -144,6 +144,18 @@ func (s *suite) connect(t *testing.T) eventbus.Transport {
 	return tr
 }
 
+// probeTransport connects to h's broker, closes the transport at once and
+// returns it, for Run to find out which optional interfaces it implements.
+func probeTransport(t *testing.T, h Harness) eventbus.Transport {
+	t.Helper()
+	tr, closeTransport := h.Connect(t)
+	if tr == nil {
+		t.Fatal("eventbustest: Connect returned a nil transport")
+	}
+	closeTransport()
+	return tr
+}
+
 // newBus returns a bus over tr with quick redeliveries, closed when the
 // test ends.
 func (s *suite) newBus(t *testing.T, tr eventbus.Transport, opts ...eventbus.Option) *eventbus.Bus {

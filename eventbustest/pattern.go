@@ -19,13 +19,8 @@ func patternTests(t *testing.T, h Harness) []conformanceTest {
 	if !h.Patterns {
 		return nil
 	}
-	tr, closeTransport := h.Connect(t)
-	if tr == nil {
-		t.Fatal("eventbustest: Connect returned a nil transport")
-	}
-	_, ok := tr.(eventbus.PatternTransport)
-	closeTransport()
-	if !ok {
+	tr := probeTransport(t, h)
+	if _, ok := tr.(eventbus.PatternTransport); !ok {
 		t.Fatalf("eventbustest: the Harness sets Patterns, but the transport %T does not implement eventbus.PatternTransport", tr)
 	}
 	return []conformanceTest{

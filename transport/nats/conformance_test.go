@@ -9,8 +9,6 @@ import (
 	"github.com/busline/eventbus"
 	"github.com/busline/eventbus/eventbustest"
 	"github.com/nats-io/nats-server/v2/server"
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // conformanceStream is the shared stream of TestConformanceSharedStream.
@@ -48,7 +46,9 @@ func runConformance(t *testing.T, shared bool) {
 		opts = append(opts, WithSharedStream(conformanceStream))
 		// The stream's limits would discard the oldest messages of every
 		// topic, the stream's positions being shared.
-		discard = func(t *testing.T, _ string, before uint64) { purgeSharedBefore(t, current(), before) }
+		discard = func(t *testing.T, _ string, before uint64) {
+			purgeStreamBefore(t, current(), conformanceStream, before)
+		}
 	}
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {
@@ -77,27 +77,4 @@ func runConformance(t *testing.T, shared bool) {
 			srv = startServer(outer, dir, port)
 		},
 	})
-}
-
-// purgeSharedBefore removes from the conformance's shared stream on s its
-// messages at sequences below before, of every topic.
-func purgeSharedBefore(tb testing.TB, s *server.Server, before uint64) {
-	tb.Helper()
-	nc, err := natsgo.Connect(s.ClientURL())
-	if err != nil {
-		tb.Fatalf("connect to purge: %v", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatalf("jetstream: %v", err)
-	}
-	ctx := testCtx(tb, 10*time.Second)
-	stream, err := js.Stream(ctx, conformanceStream)
-	if err != nil {
-		tb.Fatalf("look up the shared stream: %v", err)
-	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(before)); err != nil {
-		tb.Fatalf("purge the shared stream before %d: %v", before, err)
-	}
 }
