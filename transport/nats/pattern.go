@@ -30,7 +30,7 @@ func (t *Transport) SubscribePattern(ctx context.Context, c eventbus.ConsumerCon
 		return nil, fmt.Errorf("nats: subscribe to a pattern: %w", err)
 	}
 	if !t.cfg.shared() {
-		return nil, fmt.Errorf("nats: subscribe to pattern %q: one stream per topic, and a consumer reads one stream; use WithSharedStream: %w",
+		return nil, fmt.Errorf("nats: subscribe to pattern %q: a stream per topic, and a consumer reads one stream (WithSharedStream keeps every topic in one): %w",
 			c.Topic, errors.ErrUnsupported)
 	}
 	if err := t.checkConsumer(ctx, c, deliver == nil); err != nil {
