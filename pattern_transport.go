@@ -26,6 +26,12 @@ import (
 // whose queue is full holds the other topics back too: the broker holds
 // the backlog. Ordering across topics is the broker's order of delivery
 // to the group, which the members' workers do not keep.
+//
+// A transport whose broker can select topics only in some of its
+// configurations (the NATS transport, with all topics in one stream)
+// implements PatternTransport and has SubscribePattern return, in the
+// others, an error matching errors.ErrUnsupported that says what to
+// configure; SubscribePattern of the bus then fails with it, wrapped.
 type PatternTransport interface {
 	Transport
 	// SubscribePattern is Subscribe for a pattern (see ValidatePattern):

@@ -19,7 +19,13 @@
 // eventbus.ReplayTransport it also checks replay (see Harness.Discard):
 // new groups that start at the oldest event, at a broker position or at a
 // time, the hand-off from the past to the live events while a publisher
-// runs, and the error for a start before the oldest event kept.
+// runs, and the error for a start before the oldest event kept. For a
+// transport that takes pattern subscriptions (see Harness.Patterns) it
+// checks eventbus.Bus.SubscribePattern: topics of several payload types
+// published by another process, topics created after the subscription,
+// a pattern group apart from the plain group of the same name, competing
+// consumers and redelivery within a pattern group, and the dead letter of
+// an event whose topic the subscribing process does not know.
 //
 // It uses only the standard library, so that adapters import it cheaply. Its subtests run one after another on the
 // broker the harness provides; each uses topics of its own, so a broker that
@@ -56,11 +62,19 @@ type Harness struct {
 	Timeout time.Duration
 	// Discard makes the broker drop the messages of the topic at positions
 	// below before (the broker's positions, see eventbus.Positioned), and
-	// no other, as its retention limits would once they are old enough.
-	// It is required when Connect's transports implement
+	// none at or above it, as its retention limits would once they are old
+	// enough. A broker that numbers the messages of several topics in one
+	// log may drop the other topics' messages below before too, as its
+	// limits would. It is required when Connect's transports implement
 	// eventbus.ReplayTransport: the suite uses it to check that a start
 	// before the oldest message kept fails.
 	Discard func(t *testing.T, topic string, before uint64)
+	// Patterns says that Connect's transports take pattern subscriptions:
+	// they implement eventbus.PatternTransport and, configured as Connect
+	// configures them, do not refuse patterns (with errors.ErrUnsupported).
+	// The suite then runs its pattern cases; Run fails if Patterns is set
+	// and the transports do not implement eventbus.PatternTransport.
+	Patterns bool
 	// ServerPackages lists import paths of a broker that runs inside the
 	// test process (an embedded server): when the suite checks that closing
 	// the buses and transports left no goroutine behind, goroutines whose
@@ -91,6 +105,7 @@ func Run(t *testing.T, h Harness) {
 		{"NoLeakedGoroutines", testNoLeakedGoroutines},
 	}
 	tests = append(tests, replayTests(t, h)...)
+	tests = append(tests, patternTests(t, h)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &suite{h: h}
@@ -126,6 +141,18 @@ func (s *suite) connect(t *testing.T) eventbus.Transport {
 		t.Fatal("eventbustest: Connect returned a nil transport")
 	}
 	t.Cleanup(closeTransport)
+	return tr
+}
+
+// probeTransport connects to h's broker, closes the transport at once and
+// returns it, for Run to find out which optional interfaces it implements.
+func probeTransport(t *testing.T, h Harness) eventbus.Transport {
+	t.Helper()
+	tr, closeTransport := h.Connect(t)
+	if tr == nil {
+		t.Fatal("eventbustest: Connect returned a nil transport")
+	}
+	closeTransport()
 	return tr
 }
 
@@ -417,13 +444,20 @@ func testRedeliveryAfterError(t *testing.T, s *suite) {
 // tp's events: the dead-letter topic is shared by every test.
 func deadLetters(t *testing.T, b *eventbus.Bus, tp *eventbus.Topic[Payload]) *record[eventbus.FailedDelivery] {
 	t.Helper()
+	return deadLettersOf(t, b, tp.Name())
+}
+
+// deadLettersOf subscribes, under a name of its own, to the dead letters
+// of the events of the topic named name.
+func deadLettersOf(t *testing.T, b *eventbus.Bus, name string) *record[eventbus.FailedDelivery] {
+	t.Helper()
 	dead, err := eventbus.NewTopic[eventbus.FailedDelivery](b, eventbus.DefaultDeadLetterTopic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	letters := newRecord[eventbus.FailedDelivery]()
-	subscribe(t, dead, "dlq-"+strings.TrimPrefix(tp.Name(), "conformance."), letters.handler(),
-		eventbus.WithFilter(func(e *eventbus.Event[eventbus.FailedDelivery]) bool { return e.Payload.Envelope.Topic == tp.Name() }))
+	subscribe(t, dead, "dlq-"+strings.ReplaceAll(strings.TrimPrefix(name, "conformance."), ".", "-"), letters.handler(),
+		eventbus.WithFilter(func(e *eventbus.Event[eventbus.FailedDelivery]) bool { return e.Payload.Envelope.Topic == name }))
 	return letters
 }
 

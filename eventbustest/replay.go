@@ -16,13 +16,8 @@ import (
 // out, and fails t if such a harness has no Discard.
 func replayTests(t *testing.T, h Harness) []conformanceTest {
 	t.Helper()
-	tr, closeTransport := h.Connect(t)
-	if tr == nil {
-		t.Fatal("eventbustest: Connect returned a nil transport")
-	}
-	_, replay := tr.(eventbus.ReplayTransport)
-	closeTransport()
-	if !replay {
+	tr := probeTransport(t, h)
+	if _, replay := tr.(eventbus.ReplayTransport); !replay {
 		return nil
 	}
 	if h.Discard == nil {

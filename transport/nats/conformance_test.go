@@ -11,10 +11,25 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// conformanceStream is the shared stream of TestConformanceSharedStream.
+const conformanceStream = "conformance"
+
 // TestConformance runs the core's transport conformance suite against a
-// NATS server with JetStream embedded in the test process; its restart
-// shuts the server down and starts it again on the same port and store.
+// NATS server with JetStream embedded in the test process, in the default
+// layout (one stream per topic); its restart shuts the server down and
+// starts it again on the same port and store.
 func TestConformance(t *testing.T) {
+	runConformance(t, false)
+}
+
+// TestConformanceSharedStream runs the suite with every topic in one
+// stream (WithSharedStream), the layout that takes pattern subscriptions,
+// with the suite's pattern cases.
+func TestConformanceSharedStream(t *testing.T) {
+	runConformance(t, true)
+}
+
+func runConformance(t *testing.T, shared bool) {
 	outer := t
 	dir := t.TempDir()
 	var mu sync.Mutex
@@ -25,11 +40,21 @@ func TestConformance(t *testing.T) {
 		defer mu.Unlock()
 		return srv
 	}
+	opts := []Option{WithAckWait(5 * time.Second), WithReconnectWait(50 * time.Millisecond)}
+	discard := func(t *testing.T, topic string, before uint64) { purgeBefore(t, current(), topic, before) }
+	if shared {
+		opts = append(opts, WithSharedStream(conformanceStream))
+		// The stream's limits would discard the oldest messages of every
+		// topic, the stream's positions being shared.
+		discard = func(t *testing.T, _ string, before uint64) {
+			purgeStreamBefore(t, current(), conformanceStream, before)
+		}
+	}
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			tr, err := Connect(ctx, current().ClientURL(), WithAckWait(5*time.Second), WithReconnectWait(50*time.Millisecond))
+			tr, err := Connect(ctx, current().ClientURL(), opts...)
 			if err != nil {
 				t.Fatalf("connect: %v", err)
 			}
@@ -41,9 +66,8 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		},
-		Discard: func(t *testing.T, topic string, before uint64) {
-			purgeBefore(t, current(), topic, before)
-		},
+		Discard:        discard,
+		Patterns:       shared,
 		ServerPackages: []string{"github.com/nats-io/nats-server/"},
 		Restart: func(*testing.T) {
 			mu.Lock()

@@ -29,12 +29,15 @@ const (
 	healthySession = 10 * time.Second
 )
 
-// consumer is the eventbus.Consumer that Subscribe returns: one goroutine
-// pulling the durable consumer jscfg.Durable of the topic's stream.
+// consumer is the eventbus.Consumer that Subscribe and SubscribePattern
+// return: one goroutine pulling the durable consumer jscfg.Durable of
+// stream.
 type consumer struct {
-	t       *Transport
-	topic   string
-	deliver func(ctx context.Context, m eventbus.InboundMessage)
+	t      *Transport
+	target string // the topic, or the pattern, for logs and errors
+	stream streamSpec
+	// deliver gets each message with the subject it was published on.
+	deliver func(ctx context.Context, subject string, m eventbus.InboundMessage)
 	fetch   int // messages fetched ahead at most
 	jscfg   jetstream.ConsumerConfig
 	start   eventbus.Start // where the group begins if Subscribe creates it
@@ -58,15 +61,14 @@ func (c *consumer) Done() <-chan struct{} { return c.done }
 // A group that Subscribe creates (refresh false) begins at c.start; one set
 // up again after it vanished begins with new messages.
 func (c *consumer) setup(ctx context.Context, refresh bool) (jetstream.Consumer, error) {
-	stream, err := c.t.ensureStream(ctx, c.topic, refresh)
-	if err != nil {
+	if err := c.t.ensureStream(ctx, c.stream, refresh); err != nil {
 		return nil, err
 	}
 	start := c.start
 	if refresh {
 		start = eventbus.Start{}
 	}
-	return c.createOrResume(ctx, stream, start)
+	return c.createOrResume(ctx, c.stream.name, start)
 }
 
 // run consumes until ctx is cancelled by Stop or the connection is closed,
@@ -74,7 +76,7 @@ func (c *consumer) setup(ctx context.Context, refresh bool) (jetstream.Consumer,
 func (c *consumer) run(ctx context.Context, jc jetstream.Consumer) {
 	defer close(c.done)
 	defer c.t.forget(c)
-	log := c.t.log.With("topic", c.topic, "group", c.jscfg.Durable)
+	log := c.t.log.With("topic", c.target, "group", c.jscfg.Durable)
 	wait := minRetryWait
 	for {
 		started := time.Now()
@@ -99,6 +101,7 @@ func (c *consumer) run(ctx context.Context, jc jetstream.Consumer) {
 			jc, err = c.setup(setupCtx, true)
 			cancel()
 			if err == nil {
+				log.Info("nats: group set up again")
 				break
 			}
 			if ctx.Err() != nil {
@@ -163,7 +166,7 @@ func (c *consumer) consume(ctx context.Context, jc jetstream.Consumer) error {
 				undelivered = append(undelivered, msg)
 				continue
 			}
-			c.deliver(ctx, newInbound(msg, c.t.cfg.doubleAck))
+			c.deliver(ctx, msg.Subject(), newInbound(msg, c.t.cfg.doubleAck))
 		}
 		// The pull has ended: the server delivers a Nak'ed message again
 		// at once, to another pull request of the group.
@@ -194,7 +197,7 @@ func (c *consumer) consume(ctx context.Context, jc jetstream.Consumer) error {
 func (c *consumer) nak(msg jetstream.Msg) {
 	if err := msg.Nak(); err != nil {
 		c.t.log.Debug("nats: handing a message back failed; it returns after the ack wait",
-			"topic", c.topic, "group", c.jscfg.Durable, "error", err)
+			"topic", c.target, "group", c.jscfg.Durable, "error", err)
 	}
 }
 

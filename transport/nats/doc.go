@@ -15,10 +15,11 @@
 // # Topics and streams
 //
 // A topic's events are published on the subject "<prefix>.<topic>"
-// (DefaultSubjectPrefix, or WithSubjectPrefix) and stored in a stream of
-// their own. Stream names may not contain '.', so the name is the subject
-// with '.' turned into '_', followed by '_' and eight hex digits of a
-// SHA-256 of the subject: "eventbus.orders.created" is stored in a stream
+// (DefaultSubjectPrefix, or WithSubjectPrefix) and stored, by default, in
+// a stream of their own (WithSharedStream keeps every topic in one, see
+// The shared stream). Stream names may not contain '.', so the name is
+// the subject with '.' turned into '_', followed by '_' and eight hex
+// digits of a SHA-256 of the subject: "eventbus.orders.created" is stored in a stream
 // named like "eventbus_orders_created_1f0c9a3b", and "a.b" and "a_b" get
 // different streams. The stream is created on the first Publish or
 // Subscribe of the topic by this Transport, which then remembers it: limits
@@ -28,7 +29,8 @@
 // window (WithDuplicateWindow).
 //
 // A stream that already exists under that name is used when it holds the
-// topic's subject with the same storage and retention; if its limits
+// topic's subject (the prefix's wildcard, for the shared stream, see
+// below) with the same storage and retention; if its limits
 // (max age, max bytes, replicas, duplicate window) differ from this
 // Transport's options they are updated, so the last process set up wins.
 // A stream of that name with other subjects, storage or retention, limits
@@ -36,6 +38,26 @@
 // is a conflict: Publish and Subscribe fail with ErrStreamConflict and
 // change nothing. If the stream disappears later (deleted, or lost with a
 // memory-storage server), Publish and the consumers set it up again.
+//
+// # The shared stream
+//
+// WithSharedStream(name) chooses the other layout: one stream, named name,
+// captures "<prefix>.>" and holds the events of every topic of the prefix.
+// It is created on the first Publish or Subscribe, with the configuration
+// a topic's stream gets, and checked, updated or refused the same way. A
+// plain subscription is then a consumer of that stream that reads its
+// topic's subject only (its filter subject), and a pattern subscription
+// one that reads every matching subject, which is what makes the
+// Transport take pattern subscriptions in this layout (see Pattern
+// subscriptions). The trade-offs: the stream's limits (WithMaxAge,
+// WithMaxBytes) apply to all the topics together, so under WithMaxBytes a
+// busy topic pushes the oldest events of quiet ones out; its positions
+// (see Replay) are shared by all the topics; every publish and every
+// consumer of the prefix goes through that one stream, led by one server
+// of a cluster; and the server picks each consumer's events out of those
+// of every topic. All the Transports of a prefix must use the same layout,
+// and the same stream name: the subjects of the two layouts overlap, so a
+// stream of the other layout is a conflict (ErrStreamConflict).
 //
 // # Publishing
 //
@@ -52,7 +74,13 @@
 //
 // Each group (the bus's subscriber name) is a durable pull consumer of the
 // topic's stream, named after the group (subscriber names are valid
-// consumer names as they are). It acknowledges explicitly, redelivers a
+// consumer names as they are). In the shared layout one group name may be
+// used on many topics of the one stream, so the consumer is named after
+// the group and the topic: the group's name, "_t" and sixteen hex digits
+// of a SHA-256 of the group and the topic, the group's name cut short if
+// the whole would exceed the server's 255 bytes; it reads the topic's
+// subject only, and its description names the group and the topic. It
+// acknowledges explicitly, redelivers a
 // message not settled within ConsumerConfig.AckTimeout (WithAckWait by
 // default), delivers without a limit of its own (the bus counts
 // ConsumerConfig.MaxDeliveries and acknowledges the last delivery itself),
@@ -108,7 +136,10 @@
 // as it stores it, 1 for the first, whichever process published it; the
 // deliveries implement [eventbus.Positioned] with it. The bus's own
 // Envelope.Sequence, which each process counts for itself, is not a
-// position here.
+// position here. In the shared layout the stream sequence numbers the
+// events of every topic together: a topic's positions grow in the order
+// its events were stored but have gaps (the other topics' events), and
+// FromSequence(n) starts with the topic's first event at or after n.
 //
 //   - FromOldest creates the consumer with the DeliverAll policy: it starts
 //     with the oldest event the stream holds, and never fails.
@@ -129,7 +160,13 @@
 // FromTime, when the stream has lost events (its first sequence is above
 // 1) and its oldest event, or the newest it lost if it holds none, was
 // stored at or after t, since a lost event may then have been stored at or
-// after t too.
+// after t too. In the shared layout the check is the stream's, which does
+// not say which topics the events it lost were of: a start after which
+// the stream lost events fails even if none of them was the topic's, and
+// Oldest is the position of the topic's oldest event kept (0 if none).
+// Under its limits the stream loses its oldest events first, which is
+// what the check sees; events deleted from the middle of the stream by
+// hand (a purge of one subject, say) go unnoticed.
 //
 // The start only applies when Subscribe creates the group. A durable that
 // exists, whatever made it, keeps its deliver policy and where it stands:
@@ -154,13 +191,24 @@
 //
 // # Pattern subscriptions
 //
-// The Transport does not implement eventbus.PatternTransport, so
-// eventbus.Bus.SubscribePattern on a bus that uses it returns an error
-// matching errors.ErrUnsupported. Each topic is a stream of its own, and a
-// JetStream consumer reads one stream: a wildcard over topics would take
-// one consumer per matching stream, and finding the streams of topics
-// created later would take polling the server, which the bus does not do
-// behind the caller's back.
+// Transport is an [eventbus.PatternTransport] in the shared layout
+// (WithSharedStream): SubscribePattern creates one durable pull consumer
+// of the shared stream whose filter subject is "<prefix>.<pattern>" (the
+// bus's pattern wildcards are those of NATS subjects), so the server
+// selects the events of every matching topic, including topics created
+// later and events published by other processes, and hands them over in
+// the order it stored them. The consumer is named the group's name, "_p"
+// and sixteen hex digits of a SHA-256 of the group and the pattern, apart
+// from the consumers of plain subscriptions of the same group; everything
+// else is as for a plain group, ConsumerConfig.Start included. Each
+// message's topic is its subject without the prefix.
+//
+// In the default layout, one stream per topic, SubscribePattern, and so
+// eventbus.Bus.SubscribePattern on a bus that uses the Transport, returns
+// an error matching errors.ErrUnsupported that names WithSharedStream: a
+// JetStream consumer reads one stream, so a wildcard over topics would
+// take one consumer per matching stream, and finding the streams of topics
+// created later would take polling the server.
 //
 // # Failures
 //

@@ -7,10 +7,13 @@ import "errors"
 // caused it is wrapped too, so it can be matched as well. Besides these,
 // Publish and Subscribe report invalid names with
 // [github.com/busline/eventbus.ErrInvalidTopic] and
-// [github.com/busline/eventbus.ErrInvalidSubscriber], a closed Transport with
-// [github.com/busline/eventbus.ErrBrokerClosed], a start that the stream no
-// longer holds with a [github.com/busline/eventbus.NotRetainedError], and an
-// ended ctx with its [context.Context.Err].
+// [github.com/busline/eventbus.ErrInvalidSubscriber], SubscribePattern an
+// invalid pattern with [github.com/busline/eventbus.ErrInvalidPattern] and
+// a pattern in the default layout with [errors.ErrUnsupported], a closed
+// Transport with [github.com/busline/eventbus.ErrBrokerClosed], a start
+// that the stream no longer holds with a
+// [github.com/busline/eventbus.NotRetainedError], and an ended ctx with
+// its [context.Context.Err].
 var (
 	// ErrInvalidOption is wrapped by every error that reports a bad option
 	// value or a bad ConsumerConfig field.

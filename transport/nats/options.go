@@ -48,6 +48,7 @@ type Option func(*config) error
 
 type config struct {
 	prefix          string
+	sharedStream    string // the stream of every topic, or "" for one stream per topic
 	storage         jetstream.StorageType
 	maxAge          time.Duration
 	maxBytes        int64
@@ -110,6 +111,27 @@ func WithSubjectPrefix(prefix string) Option {
 	}
 }
 
+// WithSharedStream makes the transport keep the events of every topic of
+// its subject prefix in one stream, named name, that captures
+// "<prefix>.>", rather than one stream per topic (the default). That
+// layout is what makes the transport an eventbus.PatternTransport: a
+// pattern subscription is one consumer of the stream that selects its
+// topics with a subject wildcard. The stream's limits (WithMaxAge,
+// WithMaxBytes) and its position numbering are then shared by every topic;
+// see the package documentation. name must be 1 to 200 ASCII letters,
+// digits, '-' or '_'. Every transport on a prefix must use the same
+// layout and name: a stream of the other layout on the same subjects is a
+// conflict (ErrStreamConflict).
+func WithSharedStream(name string) Option {
+	return func(c *config) error {
+		if err := validStreamName(name); err != nil {
+			return err
+		}
+		c.sharedStream = name
+		return nil
+	}
+}
+
 // WithStorage sets where the servers keep the topics' streams:
 // jetstream.FileStorage (the default), which survives a server restart, or
 // jetstream.MemoryStorage, which does not.
@@ -123,7 +145,8 @@ func WithStorage(s jetstream.StorageType) Option {
 	}
 }
 
-// WithMaxAge bounds how long a topic's stream keeps an event; zero (the
+// WithMaxAge bounds how long a topic's stream (the shared stream, with
+// WithSharedStream) keeps an event; zero (the
 // default) keeps events until WithMaxBytes or the server's limits discard
 // them. Events are kept whether or not every group has acknowledged them,
 // so set a limit in production.
@@ -137,8 +160,9 @@ func WithMaxAge(d time.Duration) Option {
 	}
 }
 
-// WithMaxBytes bounds the size of each topic's stream; the oldest events are
-// discarded to make room. Zero (the default) means no limit of its own.
+// WithMaxBytes bounds the size of each topic's stream (of the shared
+// stream, with WithSharedStream); the oldest events are discarded to make
+// room. Zero (the default) means no limit of its own.
 func WithMaxBytes(n int64) Option {
 	return func(c *config) error {
 		if n < 0 {
@@ -150,7 +174,8 @@ func WithMaxBytes(n int64) Option {
 }
 
 // WithReplicas sets how many servers of a cluster keep a copy of each
-// topic's stream: 1 (the default) to 5.
+// topic's stream (of the shared stream, with WithSharedStream): 1 (the
+// default) to 5.
 func WithReplicas(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 5 {

@@ -114,6 +114,10 @@ func (c *consumer) createOrResume(ctx context.Context, stream string, start even
 // stream lost messages (its first sequence is above 1) and its oldest
 // message, or the newest it lost if it holds none, was stored at or after
 // the time, since lost messages may then have been stored at or after it.
+// The stream is the consumer's: in the shared layout, the messages lost
+// may have been other topics' (the stream does not say), and the error's
+// Oldest is the position of the oldest message kept on the consumer's
+// subject filter, or 0 if it has none.
 func (c *consumer) checkRetained(ctx context.Context, stream string, start eventbus.Start) error {
 	seq, bySeq := start.Sequence()
 	at, byTime := start.Time()
@@ -125,18 +129,33 @@ func (c *consumer) checkRetained(ctx context.Context, stream string, start event
 		return c.t.requestError(ctx, "look up stream "+stream, err)
 	}
 	st := s.CachedInfo().State
+	lost := bySeq && seq < st.FirstSeq || byTime && st.FirstSeq > 1 && lostSince(st, at)
+	if !lost {
+		return nil
+	}
 	var oldest uint64
 	if st.Msgs > 0 {
 		oldest = st.FirstSeq
+		if c.jscfg.FilterSubject != "" {
+			if oldest, err = c.oldestKept(ctx, s, st.FirstSeq); err != nil {
+				return err
+			}
+		}
 	}
-	notRetained := &eventbus.NotRetainedError{Topic: c.topic, Start: start, Oldest: oldest}
+	return fmt.Errorf("nats: %w", &eventbus.NotRetainedError{Topic: c.target, Start: start, Oldest: oldest})
+}
+
+// oldestKept returns the sequence of the first message of s at or after
+// from on the consumer's subject filter, or 0 if there is none.
+func (c *consumer) oldestKept(ctx context.Context, s jetstream.Stream, from uint64) (uint64, error) {
+	m, err := s.GetMsg(ctx, from, jetstream.WithGetMsgSubject(c.jscfg.FilterSubject))
 	switch {
-	case bySeq && seq < st.FirstSeq:
-		return fmt.Errorf("nats: %w", notRetained)
-	case byTime && st.FirstSeq > 1 && lostSince(st, at):
-		return fmt.Errorf("nats: %w", notRetained)
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, c.t.requestError(ctx, fmt.Sprintf("look up the first message of %q in stream %s", c.jscfg.FilterSubject, c.stream.name), err)
 	}
-	return nil
+	return m.Sequence, nil
 }
 
 // lostSince reports whether a stream that lost messages may have lost one

@@ -97,6 +97,14 @@ func connect(tb testing.TB, s *server.Server, opts ...Option) *Transport {
 // connection of its own.
 func purgeBefore(tb testing.TB, s *server.Server, topic string, before uint64) {
 	tb.Helper()
+	purgeStreamBefore(tb, s, streamNameFor(subjectFor(DefaultSubjectPrefix, topic)), before)
+}
+
+// purgeStreamBefore removes from the stream named stream on s its messages
+// at sequences below before, of every subject, through a connection of
+// its own.
+func purgeStreamBefore(tb testing.TB, s *server.Server, stream string, before uint64) {
+	tb.Helper()
 	nc, err := natsgo.Connect(s.ClientURL())
 	if err != nil {
 		tb.Fatalf("connect to purge: %v", err)
@@ -107,11 +115,11 @@ func purgeBefore(tb testing.TB, s *server.Server, topic string, before uint64) {
 		tb.Fatalf("jetstream: %v", err)
 	}
 	ctx := testCtx(tb, 10*time.Second)
-	stream, err := js.Stream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, topic)))
+	st, err := js.Stream(ctx, stream)
 	if err != nil {
-		tb.Fatalf("look up the stream of %s: %v", topic, err)
+		tb.Fatalf("look up the stream %s: %v", stream, err)
 	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(before)); err != nil {
-		tb.Fatalf("purge %s before %d: %v", topic, before, err)
+	if err := st.Purge(ctx, jetstream.WithPurgeSequence(before)); err != nil {
+		tb.Fatalf("purge %s before %d: %v", stream, before, err)
 	}
 }

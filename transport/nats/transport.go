@@ -32,7 +32,7 @@ type Transport struct {
 
 	mu        sync.Mutex
 	closed    bool
-	streams   map[string]string // topic → stream name, for streams known to be set up
+	streams   map[string]bool // names of the streams known to be set up
 	consumers map[*consumer]struct{}
 }
 
@@ -124,7 +124,7 @@ func newTransport(js jetstream.JetStream, owned bool, cfg *config) *Transport {
 		owned:     owned,
 		cfg:       cfg,
 		log:       cfg.logger,
-		streams:   make(map[string]string),
+		streams:   make(map[string]bool),
 		consumers: make(map[*consumer]struct{}),
 	}
 }
@@ -209,17 +209,18 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		return fmt.Errorf("nats: publish to %q: %w", m.Topic, err)
 	}
 	subject := subjectFor(t.cfg.prefix, m.Topic)
+	spec := t.cfg.streamOf(m.Topic)
 	for attempt := 0; ; attempt++ {
-		stream, err := t.ensureStream(ctx, m.Topic, attempt > 0)
-		if err != nil {
+		if err := t.ensureStream(ctx, spec, attempt > 0); err != nil {
 			return err
 		}
+		var err error
 		if t.cfg.noDedup {
 			_, err = t.js.Publish(ctx, subject, m.Data)
 		} else {
 			_, err = t.js.Publish(ctx, subject, m.Data,
 				jetstream.WithMsgID(m.ID.String()),
-				jetstream.WithExpectStream(stream))
+				jetstream.WithExpectStream(spec.name))
 		}
 		if err == nil {
 			return nil
@@ -230,7 +231,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		// No stream answered: it was deleted behind the transport's
 		// back (or lost with a memory-storage server); set it up again once.
 		if errors.Is(err, jetstream.ErrNoStreamResponse) && attempt == 0 {
-			t.forgetStream(m.Topic)
+			t.forgetStream(spec.name)
 			continue
 		}
 		if t.nc.IsClosed() {
@@ -240,13 +241,16 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 	}
 }
 
-// Subscribe creates or updates the durable pull consumer named c.Group on
-// the topic's stream (creating the stream too on first use) and starts
-// consuming it from one goroutine of its own. A group created here starts
-// where c.Start says (by default with the events published after Subscribe
-// returns; see the package documentation on replay), or fails with a
-// *eventbus.NotRetainedError if the stream no longer holds the events from
-// there on; an existing group resumes where it stopped. Subscriptions of one group, in this process or
+// Subscribe creates or updates the durable pull consumer of the group
+// c.Group on the topic's stream (creating the stream too on first use) and
+// starts consuming it from one goroutine of its own. The consumer is named
+// c.Group, or, with WithSharedStream, after the group and the topic, and
+// reads only the topic's subject (see the package documentation on
+// layouts). A group created here starts where c.Start says (by default
+// with the events published after Subscribe returns; see the package
+// documentation on replay), or fails with a *eventbus.NotRetainedError if
+// the stream no longer holds the events from there on; an existing group
+// resumes where it stopped. Subscriptions of one group, in this process or
 // others, share its events: each goes to one of them.
 //
 // The goroutine keeps at most c.MaxInFlight messages fetched ahead of the
@@ -262,29 +266,55 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 	if err := eventbus.ValidateTopicName(c.Topic); err != nil {
 		return nil, fmt.Errorf("nats: subscribe: %w", err)
 	}
-	if err := eventbus.ValidateSubscriberName(c.Group); err != nil {
-		return nil, fmt.Errorf("nats: subscribe: %w", err)
-	}
-	switch {
-	case deliver == nil:
-		return nil, fmt.Errorf("%w: nil deliver func", ErrInvalidOption)
-	case c.MaxInFlight < 0:
-		return nil, fmt.Errorf("%w: MaxInFlight %d, want >= 0", ErrInvalidOption, c.MaxInFlight)
-	case c.MaxDeliveries < 0:
-		return nil, fmt.Errorf("%w: MaxDeliveries %d, want >= 0", ErrInvalidOption, c.MaxDeliveries)
-	case c.AckTimeout < 0:
-		return nil, fmt.Errorf("%w: AckTimeout %v, want >= 0", ErrInvalidOption, c.AckTimeout)
-	}
-	if err := validStart(c.Start); err != nil {
+	if err := t.checkConsumer(ctx, c, deliver == nil); err != nil {
 		return nil, err
 	}
+	spec := t.cfg.streamOf(c.Topic)
+	description := "eventbus subscriber " + c.Group
+	var filter string
+	if t.cfg.shared() {
+		// One stream holds every topic: the group reads its topic's subject.
+		description += " of topic " + c.Topic
+		filter = subjectFor(t.cfg.prefix, c.Topic)
+	}
+	cons := t.newConsumer(c, c.Topic, spec, t.cfg.durableFor(c.Group, c.Topic), description, filter,
+		func(ctx context.Context, _ string, m eventbus.InboundMessage) { deliver(ctx, m) })
+	return t.startConsumer(ctx, cons)
+}
+
+// checkConsumer checks what Subscribe and SubscribePattern take besides
+// the topic or pattern, and that the transport is open and ctx is not done.
+func (t *Transport) checkConsumer(ctx context.Context, c eventbus.ConsumerConfig, nilDeliver bool) error {
+	if err := eventbus.ValidateSubscriberName(c.Group); err != nil {
+		return fmt.Errorf("nats: subscribe: %w", err)
+	}
+	switch {
+	case nilDeliver:
+		return fmt.Errorf("%w: nil deliver func", ErrInvalidOption)
+	case c.MaxInFlight < 0:
+		return fmt.Errorf("%w: MaxInFlight %d, want >= 0", ErrInvalidOption, c.MaxInFlight)
+	case c.MaxDeliveries < 0:
+		return fmt.Errorf("%w: MaxDeliveries %d, want >= 0", ErrInvalidOption, c.MaxDeliveries)
+	case c.AckTimeout < 0:
+		return fmt.Errorf("%w: AckTimeout %v, want >= 0", ErrInvalidOption, c.AckTimeout)
+	}
+	if err := validStart(c.Start); err != nil {
+		return err
+	}
 	if t.isClosed() {
-		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+		return fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("nats: subscribe to %q: %w", c.Topic, err)
+		return fmt.Errorf("nats: subscribe to %q: %w", c.Topic, err)
 	}
+	return nil
+}
 
+// newConsumer returns the consumer of c's group, under the durable name
+// durable, of the messages of spec's stream on subject filter (all of
+// them if filter is empty).
+func (t *Transport) newConsumer(c eventbus.ConsumerConfig, target string, spec streamSpec, durable, description, filter string,
+	deliver func(ctx context.Context, subject string, m eventbus.InboundMessage)) *consumer {
 	maxInFlight := c.MaxInFlight
 	if maxInFlight == 0 {
 		maxInFlight = DefaultMaxInFlight
@@ -293,14 +323,16 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 	if ackWait == 0 {
 		ackWait = t.cfg.ackWait
 	}
-	cons := &consumer{
+	return &consumer{
 		t:       t,
-		topic:   c.Topic,
+		target:  target,
+		stream:  spec,
 		deliver: deliver,
 		fetch:   maxInFlight,
 		jscfg: jetstream.ConsumerConfig{
-			Durable:       c.Group,
-			Description:   "eventbus subscriber " + c.Group,
+			Durable:       durable,
+			Description:   description,
+			FilterSubject: filter,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 			AckWait:       ackWait,
@@ -312,6 +344,11 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 		start: c.Start,
 		done:  make(chan struct{}),
 	}
+}
+
+// startConsumer sets cons's stream and group up, bounded by ctx, and
+// starts its goroutine.
+func (t *Transport) startConsumer(ctx context.Context, cons *consumer) (eventbus.Consumer, error) {
 	jc, err := cons.setup(ctx, false)
 	if err != nil {
 		return nil, err
@@ -338,29 +375,28 @@ func (t *Transport) forget(c *consumer) {
 	t.mu.Unlock()
 }
 
-func (t *Transport) forgetStream(topic string) {
+func (t *Transport) forgetStream(name string) {
 	t.mu.Lock()
-	delete(t.streams, topic)
+	delete(t.streams, name)
 	t.mu.Unlock()
 }
 
-// ensureStream returns the name of topic's stream once it exists with the
-// transport's configuration. Known streams are cached; refresh skips the
-// cache. Concurrent first calls may both ask the server, which is harmless.
-func (t *Transport) ensureStream(ctx context.Context, topic string, refresh bool) (string, error) {
+// ensureStream returns once the stream spec exists with the transport's
+// configuration. Known streams are cached; refresh skips the cache.
+// Concurrent first calls may both ask the server, which is harmless.
+func (t *Transport) ensureStream(ctx context.Context, spec streamSpec, refresh bool) error {
 	if !refresh {
 		t.mu.Lock()
-		name, ok := t.streams[topic]
+		known := t.streams[spec.name]
 		t.mu.Unlock()
-		if ok {
-			return name, nil
+		if known {
+			return nil
 		}
 	}
-	subject := subjectFor(t.cfg.prefix, topic)
 	want := jetstream.StreamConfig{
-		Name:        streamNameFor(subject),
-		Description: "eventbus topic " + topic,
-		Subjects:    []string{subject},
+		Name:        spec.name,
+		Description: spec.description,
+		Subjects:    []string{spec.subject},
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		Storage:     t.cfg.storage,
@@ -374,12 +410,12 @@ func (t *Transport) ensureStream(ctx context.Context, topic string, refresh bool
 		want.MaxBytes = t.cfg.maxBytes
 	}
 	if err := t.setupStream(ctx, want); err != nil {
-		return "", err
+		return err
 	}
 	t.mu.Lock()
-	t.streams[topic] = want.Name
+	t.streams[spec.name] = true
 	t.mu.Unlock()
-	return want.Name, nil
+	return nil
 }
 
 func (t *Transport) setupStream(ctx context.Context, want jetstream.StreamConfig) error {

@@ -825,6 +825,9 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		"max ack pending":    {WithMaxAckPending(0)},
 		"reconnect wait":     {WithReconnectWait(0)},
 		"nil nats option":    {WithNATSOptions(nil)},
+		"empty stream name":  {WithSharedStream("")},
+		"dotted stream name": {WithSharedStream("a.b")},
+		"long stream name":   {WithSharedStream(strings.Repeat("s", 201))},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
