@@ -172,7 +172,7 @@ func (b *Bus) Stats() BusStats {
 	defer b.mu.Unlock()
 	st := BusStats{Topics: len(b.topics), Subscriptions: len(b.subscribers), Totals: b.retired}
 	for _, t := range b.topics {
-		st.Published += t.sequence.Load() // one sequence number per publish
+		st.Published += t.published() // one sequence number per publish
 		st.NoSubscribers += t.noSubscribers.Load()
 	}
 	for s := range b.subscribers {

@@ -28,7 +28,7 @@ type topicCore struct {
 	handle      any   // the *Topic[T] handed out for this topic
 	codec       Codec // of payloads sent through the bus's transport
 
-	sequence      atomic.Uint64
+	sequence      atomic.Uint64 // of a topic without retention; see published
 	noSubscribers atomic.Uint64
 
 	mu     sync.Mutex               // serialises changes to subscribers and byName
@@ -206,7 +206,7 @@ func (tc *topicCore) stats() TopicStats {
 	st := TopicStats{
 		Topic:         tc.name,
 		PayloadType:   tc.payloadType.String(),
-		Published:     tc.sequence.Load(),
+		Published:     tc.published(),
 		NoSubscribers: tc.noSubscribers.Load(),
 		Subscribers:   names,
 	}
@@ -214,6 +214,18 @@ func (tc *topicCore) stats() TopicStats {
 		st.Retained = tc.log.length(tc.bus.ids.now())
 	}
 	return st
+}
+
+// published returns the number of events published on the topic: the
+// last sequence number given, which the log keeps for a retained topic and
+// sequence otherwise.
+func (tc *topicCore) published() uint64 {
+	if l := tc.log; l != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.next - 1
+	}
+	return tc.sequence.Load()
 }
 
 // Publish stamps payload into a new event and offers it to every current
@@ -348,7 +360,7 @@ func publishRetained[T any](ctx context.Context, tc *topicCore, e *Event[T], wai
 	l.mu.Lock()
 	now := l.stampTime(b.ids.now())
 	e.stamp(b.ids.next(now), now)
-	e.Sequence = tc.sequence.Add(1)
+	e.Sequence = l.next // the log numbers a retained topic's events: see published
 	l.appendLocked(e, now)
 	readers, pos, queues := tc.ring.Publish(newItem(e, wait), wait.sharesFunc())
 	l.mu.Unlock()
