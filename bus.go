@@ -58,6 +58,11 @@ type Bus struct {
 	workers *delivery.Workers
 	// patterns holds the live pattern subscriptions.
 	patterns patternRegistry
+	// consumerStarts counts the Subscribe and SubscribePattern calls of a
+	// bus with a transport that are starting a broker consumer, so that
+	// Close waits for a consumer that started after it had begun, which
+	// the call stops and waits for itself.
+	consumerStarts sync.WaitGroup
 }
 
 // New returns a new bus configured by opts.
@@ -346,6 +351,7 @@ func (b *Bus) shutdown(ctx context.Context) error {
 // waitGoroutines waits until every worker, idle check and broker consumer
 // of the bus has ended, once subs, every subscription left, have stopped.
 func (b *Bus) waitGoroutines(subs []*Subscription) {
+	b.consumerStarts.Wait()
 	b.workers.Wait()
 	b.patterns.waitConsumers()
 	for _, s := range subs {
@@ -372,6 +378,21 @@ func (b *Bus) liveSubscriptions() []*Subscription {
 	}
 	return subs
 }
+
+// beginConsumerStart counts a subscription that will start a broker
+// consumer, unless the bus is closing; endConsumerStart ends the count once
+// the consumer is started, or stopped and ended.
+func (b *Bus) beginConsumerStart() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing.Load() {
+		return ErrClosed
+	}
+	b.consumerStarts.Add(1)
+	return nil
+}
+
+func (b *Bus) endConsumerStart() { b.consumerStarts.Done() }
 
 // register adds a subscriber unless the bus is closing, and starts its
 // replay, if it has one, on a goroutine that Close waits for.

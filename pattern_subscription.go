@@ -130,6 +130,12 @@ func (b *Bus) SubscribePattern(pattern, name string, handler MessageHandler, opt
 		byTopic: make(map[string]*Subscription),
 		done:    make(chan struct{}),
 	}
+	if pt != nil {
+		if err := b.beginConsumerStart(); err != nil {
+			return nil, err
+		}
+		defer b.endConsumerStart()
+	}
 	if err := b.patterns.add(ps); err != nil {
 		return nil, err
 	}

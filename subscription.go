@@ -103,6 +103,12 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 	}
 
 	typed := func(ctx context.Context, m Message) error { return handler(ctx, m.(*Event[T])) }
+	if remote {
+		if err := tc.bus.beginConsumerStart(); err != nil {
+			return nil, err
+		}
+		defer tc.bus.endConsumerStart()
+	}
 	s := newSubscription(tc, name, chain(typed, slices.Concat(tc.bus.middleware, cfg.middleware)), cfg)
 	asRing := ringEligible(cfg, remote)
 	var replay, release func()

@@ -56,7 +56,10 @@ func (s *Subscription) startConsumer(capacity int, start Start, decode func(data
 	}
 	s.consumer.Store(&consumerHandle{c: c})
 	if s.isDetached() {
-		c.Stop() // Close or Unsubscribe came first and could not stop it
+		// Close or Unsubscribe came first and could not stop it, nor wait
+		// for it: Subscribe does, and Close waits for Subscribe.
+		c.Stop()
+		<-c.Done()
 	}
 	return nil
 }

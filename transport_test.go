@@ -343,3 +343,65 @@ func TestTransportUsesTheTopicsCodec(t *testing.T) {
 	}
 	assert.Equal(t, "ack", m.waitSettled(t))
 }
+
+// gatedTransport is a Transport whose Subscribe waits, once it has been
+// called, until the test lets it return, and whose consumer ends only when
+// the test lets it, once stopped.
+type gatedTransport struct {
+	recordingTransport
+	entered chan struct{}
+	proceed chan struct{}
+	stopped chan struct{}
+	finish  chan struct{}
+}
+
+func (g *gatedTransport) Subscribe(context.Context, ConsumerConfig, func(context.Context, InboundMessage)) (Consumer, error) {
+	close(g.entered)
+	<-g.proceed
+	return &gatedConsumer{g: g, done: make(chan struct{})}, nil
+}
+
+type gatedConsumer struct {
+	g    *gatedTransport
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *gatedConsumer) Stop() {
+	c.once.Do(func() {
+		close(c.g.stopped)
+		go func() {
+			<-c.g.finish
+			close(c.done)
+		}()
+	})
+}
+
+func (c *gatedConsumer) Done() <-chan struct{} { return c.done }
+
+// A Close that begins while Subscribe is setting up its broker consumer
+// returns only once that consumer, which Close could not stop, has ended.
+func TestCloseWaitsForAConsumerStartedMeanwhile(t *testing.T) {
+	tr := &gatedTransport{entered: make(chan struct{}), proceed: make(chan struct{}), stopped: make(chan struct{}), finish: make(chan struct{})}
+	b := newBus(t, WithTransport(tr))
+	tp := mustTopic[int](t, b, "orders.placed")
+	subscribed := make(chan error, 1)
+	go func() {
+		_, err := tp.Subscribe("billing", nopHandler[int])
+		subscribed <- err
+	}()
+	recv(t, tr.entered, "Subscribe to reach the broker")
+	closed := closeAsync(b, testCtx(t))
+	waitClosed(t, b.closeBegun, "Close to begin")
+	close(tr.proceed)
+	waitClosed(t, tr.stopped, "Subscribe to stop the consumer Close could not stop")
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the consumer started meanwhile was running")
+	default:
+	}
+	close(tr.finish)
+	require.NoError(t, recv(t, closed, "Close"))
+	require.NoError(t, recv(t, subscribed, "Subscribe"))
+	waitClosed(t, b.Done(), "the bus's goroutines to end")
+}
