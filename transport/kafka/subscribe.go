@@ -174,6 +174,9 @@ func (t *Transport) prepareGroup(ctx context.Context, topic, group string, parti
 // partition of ktopic.
 func (t *Transport) groupHasOffsets(ctx context.Context, group, ktopic string) (bool, error) {
 	resp, err := t.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil // some clusters say so of a group nobody made yet
+	}
 	if err != nil {
 		return false, requestError(ctx, ErrKafka, fmt.Sprintf("fetch the offsets of group %q", group), err)
 	}

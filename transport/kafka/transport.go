@@ -71,6 +71,7 @@ func Connect(ctx context.Context, brokers []string, opts ...Option) (*Transport,
 	kopts := append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(newSpreadPartitioner()),
 		// Partitions of a topic created a moment ago may not be known
 		// to every broker yet.
 		kgo.UnknownTopicRetries(-1),
