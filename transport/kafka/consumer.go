@@ -121,6 +121,7 @@ func (c *consumer) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 // release stops delivering from the partitions ids and waits, bounded by
 // the revoke timeout and ctx, until their delivered records are settled.
 func (c *consumer) release(ctx context.Context, ids []int32) {
+	c.log.Debug("eventbus/kafka: giving partitions up", "partitions", ids)
 	c.mu.Lock()
 	var parts []*partition
 	var resume []int32
