@@ -72,6 +72,10 @@ func Connect(ctx context.Context, brokers []string, opts ...Option) (*Transport,
 		kgo.SeedBrokers(brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(newSpreadPartitioner()),
+		// Publish waits for each record's acknowledgement, so lingering
+		// would only delay it; records published while a request is in
+		// flight are still sent together.
+		kgo.ProducerLinger(0),
 		// Partitions of a topic created a moment ago may not be known
 		// to every broker yet.
 		kgo.UnknownTopicRetries(-1),
