@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -111,7 +112,14 @@ func benchPlain(b *testing.B, c *cluster, publishers int) {
 			got += fs.NumRecords()
 		}
 	}()
-	payload := []byte(`{"specversion":"1.0"}`)
+	// The same bytes as the bus's records: a CloudEvents document.
+	payload, err := eventbus.EncodeCloudEvent(&eventbus.Event[int]{
+		Envelope: eventbus.Envelope{ID: uuid.Must(uuid.NewV7()), Topic: topic, Time: time.Now(), Sequence: 1, CorrelationID: "c"},
+		Payload:  1,
+	}, "/bench", eventbus.JSONCodec{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	publishAll(b, publishers, b.N, func(int) error {
 		return producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: payload}).FirstErr()

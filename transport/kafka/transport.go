@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		Headers: []kgo.RecordHeader{
 			{Key: HeaderID, Value: []byte(m.ID.String())},
 			{Key: HeaderContentType, Value: []byte(cloudEventsContentType)},
-			{Key: HeaderTime, Value: fmt.Appendf(nil, "%d", now.UnixNano())},
+			{Key: HeaderTime, Value: strconv.AppendInt(nil, now.UnixNano(), 10)},
 		},
 	}
 	if m.Key != "" {
