@@ -58,6 +58,14 @@ type Harness struct {
 	// stored, as after a crash; transports connected before must reconnect
 	// on their own.
 	Restart func(t *testing.T)
+	// ConnectShared, when set, is Connect for the cases whose processes
+	// compete for one topic's events under one subscriber name
+	// (CompetingConsumers, PatternCompetingConsumers). A broker that shares
+	// a topic among a group's processes part by part (Kafka's partitions)
+	// needs topics of several parts there, and, elsewhere, topics of one
+	// part, where the suite reads every event back in publish order (the
+	// replay cases). Unset, those cases use Connect.
+	ConnectShared func(t *testing.T) (eventbus.Transport, func())
 	// Timeout bounds each wait for an event. Zero means 20 seconds.
 	Timeout time.Duration
 	// Discard makes the broker drop the messages of the topic at positions
@@ -139,6 +147,21 @@ func (s *suite) connect(t *testing.T) eventbus.Transport {
 	tr, closeTransport := s.h.Connect(t)
 	if tr == nil {
 		t.Fatal("eventbustest: Connect returned a nil transport")
+	}
+	t.Cleanup(closeTransport)
+	return tr
+}
+
+// connectShared is connect for the competing-consumers cases (see
+// Harness.ConnectShared).
+func (s *suite) connectShared(t *testing.T) eventbus.Transport {
+	t.Helper()
+	if s.h.ConnectShared == nil {
+		return s.connect(t)
+	}
+	tr, closeTransport := s.h.ConnectShared(t)
+	if tr == nil {
+		t.Fatal("eventbustest: ConnectShared returned a nil transport")
 	}
 	t.Cleanup(closeTransport)
 	return tr
@@ -341,8 +364,8 @@ func testFanOutToNames(t *testing.T, s *suite) {
 
 func testCompetingConsumers(t *testing.T, s *suite) {
 	name := topicName(t)
-	b1 := s.newBus(t, s.connect(t))
-	b2 := s.newBus(t, s.connect(t))
+	b1 := s.newBus(t, s.connectShared(t))
+	b2 := s.newBus(t, s.connectShared(t))
 	shared := newRecord[Payload]()
 	var mu sync.Mutex
 	byBus := map[string]int{}

@@ -158,13 +158,13 @@ func testPatternCompetingConsumers(t *testing.T, s *suite) {
 	names := []string{base + ".x", base + ".y"}
 	shared := newRecord[any]()
 	for range 2 {
-		b := s.newBus(t, s.connect(t))
+		b := s.newBus(t, s.connectShared(t))
 		for _, name := range names {
 			topic(t, b, name)
 		}
 		subscribePattern(t, b, base+".*", "workers", messages(shared))
 	}
-	writer := s.newBus(t, s.connect(t))
+	writer := s.newBus(t, s.connectShared(t))
 	const perTopic = 10
 	for i, name := range names {
 		tp := topic(t, writer, name)

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,19 +16,15 @@ import (
 //
 // Kafka shares a topic between a group's processes partition by partition
 // and keeps a total order only within a partition, so no one partition
-// count serves every case: the CompetingConsumers case needs a topic that
+// count serves every case: the competing-consumers case needs a topic that
 // two processes can share (2 partitions), while the replay cases read
 // every event of a topic back in publish order, which takes one partition.
-// So the CompetingConsumers case's transports create topics of 2
-// partitions, and every other case's of 1 (DefaultPartitions).
+// So ConnectShared's transports create topics of 2 partitions, and
+// Connect's of 1 (DefaultPartitions).
 func TestConformance(t *testing.T) {
 	c := startCluster(t)
-	eventbustest.Run(t, eventbustest.Harness{
-		Connect: func(t *testing.T) (eventbus.Transport, func()) {
-			partitions := int32(DefaultPartitions)
-			if strings.HasSuffix(t.Name(), "/CompetingConsumers") {
-				partitions = 2
-			}
+	connect := func(partitions int32) func(t *testing.T) (eventbus.Transport, func()) {
+		return func(t *testing.T) (eventbus.Transport, func()) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
 			tr, err := Connect(ctx, c.brokers, testOptions(WithPartitions(partitions))...)
@@ -43,10 +38,14 @@ func TestConformance(t *testing.T) {
 					t.Errorf("close transport: %v", err)
 				}
 			}
-		},
-		Restart: func(t *testing.T) { c.Restart(t) },
-		Discard: func(t *testing.T, topic string, before uint64) { c.discard(t, topic, before) },
-		Timeout: 20 * time.Second,
+		}
+	}
+	eventbustest.Run(t, eventbustest.Harness{
+		Connect:       connect(DefaultPartitions),
+		ConnectShared: connect(2),
+		Restart:       func(t *testing.T) { c.Restart(t) },
+		Discard:       func(t *testing.T, topic string, before uint64) { c.discard(t, topic, before) },
+		Timeout:       20 * time.Second,
 		// kfake runs in the test process.
 		ServerPackages: []string{"github.com/twmb/franz-go/pkg/kfake"},
 	})
