@@ -94,7 +94,7 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbu
 
 	fmt.Fprintf(w, "publishing %s\n", chatfmt.Count(len(script), "message", "messages"))
 	for _, m := range script {
-		// Publish returns once NATS has stored the event.
+		// Publish returns once the broker has stored the event.
 		if err := sent.Publish(ctx, m, eventbus.WithKey(m.ConversationID)); err != nil {
 			return subs, fmt.Errorf("publish: %w", err)
 		}
@@ -120,17 +120,21 @@ func runService(ctx context.Context, bus *eventbus.Bus, w io.Writer) ([]*eventbu
 }
 
 // expectedTasks is how many handler successes the script causes in the
-// workers' process: analytics counts every message, notification alerts
-// for every customer message, the AI responder replies to those without an
-// attachment, and the operations inbox gets the one with an attachment.
+// workers' process: analytics and notification succeed once for every
+// message (notification has nothing to do for an agent's), the AI
+// responder for every message without an attachment (it has nothing to do
+// for an agent's either), and the operations inbox once for each message
+// with an attachment, whose failure it reads. Counting the messages a
+// handler has nothing to do for means that once every task is done, every
+// subscriber has handled every event, and the delivery stats are final.
 func expectedTasks() int {
-	customers := 0
+	attachments := 0
 	for _, m := range script {
-		if !m.FromAgent {
-			customers++
+		if m.Attachment != "" {
+			attachments++
 		}
 	}
-	return len(script) + customers + expectedReplies() + (customers - expectedReplies())
+	return len(script) + len(script) + (len(script) - attachments) + attachments
 }
 
 // workers are the subscribers that run in the workers' process.
@@ -182,6 +186,7 @@ func (wk *workers) subscribe(bus *eventbus.Bus) error {
 	respond := func(ctx context.Context, e *eventbus.Event[MessageSent]) error {
 		m := e.Payload
 		if m.FromAgent {
+			wk.taskDone()
 			return nil
 		}
 		if m.Attachment != "" {
@@ -228,6 +233,7 @@ func (wk *workers) count(_ context.Context, e *eventbus.Event[MessageSent]) erro
 func (wk *workers) notify(ctx context.Context, e *eventbus.Event[MessageSent]) error {
 	m := e.Payload
 	if m.FromAgent {
+		wk.taskDone()
 		return nil
 	}
 	deliveries := 1

@@ -4,13 +4,16 @@ go 1.26.0
 
 replace (
 	github.com/busline/eventbus => ../..
+	github.com/busline/eventbus/transport/kafka => ../../transport/kafka
 	github.com/busline/eventbus/transport/nats => ../../transport/nats
 )
 
 require (
 	github.com/busline/eventbus v0.0.0-00010101000000-000000000000
+	github.com/busline/eventbus/transport/kafka v0.0.0-00010101000000-000000000000
 	github.com/busline/eventbus/transport/nats v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.uber.org/goleak v1.3.0
 )
 
@@ -24,6 +27,10 @@ require (
 	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/twmb/franz-go v1.22.3 // indirect
+	github.com/twmb/franz-go/pkg/kadm v1.20.0 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect

@@ -1,23 +1,28 @@
 // Command chat-distributed is the chat service of examples/chat split over
-// two processes that share topics through NATS JetStream.
+// two processes that share topics through a message broker: NATS JetStream
+// (-broker nats, the default) or Apache Kafka (-broker kafka).
 //
 // The chat service process publishes a short conversation on
 // "message.sent" and shows the AI's replies. The workers process runs the
 // subscribers: analytics (made effectively-once with the Idempotent
-// middleware), notification (whose push gateway fails at first, so NATS
-// delivers the event again after a backoff), the AI responder (which
+// middleware), notification (whose push gateway fails at first, so the
+// broker delivers the event again after a backoff), the AI responder (which
 // publishes replies on "ai.reply.generated", and whose failure on an
 // attachment is dead-lettered at once) and an operations inbox reading the
-// dead letters.
+// dead letters. Every event is published with its conversation as the
+// ordering key, and each subscriber handles one event at a time, so the AI
+// replies of a conversation reach the service in the order of the messages
+// they answer.
 //
 // Every line of output starts with the role of the process that wrote it,
-// [service] or [workers] (or [nats] for the embedded server), and each
-// process ends with the delivery stats of its own bus.
+// [service] or [workers] (or [nats] or [kafka] for the embedded broker),
+// and each process ends with the delivery stats of its own bus.
 //
-// Run the whole demo, an embedded NATS server and both processes, with one
+// Run the whole demo, an embedded broker and both processes, with one
 // command:
 //
-//	go run . -role demo
+//	go run . -role demo                  # over an embedded NATS server
+//	go run . -role demo -broker kafka    # over an embedded Kafka cluster
 //
 // or each part yourself, the workers first (they create the durable
 // consumer groups; events published before a group exists are not kept for
@@ -25,6 +30,34 @@
 //
 //	go run . -role workers -embedded   # terminal 1: NATS on 127.0.0.1:4222, and the workers
 //	go run . -role service             # terminal 2: the chat service
+//
+//	go run . -role workers -embedded -broker kafka   # terminal 1: Kafka on 127.0.0.1:9092, and the workers
+//	go run . -role service -broker kafka             # terminal 2: the chat service
+//
+// Without -embedded, -nats URL or -kafka host:port points both processes
+// at a broker of yours: a NATS server with JetStream enabled, or a Kafka
+// cluster (any of its brokers' addresses).
+//
+// The embedded NATS server keeps its streams in a temporary directory. The
+// embedded Kafka cluster is kfake, franz-go's Kafka cluster in a Go
+// process, with one broker and its data in memory.
+//
+// # Kafka partitions
+//
+// Over Kafka each topic is created with 4 partitions. All of a key's
+// events go to the partition its hash picks, and a group hands each
+// partition's records to its subscriber in the order the broker stored
+// them, so a conversation's events are handled in the order they were
+// published, however many partitions there are (but for a redelivered
+// event, which may come after others already on their way); the workers,
+// one process, own them all. More than one partition lets a second
+// workers process take a share of each group's partitions. Four put each
+// of the demo's three conversations on a partition of its own (conv-1001
+// on partition 1, conv-1002 on 0, conv-1003 on 3), which shows what a
+// redelivery holds back: while a failed notification waits to be delivered
+// again, the notification subscriber gets no later event of its partition,
+// so the rest of that conversation's notifications wait behind it, in
+// order, while the other conversations' go on.
 //
 // Stop the workers with Ctrl-C: they finish what they fetched and print
 // their analytics and delivery stats.
@@ -38,6 +71,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -49,8 +83,10 @@ import (
 	"time"
 
 	"github.com/busline/eventbus"
+	kafkatransport "github.com/busline/eventbus/transport/kafka"
 	natstransport "github.com/busline/eventbus/transport/nats"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Lines the workers print (after their role's prefix) that the demo waits
@@ -61,51 +97,132 @@ const (
 )
 
 func main() {
-	role := flag.String("role", "demo", "what to run: service, workers, or demo (an embedded NATS server and both processes)")
-	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "URL of the NATS server")
-	embedded := flag.Bool("embedded", false, "start an embedded NATS server with JetStream on the -nats address, storing in a temporary directory")
+	role := flag.String("role", "demo", "what to run: service, workers, or demo (an embedded broker and both processes)")
+	kind := flag.String("broker", brokerNATS, "the broker the processes share topics through: nats or kafka")
+	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "URL of the NATS server, with -broker nats")
+	kafkaAddr := flag.String("kafka", "127.0.0.1:9092", "host:port of a Kafka broker, with -broker kafka")
+	embedded := flag.Bool("embedded", false, "start an embedded broker on the -nats or -kafka address: a NATS server with JetStream storing in a temporary directory, or a Kafka cluster of one broker keeping its data in memory")
 	flag.Parse()
 
+	b := broker{kind: *kind, addr: *natsURL}
+	if *kind == brokerKafka {
+		b.addr = *kafkaAddr
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *role, *natsURL, *embedded, os.Stdout); err != nil {
+	if err := run(ctx, *role, b, *embedded, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "chat-distributed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, role, natsURL string, embedded bool, w io.Writer) error {
+// The brokers the processes can share topics through.
+const (
+	brokerNATS  = "nats"
+	brokerKafka = "kafka"
+)
+
+// broker names the broker the processes share topics through: its kind,
+// brokerNATS or brokerKafka, and its address, a NATS URL or a Kafka
+// broker's host:port.
+type broker struct {
+	kind string
+	addr string
+}
+
+// kafkaPartitions is the partition count of the Kafka topics the
+// processes create; see the package documentation.
+const kafkaPartitions = 4
+
+// transport is what the processes use of a broker's transport.
+type transport interface {
+	eventbus.Transport
+	Close(ctx context.Context) error
+}
+
+// connect returns a transport to the broker.
+func (b broker) connect(ctx context.Context) (transport, error) {
+	if b.kind == brokerKafka {
+		return kafkatransport.Connect(ctx, []string{b.addr}, kafkatransport.WithPartitions(kafkaPartitions))
+	}
+	return natstransport.Connect(ctx, b.addr)
+}
+
+// args are the command-line flags that point another process of this
+// program at the broker.
+func (b broker) args() []string {
+	return []string{"-broker", b.kind, "-" + b.kind, b.addr}
+}
+
+// embed starts the broker in this process on its address (port 0: any free
+// port), writes a line saying where it listens to w, and returns the
+// broker at the address it listens on and a function that stops it.
+func (b broker) embed(w io.Writer) (broker, func(), error) {
+	switch b.kind {
+	case brokerNATS:
+		srv, err := startNATS(b.addr)
+		if err != nil {
+			return b, nil, err
+		}
+		b.addr = srv.ClientURL()
+		newRoleWriter(w, "nats").printf("embedded NATS server with JetStream listening on %s", b.addr)
+		return b, srv.shutdown, nil
+	case brokerKafka:
+		cluster, err := startKafka(b.addr)
+		if err != nil {
+			return b, nil, err
+		}
+		b.addr = cluster.ListenAddrs()[0]
+		newRoleWriter(w, "kafka").printf("embedded Kafka cluster (kfake, one broker) listening on %s", b.addr)
+		return b, cluster.Close, nil
+	}
+	return b, nil, b.unknown()
+}
+
+func (b broker) unknown() error {
+	return fmt.Errorf("unknown broker %q: want nats or kafka", b.kind)
+}
+
+func run(ctx context.Context, role string, b broker, embedded bool, w io.Writer) error {
+	if b.kind != brokerNATS && b.kind != brokerKafka {
+		return b.unknown()
+	}
+	if role != "service" && role != "workers" && role != "demo" {
+		return fmt.Errorf("unknown role %q: want service, workers or demo", role)
+	}
 	// In the demo, the service and the copy of the workers' output write to
 	// w from two goroutines.
 	w = &lockedWriter{w: w}
 	if role == "demo" {
 		embedded = true
-		natsURL = "nats://127.0.0.1:0" // any free port
+		b.addr = "127.0.0.1:0" // any free port
+		if b.kind == brokerNATS {
+			b.addr = "nats://" + b.addr
+		}
 	}
 	if embedded {
-		srv, err := startNATS(natsURL)
-		if err != nil {
+		var stop func()
+		var err error
+		if b, stop, err = b.embed(w); err != nil {
 			return err
 		}
-		defer srv.shutdown()
-		natsURL = srv.ClientURL()
-		newRoleWriter(w, "nats").printf("embedded NATS server with JetStream listening on %s", natsURL)
+		defer stop()
 	}
 	switch role {
 	case "service":
-		return runServiceProcess(ctx, natsURL, w)
+		return runServiceProcess(ctx, b, w)
 	case "workers":
-		return runWorkers(ctx, natsURL, w, nil)
-	case "demo":
-		return runDemo(ctx, natsURL, w)
+		return runWorkers(ctx, b, w, nil)
+	default:
+		return runDemo(ctx, b, w)
 	}
-	return fmt.Errorf("unknown role %q: want service, workers or demo", role)
 }
 
-// withBus runs fn with a bus over a NATS transport, closing both after. It
-// returns the bus, closed, for its stats, or nil if it could not make one.
-func withBus(ctx context.Context, natsURL, source string, fn func(*eventbus.Bus) error) (*eventbus.Bus, error) {
-	tr, err := natstransport.Connect(ctx, natsURL)
+// withBus runs fn with a bus over a transport to the broker, closing both
+// after. It returns the bus, closed, for its stats, or nil if it could not
+// make one.
+func withBus(ctx context.Context, b broker, source string, fn func(*eventbus.Bus) error) (*eventbus.Bus, error) {
+	tr, err := b.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +245,10 @@ func withBus(ctx context.Context, natsURL, source string, fn func(*eventbus.Bus)
 // runServiceProcess runs the chat service on its own bus, writing lines
 // that start with "[service] " to w, and ends with the bus's delivery
 // stats.
-func runServiceProcess(ctx context.Context, natsURL string, w io.Writer) error {
+func runServiceProcess(ctx context.Context, b broker, w io.Writer) error {
 	out := newRoleWriter(w, "service")
 	var subs []*eventbus.Subscription
-	bus, err := withBus(ctx, natsURL, "/chat-service", func(bus *eventbus.Bus) (err error) {
+	bus, err := withBus(ctx, b, "/chat-service", func(bus *eventbus.Bus) (err error) {
 		subs, err = runService(ctx, bus, out)
 		return err
 	})
@@ -145,10 +262,10 @@ func runServiceProcess(ctx context.Context, natsURL string, w io.Writer) error {
 // their analytics and delivery stats, writing lines that start with
 // "[workers] " to w. done, if not nil, is closed once every event the
 // script causes has been handled.
-func runWorkers(ctx context.Context, natsURL string, w io.Writer, done chan<- struct{}) error {
+func runWorkers(ctx context.Context, b broker, w io.Writer, done chan<- struct{}) error {
 	wk := newWorkers(newRoleWriter(w, "workers"))
 	wk.done = done
-	bus, err := withBus(ctx, natsURL, "/chat-workers", func(bus *eventbus.Bus) error {
+	bus, err := withBus(ctx, b, "/chat-workers", func(bus *eventbus.Bus) error {
 		if err := wk.subscribe(bus); err != nil {
 			return err
 		}
@@ -181,12 +298,12 @@ func writeStats(w io.Writer, bus *eventbus.Bus, subs []*eventbus.Subscription) e
 // runDemo runs the workers as a child process of this program and the chat
 // service in this one. The child's lines already start with its role, and
 // go to w as they are.
-func runDemo(ctx context.Context, natsURL string, w io.Writer) error {
+func runDemo(ctx context.Context, b broker, w io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	child := exec.CommandContext(ctx, exe, "-role", "workers", "-nats", natsURL)
+	child := exec.CommandContext(ctx, exe, append([]string{"-role", "workers"}, b.args()...)...)
 	child.Stderr = os.Stderr
 	child.Cancel = func() error { return child.Process.Signal(os.Interrupt) }
 	child.WaitDelay = 15 * time.Second
@@ -226,7 +343,7 @@ func runDemo(ctx context.Context, natsURL string, w io.Writer) error {
 		return errors.Join(errors.New("workers not ready in time"), stopChild())
 	}
 
-	err = runServiceProcess(ctx, natsURL, w)
+	err = runServiceProcess(ctx, b, w)
 	if err == nil {
 		select {
 		case <-finished:
@@ -281,6 +398,24 @@ func (s *embeddedNATS) shutdown() {
 	s.Shutdown()
 	s.WaitForShutdown()
 	os.RemoveAll(s.storeDir)
+}
+
+// startKafka starts a Kafka cluster of one broker in this process, kfake,
+// listening on addr (host:port; port 0: any free port) and keeping its data
+// in memory. Stop it with Close.
+func startKafka(addr string) (*kfake.Cluster, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("-kafka: %w", err)
+	}
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		// kfake listens on 127.0.0.1; this listens on addr's host instead.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, addr) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kafka cluster on %s: %w", addr, err)
+	}
+	return cluster, nil
 }
 
 // lockedWriter serialises the writes to w of several goroutines.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -52,15 +53,31 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.shutdown()
-	url := srv.ClientURL()
+	testServiceAndWorkers(t, broker{kind: brokerNATS, addr: srv.ClientURL()})
+}
 
+// TestServiceAndWorkersOverKafka runs both halves of the demo against an
+// embedded Kafka cluster, each with its own transport and bus as if in its
+// own process.
+func TestServiceAndWorkersOverKafka(t *testing.T) {
+	cluster, err := startKafka("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	testServiceAndWorkers(t, broker{kind: brokerKafka, addr: cluster.ListenAddrs()[0]})
+}
+
+// testServiceAndWorkers runs the workers, then the service, against the
+// broker b, and checks what each wrote.
+func testServiceAndWorkers(t *testing.T, b broker) {
 	workersOut := &watchWriter{want: "[workers] " + readyLine, found: make(chan struct{})}
 	ready := workersOut.found
 	ctx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
 	done := make(chan struct{})
 	workersErr := make(chan error, 1)
-	go func() { workersErr <- runWorkers(ctx, url, workersOut, done) }()
+	go func() { workersErr <- runWorkers(ctx, b, workersOut, done) }()
 	select {
 	case <-ready:
 	case err := <-workersErr:
@@ -70,7 +87,7 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 	}
 
 	var serviceOut bytes.Buffer
-	if err := runServiceProcess(context.Background(), url, &serviceOut); err != nil {
+	if err := runServiceProcess(context.Background(), b, &serviceOut); err != nil {
 		t.Fatalf("service: %v\n%s", err, serviceOut.String())
 	}
 	select {
@@ -114,12 +131,35 @@ func TestServiceAndWorkersOverNATS(t *testing.T) {
 		"[workers] analytics: conv-1002: 2 messages in all\n",
 		"[workers] analytics: conv-1003: 2 messages in all\n",
 		"failed: push gateway unavailable\n",
-		"on delivery 2\n", // the broker redelivered a failed notification
 		`[workers] ops-inbox: dead letter from ai-responder after 1 delivery: ai-responder cannot read attachment "statement.pdf"` + "\n",
 	} {
 		if !strings.Contains(workers, want) {
 			t.Errorf("workers output lacks %q:\n%s", want, workers)
 		}
+	}
+
+	// The gateway fails twice: either two notifications fail once each or
+	// one fails twice, and the broker delivers them again.
+	redelivered := regexp.MustCompile(`(?m)^\[workers\] notification: \w+ alerted about \w+'s message on delivery [23]$`)
+	if !redelivered.MatchString(workers) {
+		t.Errorf("workers output lacks a notification sent on a redelivery:\n%s", workers)
+	}
+
+	// The replies of a conversation arrive in the order of the messages
+	// they answer: every event is published with its conversation as the
+	// ordering key.
+	want := map[string][]string{}
+	for _, m := range script {
+		if !m.FromAgent && m.Attachment == "" {
+			want[m.ConversationID] = append(want[m.ConversationID], cannedReply(m.Text))
+		}
+	}
+	got := map[string][]string{}
+	for _, r := range regexp.MustCompile(`(?m)^\[service\] \[(conv-\d+)\] AI assistant: (.*)$`).FindAllStringSubmatch(service, -1) {
+		got[r[1]] = append(got[r[1]], r[2])
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("AI replies by conversation %q, want %q", got, want)
 	}
 
 	// Each process ends with the stats of its bus.

@@ -360,7 +360,9 @@ func (c *consumer) poll() {
 		if p.releasing {
 			continue
 		}
-		if _, d := p.dueNak(time.Now()); !d.IsZero() && (due.IsZero() || d.Before(due)) {
+		// A record already due makes the poll return at once, and next
+		// redelivers it.
+		if d := p.nextDue(); !d.IsZero() && (due.IsZero() || d.Before(due)) {
 			due = d
 		}
 	}

@@ -112,18 +112,25 @@ func (p *partition) nak(e *entry, due time.Time) {
 // oldest one is due (the zero time if there is none). Nak'ed records are
 // delivered again in offset order, a later one waiting for an earlier one.
 func (p *partition) dueNak(now time.Time) (*entry, time.Time) {
-	if len(p.naks) == 0 {
-		return nil, time.Time{}
+	if due := p.nextDue(); due.IsZero() || due.After(now) {
+		return nil, due
 	}
 	e := p.naks[0]
-	if e.due.After(now) {
-		return nil, e.due
-	}
 	p.naks[0] = nil
 	p.naks = p.naks[1:]
 	e.deliveries++
 	p.outstanding++
 	return e, time.Time{}
+}
+
+// nextDue returns when the oldest Nak'ed record is due for its
+// redelivery, the zero time if there is none; unlike dueNak it takes
+// nothing out.
+func (p *partition) nextDue() time.Time {
+	if len(p.naks) == 0 {
+		return time.Time{}
+	}
+	return p.naks[0].due
 }
 
 // commitPoint returns the offset to commit: the oldest unsettled record's,

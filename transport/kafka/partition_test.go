@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -74,4 +75,30 @@ func TestTopicNamesAreDistinctUnderKafkasCollisionRule(t *testing.T) {
 	long := topicFor("eventbus", string(make([]byte, 255)))
 	assert.Len(t, long, maxTopicLen)
 	assert.Equal(t, a+".billing", groupFor(a, "billing"))
+}
+
+// A poll that starts once a Nak'ed record is due leaves the record for
+// next to deliver again: it returns at once rather than waiting for
+// records, and the partition stays paused only until that redelivery.
+func TestPollLeavesADueNakedRecordForNext(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(startCluster(t).brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	c := &consumer{cl: cl, ktopic: "t", max: 8, parts: map[int32]*partition{}, ctx: testCtx(t, waitLong)}
+	p := newPartition(0)
+	c.parts[0] = p
+	e := p.deliver(&kgo.Record{Partition: 0, Offset: 5})
+	p.nak(e, time.Now().Add(-time.Millisecond))
+	p.backlog = []*kgo.Record{{Partition: 0, Offset: 6}}
+	p.paused = true
+
+	c.poll()
+	got, resume := c.next()
+	require.Same(t, e, got, "the due record is delivered again")
+	assert.Equal(t, 2, got.deliveries)
+	assert.Equal(t, int32(0), resume, "its partition is fetched again")
+	assert.False(t, p.paused)
+	next, _ := c.next()
+	require.NotNil(t, next, "the record held back comes next")
+	assert.Equal(t, int64(6), next.rec.Offset)
 }
