@@ -113,7 +113,8 @@
 // and delivery is at least once. The documentation of Transport says what
 // else changes. [github.com/busline/eventbus/transport/memory.Broker] is a
 // Transport inside one process; github.com/busline/eventbus/transport/nats
-// is the NATS JetStream one.
+// is the NATS JetStream one and github.com/busline/eventbus/transport/kafka
+// the Kafka one.
 //
 // # Concurrency
 //
