@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -234,4 +235,47 @@ func TestStoppingAReplay(t *testing.T) {
 			assert.Contains(t, logs.String(), "replay stopped before catching up")
 		})
 	}
+}
+
+// With several workers, a replay keeps each key's events in sequence order
+// across the hand-off, and delivers each once.
+func TestReplayWithSeveralWorkersKeepsKeyOrder(t *testing.T) {
+	b := newBus(t)
+	tp := retainedTopic[int](t, b, "chat.message", Retention{MaxEvents: 1000})
+	ctx := testCtx(t)
+	keys := []string{"a", "b", "c", "d", "e"}
+	publishKeyed := func(from, to int) {
+		for i := from; i <= to; i++ {
+			require.NoError(t, tp.Publish(ctx, i, WithKey(keys[i%len(keys)])))
+		}
+	}
+	publishKeyed(1, 300)
+	var mu sync.Mutex
+	byKey := map[string][]uint64{}
+	all := make(chan struct{})
+	seen := 0
+	s := mustSubscribe(t, tp, "workers", func(_ context.Context, e *Event[int]) error {
+		mu.Lock()
+		defer mu.Unlock()
+		byKey[e.Key] = append(byKey[e.Key], e.Sequence)
+		if seen++; seen == 600 {
+			close(all)
+		}
+		return nil
+	}, WithStart(FromOldest()), WithConcurrency(4))
+	publishKeyed(301, 600)
+	waitClosed(t, all, "every event")
+	require.NoError(t, s.Drain(ctx))
+	mu.Lock()
+	defer mu.Unlock()
+	for i, k := range keys {
+		var want []uint64
+		for seq := uint64(1); seq <= 600; seq++ {
+			if int(seq)%len(keys) == i {
+				want = append(want, seq)
+			}
+		}
+		assert.Equal(t, want, byKey[k], "key %s", k)
+	}
+	assert.Equal(t, uint64(600), s.Stats().Delivered)
 }
