@@ -256,7 +256,7 @@ func (c *consumer) claim(n int) ([]goredis.XMessage, map[string]int, error) {
 	}
 	c.mu.Unlock()
 	if sweep {
-		c.removeIdle()
+		c.removeIdle(c.ctx, c.rdb)
 	}
 	var out []goredis.XMessage
 	for start := "0-0"; len(out) < n; {
@@ -452,8 +452,8 @@ func (c *consumer) leave() {
 // entries and have not read for an ack timeout: those of processes that
 // stopped with entries pending, which the group has claimed since. A
 // consumer removed while it still runs is created again by its next read.
-func (c *consumer) removeIdle() {
-	consumers, err := c.rdb.XInfoConsumers(c.ctx, c.key, c.group).Result()
+func (c *consumer) removeIdle(ctx context.Context, rdb *goredis.Client) {
+	consumers, err := rdb.XInfoConsumers(ctx, c.key, c.group).Result()
 	if err != nil {
 		c.log.Debug("eventbus/redis: listing the group's consumers failed", "error", err)
 		return
@@ -462,7 +462,7 @@ func (c *consumer) removeIdle() {
 		if o.Name == c.name || o.Pending > 0 || o.Idle < c.ackTimeout {
 			continue
 		}
-		if err := removeIfIdle(c.ctx, c.rdb, c.key, c.group, o.Name); err != nil {
+		if err := removeIfIdle(ctx, rdb, c.key, c.group, o.Name); err != nil {
 			c.log.Debug("eventbus/redis: removing an idle consumer failed", "error", err)
 			return
 		}
