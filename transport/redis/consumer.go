@@ -53,6 +53,7 @@ type consumer struct {
 	unsettled int                  // entries passed to deliver and not settled
 	held      map[string]int       // their IDs, with how many deliveries of each are unsettled
 	naks      map[string]time.Time // entries this consumer Nak'ed, by when they are due
+	acks      []string             // acknowledged entries whose XACK waits for the next read
 	claimAt   time.Time            // when the next claim is due
 	stopped   bool                 // the goroutine has ended
 	sweptAt   time.Time            // when removeIdle last ran
@@ -178,16 +179,34 @@ func (c *consumer) nextClaim() time.Time {
 }
 
 // readNew reads up to n entries new to the group, waiting for them at
-// most until the next claim is due (and maxBlock).
+// most until the next claim is due (and maxBlock). The acknowledgements
+// queued since the last read go in the same round trip, before the read:
+// the server handles both in one pass, and writes them to its append-only
+// file together.
 func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage, error) {
 	block := max(min(c.block, untilClaim), time.Millisecond)
-	streams, err := c.rdb.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
+	args := &goredis.XReadGroupArgs{
 		Group:    c.group,
 		Consumer: c.name,
 		Streams:  []string{c.key, ">"},
 		Count:    int64(n),
 		Block:    block,
-	}).Result()
+	}
+	var read *goredis.XStreamSliceCmd
+	if acks := c.takeAcks(); len(acks) > 0 {
+		var ack *goredis.IntCmd
+		_, _ = c.rdb.Pipelined(c.ctx, func(p goredis.Pipeliner) error {
+			ack = p.XAck(c.ctx, c.key, c.group, acks...)
+			read = p.XReadGroup(c.ctx, args)
+			return nil
+		})
+		if err := ack.Err(); err != nil {
+			c.requeueAcks(acks)
+		}
+	} else {
+		read = c.rdb.XReadGroup(c.ctx, args)
+	}
+	streams, err := read.Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
@@ -199,6 +218,43 @@ func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage,
 		out = append(out, s.Messages...)
 	}
 	return out, nil
+}
+
+// ack acknowledges the entry id: it queues the XACK for the consumer's
+// next read, or, once the consumer's goroutine has ended, sends it.
+func (c *consumer) ack(ctx context.Context, id string) error {
+	c.mu.Lock()
+	if !c.stopped {
+		c.acks = append(c.acks, id)
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	return c.sendAcks(ctx, id)
+}
+
+// sendAcks sends XACK for ids through the Transport's client.
+func (c *consumer) sendAcks(ctx context.Context, ids ...string) error {
+	if err := c.t.rdb.XAck(ctx, c.key, c.group, ids...).Err(); err != nil {
+		return commandError(ctx, fmt.Sprintf("ack %d entries of stream %q for group %q", len(ids), c.key, c.group), err)
+	}
+	return nil
+}
+
+// takeAcks returns the queued acknowledgements and empties the queue.
+func (c *consumer) takeAcks() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	acks := c.acks
+	c.acks = nil
+	return acks
+}
+
+// requeueAcks puts acknowledgements whose XACK failed back in the queue.
+func (c *consumer) requeueAcks(acks []string) {
+	c.mu.Lock()
+	c.acks = append(c.acks, acks...)
+	c.mu.Unlock()
 }
 
 // readOwn rereads, after a failed read, the entries of the consumer's own
@@ -421,7 +477,17 @@ func (c *consumer) finish() {
 	c.mu.Lock()
 	c.stopped = true
 	leave := c.unsettled == 0
+	acks := c.acks
+	c.acks = nil
 	c.mu.Unlock()
+	if len(acks) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		err := c.sendAcks(ctx, acks...)
+		cancel()
+		if err != nil {
+			c.log.Warn("eventbus/redis: acknowledging entries failed; they will be delivered again", "entries", len(acks), "error", err)
+		}
+	}
 	if leave {
 		c.leave()
 	}

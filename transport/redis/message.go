@@ -36,18 +36,20 @@ func (m *inbound) Deliveries() int { return m.deliveries }
 // ID returns the entry's stream ID, "<milliseconds>-<sequence>".
 func (m *inbound) ID() string { return m.id }
 
-// Ack implements eventbus.InboundMessage: XACK, which removes the entry
-// from the group's pending entries list, bounded by ctx. It may be called
-// after the consumer stopped.
+// Ack implements eventbus.InboundMessage: the entry is acknowledged with
+// XACK, which removes it from the group's pending entries list. While the
+// consumer runs, Ack queues the acknowledgement and returns: the consumer
+// sends the queued ones with its next read, within a quarter of a second,
+// and when it stops. An acknowledgement lost on the way (the process dies
+// first, or the server cannot be reached) means the entry is delivered
+// again, never that it is lost. Once the consumer has stopped, Ack sends
+// XACK itself, bounded by ctx.
 func (m *inbound) Ack(ctx context.Context) error {
 	if !m.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: entry %s settled twice", ErrInvalidOption, m.id)
 	}
 	defer m.c.settled(m.id)
-	if err := m.c.t.rdb.XAck(ctx, m.c.key, m.c.group, m.id).Err(); err != nil {
-		return commandError(ctx, fmt.Sprintf("ack entry %s of stream %q for group %q", m.id, m.c.key, m.c.group), err)
-	}
-	return nil
+	return m.c.ack(ctx, m.id)
 }
 
 // Nak implements eventbus.InboundMessage: the entry stays in the group's

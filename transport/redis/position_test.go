@@ -14,7 +14,7 @@ func TestPositions(t *testing.T) {
 		{"1-0", 1 << 20},
 		{"1700000000000-5", 1700000000000<<20 | 5},
 		{"1700000000000", 1700000000000 << 20},
-		{"1-2000000", 1<<20 | maxSeq},          // sequence cut to its maximum
+		{"1-2000000", 1<<20 | maxSeq},           // sequence cut to its maximum
 		{"18446744073709551615-0", maxMs << 20}, // millisecond cut to its maximum
 	} {
 		id, err := parseID(tc.id)
