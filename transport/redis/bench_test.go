@@ -1,0 +1,145 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/busline/eventbus"
+	"github.com/google/uuid"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// benchRun numbers the topics of the benchmarks' runs.
+var benchRun atomic.Int64
+
+// BenchmarkPublishToHandler measures publish-to-handler time per event of
+// the bus over the Transport against the plain go-redis client doing the
+// same on the same redis-server: P publishers each add their share of b.N
+// entries (XADD, waiting for each reply), and one consumer of one group
+// reads them (XREADGROUP with BLOCK) and acknowledges each batch read with
+// one XACK; for the bus, a subscription whose handler does nothing. ns/op is the time per
+// event, from the first publish to the last event handled.
+func BenchmarkPublishToHandler(b *testing.B) {
+	s := startServer(b)
+	for _, publishers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("bus/publishers=%d", publishers), func(b *testing.B) { benchBus(b, s, publishers) })
+		b.Run(fmt.Sprintf("go-redis/publishers=%d", publishers), func(b *testing.B) { benchPlain(b, s, publishers) })
+	}
+}
+
+// publishAll runs publishers goroutines that call publish n times in all.
+func publishAll(b *testing.B, publishers, n int, publish func(i int) error) {
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := p; i < n; i += publishers {
+				if err := publish(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func waitAll(b *testing.B, done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.Fatal("not every event was handled")
+	}
+}
+
+func benchBus(b *testing.B, s *server, publishers int) {
+	// The defaults, not the tests' quick claims.
+	tr := connect(b, s, WithAckTimeout(DefaultAckTimeout), WithClaimInterval(DefaultClaimInterval))
+	bus, err := eventbus.New(eventbus.WithTransport(tr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bus.Close(context.Background())
+	tp, err := eventbus.NewTopic[int](bus, fmt.Sprintf("bench.bus%d", benchRun.Add(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var handled atomic.Int64
+	done := make(chan struct{})
+	n := int64(b.N)
+	if _, err := tp.Subscribe("bench", func(context.Context, *eventbus.Event[int]) error {
+		if handled.Add(1) == n {
+			close(done)
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	publishAll(b, publishers, b.N, func(i int) error { return tp.Publish(ctx, i) })
+	waitAll(b, done)
+}
+
+func benchPlain(b *testing.B, s *server, publishers int) {
+	ctx := context.Background()
+	key := fmt.Sprintf("bench:plain%d", benchRun.Add(1))
+	producer := s.client(b)
+	reader := s.client(b)
+	if err := producer.XGroupCreateMkStream(ctx, key, "bench", "$").Err(); err != nil {
+		b.Fatal(err)
+	}
+	readCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done, exited := make(chan struct{}), make(chan struct{})
+	n := b.N
+	go func() {
+		defer close(exited)
+		for got := 0; got < n; {
+			streams, err := reader.XReadGroup(readCtx, &goredis.XReadGroupArgs{
+				Group: "bench", Consumer: "c", Streams: []string{key, ">"}, Count: 128, Block: 250 * time.Millisecond,
+			}).Result()
+			if errors.Is(err, goredis.Nil) {
+				continue
+			}
+			if err != nil {
+				if readCtx.Err() == nil {
+					b.Error(err)
+				}
+				return
+			}
+			msgs := streams[0].Messages
+			ids := make([]string, len(msgs))
+			for i, m := range msgs {
+				ids[i] = m.ID
+			}
+			// One XACK for the batch read, as the Transport acknowledges
+			// what was handled since its previous read.
+			if err := reader.XAck(ctx, key, "bench", ids...).Err(); err != nil {
+				b.Error(err)
+				return
+			}
+			if got += len(msgs); got >= n {
+				close(done)
+			}
+		}
+	}()
+	defer func() { stop(); <-exited }()
+	// The same bytes as the bus's entries: a CloudEvents document.
+	payload, err := eventbus.EncodeCloudEvent(&eventbus.Event[int]{
+		Envelope: eventbus.Envelope{ID: uuid.Must(uuid.NewV7()), Topic: "bench.plain", Time: time.Now(), Sequence: 1, CorrelationID: "c"},
+		Payload:  1,
+	}, "/bench", eventbus.JSONCodec{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	publishAll(b, publishers, b.N, func(int) error {
+		return producer.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: []any{FieldData, payload}}).Err()
+	})
+	waitAll(b, done)
+}

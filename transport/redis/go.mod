@@ -1,0 +1,18 @@
+module github.com/busline/eventbus/transport/redis
+
+go 1.26.0
+
+replace github.com/busline/eventbus => ../..
+
+require (
+	github.com/busline/eventbus v0.0.0-00010101000000-000000000000
+	github.com/google/uuid v1.6.0
+	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
