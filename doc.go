@@ -113,8 +113,9 @@
 // and delivery is at least once. The documentation of Transport says what
 // else changes. [github.com/busline/eventbus/transport/memory.Broker] is a
 // Transport inside one process; github.com/busline/eventbus/transport/nats
-// is the NATS JetStream one and github.com/busline/eventbus/transport/kafka
-// the Kafka one.
+// is the NATS JetStream one, github.com/busline/eventbus/transport/kafka
+// the Kafka one and github.com/busline/eventbus/transport/redis the Redis
+// Streams one.
 //
 // # Concurrency
 //
