@@ -1,6 +1,7 @@
 // Command chat-distributed is the chat service of examples/chat split over
 // two processes that share topics through a message broker: NATS JetStream
-// (-broker nats, the default) or Apache Kafka (-broker kafka).
+// (-broker nats, the default), Apache Kafka (-broker kafka) or Redis
+// Streams (-broker redis).
 //
 // The chat service process publishes a short conversation on
 // "message.sent" and shows the AI's replies. The workers process runs the
@@ -15,14 +16,15 @@
 // they answer.
 //
 // Every line of output starts with the role of the process that wrote it,
-// [service] or [workers] (or [nats] or [kafka] for the embedded broker),
-// and each process ends with the delivery stats of its own bus.
+// [service] or [workers] (or [nats], [kafka] or [redis] for the embedded
+// broker), and each process ends with the delivery stats of its own bus.
 //
 // Run the whole demo, an embedded broker and both processes, with one
 // command:
 //
 //	go run . -role demo                  # over an embedded NATS server
 //	go run . -role demo -broker kafka    # over an embedded Kafka cluster
+//	go run . -role demo -broker redis    # over a redis-server child process
 //
 // or each part yourself, the workers first (they create the durable
 // consumer groups; events published before a group exists are not kept for
@@ -34,13 +36,22 @@
 //	go run . -role workers -embedded -broker kafka   # terminal 1: Kafka on 127.0.0.1:9092, and the workers
 //	go run . -role service -broker kafka             # terminal 2: the chat service
 //
-// Without -embedded, -nats URL or -kafka host:port points both processes
-// at a broker of yours: a NATS server with JetStream enabled, or a Kafka
-// cluster (any of its brokers' addresses).
+//	go run . -role workers -embedded -broker redis   # terminal 1: redis-server on 127.0.0.1:6379, and the workers
+//	go run . -role service -broker redis             # terminal 2: the chat service
+//
+// Without -embedded, -nats URL, -kafka host:port or -redis URL points both
+// processes at a broker of yours: a NATS server with JetStream enabled, a
+// Kafka cluster (any of its brokers' addresses), or a Redis server (7.0 or
+// later; the -redis URL is "redis://[user:password@]host:port[/db]" or a
+// bare host:port).
 //
 // The embedded NATS server keeps its streams in a temporary directory. The
 // embedded Kafka cluster is kfake, franz-go's Kafka cluster in a Go
-// process, with one broker and its data in memory.
+// process, with one broker and its data in memory. The embedded Redis is a
+// redis-server child process, which must be installed (on Debian or
+// Ubuntu: apt-get install -y --no-install-recommends redis-server), with
+// its append-only file in a temporary directory and no snapshots; the
+// program kills it, and removes the directory, when it ends.
 //
 // # Kafka partitions
 //
@@ -58,6 +69,21 @@
 // again, the notification subscriber gets no later event of its partition,
 // so the rest of that conversation's notifications wait behind it, in
 // order, while the other conversations' go on.
+//
+// # Redis streams
+//
+// Over Redis each topic is one stream and each subscriber a consumer
+// group of it. The group hands the stream's entries to its subscriber in
+// the order the server stored them, and the bus keeps a conversation's
+// events in order within the process, so the workers, one process, handle
+// a conversation's events in the order they were published (but for a
+// redelivered event, which comes after later ones: a failed notification
+// does not hold back the rest of its conversation). A second workers
+// process would share each group's entries with the first without regard
+// to their conversation, so a conversation's events would no longer be
+// handled in order. A failed event is delivered again once its backoff
+// has passed and a subscriber of its group next looks for such entries,
+// which the processes do every 100ms here.
 //
 // Stop the workers with Ctrl-C: they finish what they fetched and print
 // their analytics and delivery stats.
@@ -85,6 +111,7 @@ import (
 	"github.com/busline/eventbus"
 	kafkatransport "github.com/busline/eventbus/transport/kafka"
 	natstransport "github.com/busline/eventbus/transport/nats"
+	redistransport "github.com/busline/eventbus/transport/redis"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -98,15 +125,19 @@ const (
 
 func main() {
 	role := flag.String("role", "demo", "what to run: service, workers, or demo (an embedded broker and both processes)")
-	kind := flag.String("broker", brokerNATS, "the broker the processes share topics through: nats or kafka")
+	kind := flag.String("broker", brokerNATS, "the broker the processes share topics through: nats, kafka or redis")
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "URL of the NATS server, with -broker nats")
 	kafkaAddr := flag.String("kafka", "127.0.0.1:9092", "host:port of a Kafka broker, with -broker kafka")
-	embedded := flag.Bool("embedded", false, "start an embedded broker on the -nats or -kafka address: a NATS server with JetStream storing in a temporary directory, or a Kafka cluster of one broker keeping its data in memory")
+	redisAddr := flag.String("redis", "redis://127.0.0.1:6379", "URL (or host:port) of the Redis server, with -broker redis")
+	embedded := flag.Bool("embedded", false, "start an embedded broker on the -nats, -kafka or -redis address: a NATS server with JetStream storing in a temporary directory, a Kafka cluster of one broker keeping its data in memory, or a redis-server child process with its append-only file in a temporary directory")
 	flag.Parse()
 
 	b := broker{kind: *kind, addr: *natsURL}
-	if *kind == brokerKafka {
+	switch *kind {
+	case brokerKafka:
 		b.addr = *kafkaAddr
+	case brokerRedis:
+		b.addr = *redisAddr
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,11 +151,12 @@ func main() {
 const (
 	brokerNATS  = "nats"
 	brokerKafka = "kafka"
+	brokerRedis = "redis"
 )
 
 // broker names the broker the processes share topics through: its kind,
-// brokerNATS or brokerKafka, and its address, a NATS URL or a Kafka
-// broker's host:port.
+// brokerNATS, brokerKafka or brokerRedis, and its address, a NATS URL, a
+// Kafka broker's host:port or a Redis URL.
 type broker struct {
 	kind string
 	addr string
@@ -134,6 +166,11 @@ type broker struct {
 // processes create; see the package documentation.
 const kafkaPartitions = 4
 
+// redisClaimInterval is how often each Redis subscription looks for
+// entries of its group that are due again, such as the notifications
+// delivered again after a backoff; see the package documentation.
+const redisClaimInterval = 100 * time.Millisecond
+
 // transport is what the processes use of a broker's transport.
 type transport interface {
 	eventbus.Transport
@@ -142,8 +179,11 @@ type transport interface {
 
 // connect returns a transport to the broker.
 func (b broker) connect(ctx context.Context) (transport, error) {
-	if b.kind == brokerKafka {
+	switch b.kind {
+	case brokerKafka:
 		return kafkatransport.Connect(ctx, []string{b.addr}, kafkatransport.WithPartitions(kafkaPartitions))
+	case brokerRedis:
+		return redistransport.Connect(ctx, b.addr, redistransport.WithClaimInterval(redisClaimInterval))
 	}
 	return natstransport.Connect(ctx, b.addr)
 }
@@ -154,9 +194,10 @@ func (b broker) args() []string {
 	return []string{"-broker", b.kind, "-" + b.kind, b.addr}
 }
 
-// embed starts the broker in this process on its address (port 0: any free
-// port), writes a line saying where it listens to w, and returns the
-// broker at the address it listens on and a function that stops it.
+// embed starts the broker on its address (port 0: any free port), in this
+// process or, for Redis, as a child process of it, writes a line saying
+// where it listens to w, and returns the broker at the address it listens
+// on and a function that stops it.
 func (b broker) embed(w io.Writer) (broker, func(), error) {
 	switch b.kind {
 	case brokerNATS:
@@ -175,16 +216,24 @@ func (b broker) embed(w io.Writer) (broker, func(), error) {
 		b.addr = cluster.ListenAddrs()[0]
 		newRoleWriter(w, "kafka").printf("embedded Kafka cluster (kfake, one broker) listening on %s", b.addr)
 		return b, cluster.Close, nil
+	case brokerRedis:
+		srv, err := startRedis(b.addr)
+		if err != nil {
+			return b, nil, err
+		}
+		b.addr = srv.url
+		newRoleWriter(w, "redis").printf("redis-server child process (pid %d, append-only file in a temporary directory) listening on %s", srv.pid, b.addr)
+		return b, srv.stop, nil
 	}
 	return b, nil, b.unknown()
 }
 
 func (b broker) unknown() error {
-	return fmt.Errorf("unknown broker %q: want nats or kafka", b.kind)
+	return fmt.Errorf("unknown broker %q: want nats, kafka or redis", b.kind)
 }
 
 func run(ctx context.Context, role string, b broker, embedded bool, w io.Writer) error {
-	if b.kind != brokerNATS && b.kind != brokerKafka {
+	if b.kind != brokerNATS && b.kind != brokerKafka && b.kind != brokerRedis {
 		return b.unknown()
 	}
 	if role != "service" && role != "workers" && role != "demo" {
@@ -196,8 +245,8 @@ func run(ctx context.Context, role string, b broker, embedded bool, w io.Writer)
 	if role == "demo" {
 		embedded = true
 		b.addr = "127.0.0.1:0" // any free port
-		if b.kind == brokerNATS {
-			b.addr = "nats://" + b.addr
+		if b.kind == brokerNATS || b.kind == brokerRedis {
+			b.addr = b.kind + "://" + b.addr
 		}
 	}
 	if embedded {

@@ -68,6 +68,32 @@ func TestServiceAndWorkersOverKafka(t *testing.T) {
 	testServiceAndWorkers(t, broker{kind: brokerKafka, addr: cluster.ListenAddrs()[0]})
 }
 
+// TestServiceAndWorkersOverRedis runs both halves of the demo against a
+// redis-server child process, each with its own transport and bus as if in
+// its own process.
+func TestServiceAndWorkersOverRedis(t *testing.T) {
+	srv, err := startRedis("redis://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	testServiceAndWorkers(t, broker{kind: brokerRedis, addr: srv.url})
+}
+
+// Without redis-server on the PATH, starting the embedded Redis fails with
+// the command that installs it.
+func TestStartRedisWithoutServerNamesInstallCommand(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	srv, err := startRedis("redis://127.0.0.1:0")
+	if err == nil {
+		srv.stop()
+		t.Fatal("startRedis succeeded without redis-server on the PATH")
+	}
+	if !strings.Contains(err.Error(), redisInstallCommand) {
+		t.Errorf("error %q does not name %q", err, redisInstallCommand)
+	}
+}
+
 // testServiceAndWorkers runs the workers, then the service, against the
 // broker b, and checks what each wrote.
 func testServiceAndWorkers(t *testing.T, b broker) {
