@@ -180,9 +180,19 @@ func (c *consumer) nextClaim() time.Time {
 
 // readNew reads up to n entries new to the group, waiting for them at
 // most until the next claim is due (and maxBlock). The acknowledgements
-// queued since the last read go in the same round trip, before the read:
-// the server handles both in one pass, and writes them to its append-only
-// file together.
+// queued since the last read go in the same round trip, after the read.
+//
+// The order matters for the server's append-only file: XACK is a write,
+// and so is a read that returns entries (the group records them as
+// pending), and every pass of the server's event loop that wrote anything
+// ends with a write, and with appendfsync always an fsync, that every
+// client served in that pass waits for. An XACK sent before a read that
+// then blocks would cost a pass, and an fsync, of its own, which the
+// publishers' XADDs wait behind. Sent after it, it waits in the
+// connection until the read is answered: the server runs it in the pass
+// that served the read, the pass of the XADD that woke it, or of the read
+// itself when entries were waiting, so it shares that pass's fsync. A read
+// that times out runs it alone, when nothing is published anyway.
 func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage, error) {
 	block := max(min(c.block, untilClaim), time.Millisecond)
 	args := &goredis.XReadGroupArgs{
@@ -196,8 +206,8 @@ func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage,
 	if acks := c.takeAcks(); len(acks) > 0 {
 		var ack *goredis.IntCmd
 		_, _ = c.rdb.Pipelined(c.ctx, func(p goredis.Pipeliner) error {
-			ack = p.XAck(c.ctx, c.key, c.group, acks...)
 			read = p.XReadGroup(c.ctx, args)
+			ack = p.XAck(c.ctx, c.key, c.group, acks...)
 			return nil
 		})
 		if err := ack.Err(); err != nil {
