@@ -119,28 +119,44 @@ func (c *consumer) run() {
 	defer c.finish()
 	rereadOwn := false
 	wait := minRetryWait
-	for c.ctx.Err() == nil {
-		free := c.free()
-		if free <= 0 {
-			select {
-			case <-c.wake:
-			case <-c.ctx.Done():
+	// ahead is the read of new entries in flight while the previous batch
+	// is dispatched, if any.
+	var ahead chan readResult
+	defer func() {
+		if ahead != nil {
+			if r := <-ahead; len(r.batch) > 0 {
+				c.handBack(r.batch)
 			}
-			continue
 		}
+	}()
+	for c.ctx.Err() == nil {
 		var (
 			batch  []goredis.XMessage
 			counts map[string]int
 			err    error
 		)
-		switch due := c.nextClaim(); {
-		case rereadOwn:
-			batch, counts, err = c.readOwn(free)
-			rereadOwn = err != nil
-		case !time.Now().Before(due):
-			batch, counts, err = c.claim(free)
-		default:
-			batch, err = c.readNew(free, time.Until(due))
+		if ahead != nil {
+			r := <-ahead
+			ahead = nil
+			batch, err = r.batch, r.err
+		} else {
+			free := c.free()
+			if free <= 0 {
+				select {
+				case <-c.wake:
+				case <-c.ctx.Done():
+				}
+				continue
+			}
+			switch due := c.nextClaim(); {
+			case rereadOwn:
+				batch, counts, err = c.readOwn(free)
+				rereadOwn = err != nil
+			case !time.Now().Before(due):
+				batch, counts, err = c.claim(free)
+			default:
+				batch, err = c.readNew(free, time.Until(due))
+			}
 		}
 		if err != nil {
 			if c.ctx.Err() != nil {
@@ -160,8 +176,43 @@ func (c *consumer) run() {
 			continue
 		}
 		wait = minRetryWait
+		if len(batch) > 0 {
+			ahead = c.readAhead(len(batch))
+		}
 		c.dispatch(batch, counts)
 	}
+}
+
+// readResult is the outcome of a read of new entries.
+type readResult struct {
+	batch []goredis.XMessage
+	err   error
+}
+
+// readAhead starts the next read of new entries, for as many as the
+// consumer may deliver once it has delivered the held entries it read
+// and has still to dispatch, unless there is no room for any or a claim
+// is due. It returns the channel of the read's result, or nil if it
+// started none.
+//
+// Reading ahead, while the previous batch is being dispatched, sends the
+// read as soon as the previous one was answered. It then reaches the
+// server before the publishers' next XADDs, blocks, and is served in the
+// pass of the XADD that wakes it, sharing its fsync (see readNew), rather
+// than arriving after them, finding their entries waiting, and costing a
+// pass and an fsync of its own.
+func (c *consumer) readAhead(held int) chan readResult {
+	free := c.free() - held
+	due := c.nextClaim()
+	if free <= 0 || !time.Now().Before(due) || c.ctx.Err() != nil {
+		return nil
+	}
+	ch := make(chan readResult, 1)
+	go func() {
+		batch, err := c.readNew(free, time.Until(due))
+		ch <- readResult{batch, err}
+	}()
+	return ch
 }
 
 // free returns how many more entries the consumer may deliver now.
@@ -180,9 +231,19 @@ func (c *consumer) nextClaim() time.Time {
 
 // readNew reads up to n entries new to the group, waiting for them at
 // most until the next claim is due (and maxBlock). The acknowledgements
-// queued since the last read go in the same round trip, before the read:
-// the server handles both in one pass, and writes them to its append-only
-// file together.
+// queued since the last read go in the same round trip, after the read.
+//
+// The order matters for the server's append-only file: XACK is a write,
+// and so is a read that returns entries (the group records them as
+// pending), and every pass of the server's event loop that wrote anything
+// ends with a write, and with appendfsync always an fsync, that every
+// client served in that pass waits for. An XACK sent before a read that
+// then blocks would cost a pass, and an fsync, of its own, which the
+// publishers' XADDs wait behind. Sent after it, it waits in the
+// connection until the read is answered: the server runs it in the pass
+// that served the read, the pass of the XADD that woke it, or of the read
+// itself when entries were waiting, so it shares that pass's fsync. A read
+// that times out runs it alone, when nothing is published anyway.
 func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage, error) {
 	block := max(min(c.block, untilClaim), time.Millisecond)
 	args := &goredis.XReadGroupArgs{
@@ -196,8 +257,8 @@ func (c *consumer) readNew(n int, untilClaim time.Duration) ([]goredis.XMessage,
 	if acks := c.takeAcks(); len(acks) > 0 {
 		var ack *goredis.IntCmd
 		_, _ = c.rdb.Pipelined(c.ctx, func(p goredis.Pipeliner) error {
-			ack = p.XAck(c.ctx, c.key, c.group, acks...)
 			read = p.XReadGroup(c.ctx, args)
+			ack = p.XAck(c.ctx, c.key, c.group, acks...)
 			return nil
 		})
 		if err := ack.Err(); err != nil {

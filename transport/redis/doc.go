@@ -66,15 +66,18 @@
 // Every Subscribe starts one goroutine that reads the entries new to the
 // group (XREADGROUP >, blocking for at most a quarter of a second, or the
 // claim interval if shorter), at most ConsumerConfig.MaxInFlight
-// (DefaultMaxInFlight if zero) delivered and not settled at a time, and
-// passes them to deliver one at a time; a blocked deliver stops the
-// reading. Every WithClaimInterval it also claims (XAUTOCLAIM) the group's
-// entries that have been pending for longer than the ack timeout
-// (ConsumerConfig.AckTimeout, WithAckTimeout by default), from any
-// consumer of the group: those of a process that crashed, of a read whose
-// reply was lost, or of a handler slower than the ack timeout, which then
-// runs twice. After a failed read it first rereads its own pending entries
-// (XREADGROUP 0) that it has not delivered, then goes on with new ones.
+// (DefaultMaxInFlight if zero) delivered, or read and waiting to be, and
+// not settled at a time, and passes them to deliver one at a time. It sends
+// each read as soon as the previous one is answered, while it passes the
+// entries of that one to deliver: a blocked deliver stops the reading once
+// that read is answered. Every WithClaimInterval it also claims
+// (XAUTOCLAIM) the group's entries that have been pending for longer than
+// the ack timeout (ConsumerConfig.AckTimeout, WithAckTimeout by default),
+// from any consumer of the group: those of a process that crashed, of a
+// read whose reply was lost, or of a handler slower than the ack timeout,
+// which then runs twice. After a failed read it first rereads its own
+// pending entries (XREADGROUP 0) that it has not delivered, then goes on
+// with new ones.
 //
 // Stop makes the goroutine read no more. Once its blocking read in flight
 // and its deliver call in progress have returned, it hands the entries it
@@ -94,7 +97,9 @@
 // # Acknowledgements, redelivery and dead letters
 //
 // Ack queues the acknowledgement: the consumer sends the queued ones
-// (XACK) with its next read, in the same round trip, and when it stops; an
+// (XACK) with its next read, in the same round trip, and when it stops;
+// the server applies them once that read is answered, within about half
+// a second of the Ack while the consumer runs; an
 // acknowledgement lost with the process or the connection means a
 // duplicate delivery, never a lost event. Nak(delay) leaves the entry in
 // the group's pending entries list and sets its idle time (XCLAIM ... IDLE

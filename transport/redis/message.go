@@ -39,8 +39,9 @@ func (m *inbound) ID() string { return m.id }
 // Ack implements eventbus.InboundMessage: the entry is acknowledged with
 // XACK, which removes it from the group's pending entries list. While the
 // consumer runs, Ack queues the acknowledgement and returns: the consumer
-// sends the queued ones with its next read, within a quarter of a second,
-// and when it stops. An acknowledgement lost on the way (the process dies
+// sends the queued ones with its next read, and the server applies them
+// once that read is answered, within about half a second, or when the
+// consumer stops. An acknowledgement lost on the way (the process dies
 // first, or the server cannot be reached) means the entry is delivered
 // again, never that it is lost. Once the consumer has stopped, Ack sends
 // XACK itself, bounded by ctx.
