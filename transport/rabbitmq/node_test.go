@@ -1,0 +1,243 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// installHint is what a test says when the RabbitMQ server is missing.
+const installHint = "install it with: apt-get install -y --no-install-recommends rabbitmq-server"
+
+const (
+	// nodeStartTimeout bounds how long the tests wait for the node to
+	// start (rabbitmqctl wait), and nodeStopTimeout for it to stop.
+	nodeStartTimeout = 90 * time.Second
+	nodeStopTimeout  = 30 * time.Second
+)
+
+// node is a RabbitMQ node of the test binary's own: its own node name,
+// ports on 127.0.0.1, Erlang cookie, epmd, and data and logs in a
+// temporary directory, so that it runs next to a system node and others.
+type node struct {
+	dir      string
+	name     string
+	port     int
+	server   string // the rabbitmq-server script
+	ctl      string // rabbitmqctl
+	env      []string
+	epmd     *exec.Cmd
+	cmd      *exec.Cmd // the running server, or nil
+	serverLo *os.File
+}
+
+// findRabbitMQ returns the paths of rabbitmq-server and rabbitmqctl, and
+// of epmd: Debian's scripts in /usr/lib/rabbitmq/bin run the node as the
+// calling user, unlike the wrappers in /usr/sbin.
+func findRabbitMQ() (server, ctl, epmd string, err error) {
+	dir := "/usr/lib/rabbitmq/bin"
+	if _, err := os.Stat(filepath.Join(dir, "rabbitmq-server")); err != nil {
+		path, lookErr := exec.LookPath("rabbitmq-server")
+		if lookErr != nil {
+			return "", "", "", fmt.Errorf("rabbitmq-server not found (%v); %s", lookErr, installHint)
+		}
+		dir = filepath.Dir(path)
+	}
+	epmd, err = exec.LookPath("epmd")
+	if err != nil {
+		return "", "", "", fmt.Errorf("epmd (Erlang) not found (%v); %s", err, installHint)
+	}
+	return filepath.Join(dir, "rabbitmq-server"), filepath.Join(dir, "rabbitmqctl"), epmd, nil
+}
+
+// freePort returns a port of 127.0.0.1 that nothing listens on, within
+// [lo, hi) if hi > 0, else any the kernel picks.
+func freePort(lo, hi int) (int, error) {
+	for range 100 {
+		addr := "127.0.0.1:0"
+		if hi > 0 {
+			addr = "127.0.0.1:" + strconv.Itoa(lo+rand.IntN(hi-lo))
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		return port, nil
+	}
+	return 0, errors.New("no free port on 127.0.0.1")
+}
+
+// startNode starts a new node and waits until it accepts AMQP connections.
+func startNode() (_ *node, err error) {
+	server, ctl, epmdBin, err := findRabbitMQ()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "eventbus-rabbitmq-")
+	if err != nil {
+		return nil, err
+	}
+	n := &node{dir: dir, server: server, ctl: ctl}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	var ports [2]int
+	for i := range ports {
+		if ports[i], err = freePort(0, 0); err != nil {
+			return nil, err
+		}
+	}
+	// The CLI tools take ports from the distribution port + 10000 on,
+	// which must stay below 65536.
+	distPort, err := freePort(20000, 30000)
+	if err != nil {
+		return nil, err
+	}
+	n.port = ports[0]
+	epmdPort := ports[1]
+	n.name = fmt.Sprintf("eventbus-test-%d@localhost", n.port)
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	plugins := filepath.Join(dir, "enabled_plugins")
+	if err := os.WriteFile(plugins, []byte("[].\n"), 0o600); err != nil { // management off
+		return nil, err
+	}
+	env := make([]string, 0, len(os.Environ())+16)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RABBITMQ_") && !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "ERL_") {
+			env = append(env, kv)
+		}
+	}
+	n.env = append(env,
+		"HOME="+home, // the node's and the CLI's Erlang cookie
+		"LC_ALL=C.UTF-8",
+		"ERL_EPMD_PORT="+strconv.Itoa(epmdPort),
+		"RABBITMQ_NODENAME="+n.name,
+		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODE_PORT="+strconv.Itoa(n.port),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(distPort),
+		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
+		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
+		"RABBITMQ_PID_FILE="+filepath.Join(dir, "node.pid"),
+		"RABBITMQ_ENABLED_PLUGINS_FILE="+plugins,
+		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "rabbitmq-env.conf"),
+		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq"),
+		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
+	)
+	// An epmd of the node's own, so that none is left running behind.
+	n.epmd = exec.Command(epmdBin, "-port", strconv.Itoa(epmdPort), "-address", "127.0.0.1")
+	n.epmd.Env = n.env
+	n.epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := n.epmd.Start(); err != nil {
+		return nil, fmt.Errorf("start epmd: %w", err)
+	}
+	if err := n.start(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// url returns the node's AMQP URL.
+func (n *node) url() string {
+	return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", n.port)
+}
+
+// start starts the server with the node's data and waits, with
+// rabbitmqctl wait, until it runs, then dials it once.
+func (n *node) start() error {
+	logf, err := os.OpenFile(filepath.Join(n.dir, "server.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(n.server)
+	cmd.Env = n.env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", n.server, err)
+	}
+	n.cmd, n.serverLo = cmd, logf
+	ctx, cancel := context.WithTimeout(context.Background(), nodeStartTimeout)
+	defer cancel()
+	wait := exec.CommandContext(ctx, n.ctl, "-n", n.name, "wait", "--timeout", strconv.Itoa(int(nodeStartTimeout/time.Second)), filepath.Join(n.dir, "node.pid"))
+	wait.Env = n.env
+	if out, err := wait.CombinedOutput(); err != nil {
+		return fmt.Errorf("rabbitmqctl wait for node %s: %w\n%s\nserver output:\n%s", n.name, err, out, n.tail())
+	}
+	conn, err := amqp.Dial(n.url())
+	if err != nil {
+		return fmt.Errorf("dial node %s after it started: %w\nserver output:\n%s", n.name, err, n.tail())
+	}
+	return conn.Close()
+}
+
+// stop stops the server (SIGTERM, which it handles as rabbitmqctl stop
+// would) and waits for it to exit, killing it after nodeStopTimeout.
+func (n *node) stop() error {
+	if n.cmd == nil {
+		return nil
+	}
+	cmd := n.cmd
+	n.cmd = nil
+	defer n.serverLo.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop node %s: %w", n.name, err)
+	}
+	timer := time.NewTimer(nodeStopTimeout)
+	defer timer.Stop()
+	select {
+	case <-exited:
+		return nil
+	case <-timer.C:
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		return fmt.Errorf("node %s did not stop within %v; killed", n.name, nodeStopTimeout)
+	}
+}
+
+// restart stops the server and starts it again on the same port and data.
+func (n *node) restart() error {
+	if err := n.stop(); err != nil {
+		return err
+	}
+	return n.start()
+}
+
+// close stops the server and epmd and removes the node's directory.
+func (n *node) close() error {
+	err := n.stop()
+	if n.epmd != nil && n.epmd.Process != nil {
+		_ = syscall.Kill(-n.epmd.Process.Pid, syscall.SIGKILL)
+		_ = n.epmd.Wait()
+	}
+	return errors.Join(err, os.RemoveAll(n.dir))
+}
+
+// tail returns the end of the server's output.
+func (n *node) tail() string {
+	out, _ := os.ReadFile(filepath.Join(n.dir, "server.out"))
+	if len(out) > 4000 {
+		out = out[len(out)-4000:]
+	}
+	return string(out)
+}
