@@ -1,0 +1,88 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/busline/eventbus"
+	"github.com/google/uuid"
+)
+
+// During an outage of the server, Publish honours its ctx with an error
+// matching ErrUnavailable and eventbus.ErrTransport, and settling a
+// message delivered before fails without reaching any other delivery;
+// once the server is back, the Transport reconnects by itself, the
+// consumer is set up again and gets the unsettled messages again, and
+// publishing works.
+func TestOutage(t *testing.T) {
+	tr := connect(t)
+	topic := uniqueTopic("outage")
+	in := newInbox()
+	subscribeRaw(t, tr, topic, "survivor", in, 8)
+	for i := range 3 {
+		publishRaw(t, tr, topic, fmt.Sprint(i))
+	}
+	held := map[string]eventbus.InboundMessage{}
+	for range 3 {
+		d := in.next(t)
+		held[string(d.m.Data())] = d.m
+	}
+	ack(t, held["0"])
+
+	if err := testNode.stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			if err := testNode.start(); err != nil {
+				t.Errorf("start the node again: %v", err)
+			}
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err := tr.Publish(ctx, eventbus.OutgoingMessage{Topic: topic, ID: uuid.New(), Data: []byte("lost")})
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, eventbus.ErrTransport) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish during the outage: %v, want ErrUnavailable, eventbus.ErrTransport and context.DeadlineExceeded", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("Publish during the outage returned %v after its ctx ended", took)
+	}
+	// The channel that delivered them is gone: settling them now must not
+	// settle anything on the next one, whose delivery tags start over.
+	if err := held["1"].Ack(testCtx(t, time.Second)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ack of a message delivered before the outage: %v, want ErrUnavailable", err)
+	}
+	if err := held["2"].Nak(testCtx(t, time.Second), 0); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Nak of a message delivered before the outage: %v, want ErrUnavailable", err)
+	}
+
+	if err := testNode.start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	publishRaw(t, tr, topic, "3") // waits for the reconnection
+	publishRaw(t, tr, topic, "4")
+	got := map[string]int{}
+	for got["1"] == 0 || got["2"] == 0 || got["3"] == 0 || got["4"] == 0 {
+		d := in.next(t)
+		body := string(d.m.Data())
+		got[body]++
+		if got[body] > 1 {
+			t.Fatalf("message %q delivered twice after the outage without a failure", body)
+		}
+		ack(t, d.m)
+	}
+	// Every delivery since was acknowledged on the new channel: a message
+	// published now is the next and only one.
+	publishRaw(t, tr, topic, "5")
+	if d := in.next(t); string(d.m.Data()) != "5" {
+		t.Fatalf("after the outage: got %q, want the marker", d.m.Data())
+	}
+}
