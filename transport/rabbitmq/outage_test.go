@@ -86,3 +86,51 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("after the outage: got %q, want the marker", d.m.Data())
 	}
 }
+
+// A message whose channel or connection is lost before it is settled comes
+// again, to the consumer set up anew or to another of the group, with the
+// delivery counted by the quorum queue.
+func TestLostDeliveryIsCounted(t *testing.T) {
+	topic := uniqueTopic("lost")
+	tr := connect(t)
+	in := newInbox()
+	subscribeRaw(t, tr, topic, "g", in, 1)
+	publishRaw(t, tr, topic, "x")
+	d := in.next(t)
+	if n := d.m.Deliveries(); n != 1 {
+		t.Fatalf("first delivery: Deliveries() = %d", n)
+	}
+	// The channel goes, the connection stays: the consumer sets itself up
+	// again on a new channel.
+	if err := d.m.(*inbound).s.ch.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = in.next(t)
+	if n := d.m.Deliveries(); n != 2 {
+		t.Fatalf("after the channel was lost: Deliveries() = %d, want 2", n)
+	}
+	// The connection goes: another process of the group gets the message
+	// while this one reconnects.
+	other := newInbox()
+	subscribeRaw(t, connect(t), topic, "g", other, 1)
+	tr.link.mu.Lock()
+	conn := tr.link.conn
+	tr.link.mu.Unlock()
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var again delivered
+	select {
+	case again = <-in.ch:
+	case again = <-other.ch:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the message did not come back after the connection was lost")
+	}
+	if n := again.m.Deliveries(); n != 3 || string(again.m.Data()) != "x" {
+		t.Fatalf("after the connection was lost: %q, Deliveries() = %d, want 3", again.m.Data(), n)
+	}
+	ack(t, again.m)
+	if err := d.m.Ack(testCtx(t, time.Second)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Ack on the lost connection: %v, want ErrUnavailable", err)
+	}
+}
