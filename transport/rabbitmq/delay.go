@@ -80,9 +80,12 @@ func (a *admin) delay(ctx context.Context, queue string, m *inbound, delay time.
 	})
 }
 
-// declareDelay declares the classic, durable delay queue name, whose
+// declareDelay declares the delay queue name, a quorum queue whose
 // messages expire after ms milliseconds into target, unless it was
-// declared on this connection within redeclareAfter.
+// declared on this connection within redeclareAfter. Its dead-lettering is
+// at least once: a quorum queue keeps an expired message until target has
+// taken it, where the default, at most once, drops it if target is not
+// available, as it is not for a moment after a restart of the server.
 func (a *admin) declareDelay(ctx context.Context, name, target string, ms int64) error {
 	conn, gen, err := a.t.link.current(ctx)
 	if err != nil {
@@ -106,11 +109,13 @@ func (a *admin) declareDelay(ctx context.Context, name, target string, ms int64)
 	}
 	now := time.Now()
 	_, err = a.ch.QueueDeclare(name, true, false, false, false, amqp.Table{
-		amqp.QueueTypeArg:           amqp.QueueTypeClassic,
+		amqp.QueueTypeArg:           amqp.QueueTypeQuorum,
 		amqp.QueueMessageTTLArg:     ms,
 		amqp.QueueTTLArg:            ms + delayQueueIdle.Milliseconds(),
 		"x-dead-letter-exchange":    "",
 		"x-dead-letter-routing-key": target,
+		"x-dead-letter-strategy":    "at-least-once",
+		amqp.QueueOverflowArg:       amqp.QueueOverflowRejectPublish,
 	})
 	if err != nil {
 		return a.t.amqpError(ctx, fmt.Sprintf("declare delay queue %q", name), err)

@@ -88,17 +88,21 @@
 // publishes a copy of the message (body, message ID and headers) to a delay
 // queue of the group, waits for the server's confirm and then acknowledges
 // the delivery; if the copy cannot be stored, it hands the message back at
-// once instead and returns the error. A delay queue is a durable classic
-// queue named "<group's queue>/delay/<ms>" whose messages all expire after
-// ms milliseconds (x-message-ttl) and are then dead-lettered, through the
-// default exchange, back into the group's queue. Since a queue expires its
-// messages from the head only, each queue holds one delay: the requested
-// delay is rounded up to whole milliseconds and then to a number with at
-// most three significant bits (8 to 15 times a power of two), so it grows
-// by less than an eighth and some eight queues cover each doubling of the
-// delay. A delay queue deletes itself once unused for a minute past its
-// delay (x-expires); the Transport declares it again before putting a
-// message in it when its last declaration is more than half a minute old.
+// once instead and returns the error. A delay queue is a quorum queue
+// named "<group's queue>/delay/<ms>" whose messages all expire after ms
+// milliseconds (x-message-ttl) and are then dead-lettered, at least once
+// (x-dead-letter-strategy, with x-overflow reject-publish as it requires),
+// through the default exchange, back into the group's queue: the delay
+// queue keeps an expired message until the group's queue has taken it,
+// also while that queue is not available yet after a restart. Since a
+// queue expires its messages from the head only, each queue holds one
+// delay: the requested delay is rounded up to whole milliseconds and then
+// to a number with at most three significant bits (8 to 15 times a power
+// of two), so it grows by less than an eighth and some eight queues cover
+// each doubling of the delay. A delay queue deletes itself once unused
+// for a minute past its delay (x-expires); the Transport declares it
+// again before putting a message in it when its last declaration is more
+// than half a minute old.
 // The copy comes back after the delay as a new message of the queue, after
 // the messages already there; for a pattern group it keeps its topic.
 //
@@ -183,9 +187,9 @@
 // them fails, as said above, and reaches no other message.
 //
 // A restart of the server loses nothing that was confirmed: quorum
-// queues, the durable exchange and its bindings, and the durable delay
-// queues with their persistent messages come back (a delay that ran out
-// while the server was down is served when the delay queue is back).
+// queues, the durable exchange and its bindings, and the delay queues with
+// their messages come back, and a message whose delay ran out while the
+// server was down comes back to its group once the server is up.
 // Acknowledgements the server had not processed are lost, so those
 // messages are delivered again; a Publish in flight fails with
 // ErrUnavailable and may or may not have stored its message.

@@ -3,7 +3,6 @@ package rabbitmq
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -14,23 +13,28 @@ import (
 // During an outage of the server, Publish honours its ctx with an error
 // matching ErrUnavailable and eventbus.ErrTransport, and settling a
 // message delivered before fails without reaching any other delivery;
-// once the server is back, the Transport reconnects by itself, the
-// consumer is set up again and gets the unsettled messages again, and
-// publishing works.
+// Subscribe honours its ctx too; once the server is back, the Transport
+// reconnects by itself, the consumer is set up again and gets the
+// unsettled messages again, a message waiting in a delay queue comes back,
+// and publishing works.
 func TestOutage(t *testing.T) {
 	tr := connect(t)
 	topic := uniqueTopic("outage")
 	in := newInbox()
 	subscribeRaw(t, tr, topic, "survivor", in, 8)
-	for i := range 3 {
-		publishRaw(t, tr, topic, fmt.Sprint(i))
+	for _, body := range []string{"0", "1", "2", "delayed"} {
+		publishRaw(t, tr, topic, body)
 	}
 	held := map[string]eventbus.InboundMessage{}
-	for range 3 {
+	for range 4 {
 		d := in.next(t)
 		held[string(d.m.Data())] = d.m
 	}
 	ack(t, held["0"])
+	// Its delay runs out while the server is down.
+	if err := held["delayed"].Nak(testCtx(t, 10*time.Second), 500*time.Millisecond); err != nil {
+		t.Fatalf("Nak with a delay: %v", err)
+	}
 
 	if err := testNode.stop(); err != nil {
 		t.Fatal(err)
@@ -54,6 +58,12 @@ func TestOutage(t *testing.T) {
 	if took := time.Since(began); took > 5*time.Second {
 		t.Errorf("Publish during the outage returned %v after its ctx ended", took)
 	}
+	subCtx, cancelSub := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelSub()
+	_, err = tr.Subscribe(subCtx, eventbus.ConsumerConfig{Topic: topic, Group: "late"}, in.deliver)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Subscribe during the outage: %v, want ErrUnavailable and context.DeadlineExceeded", err)
+	}
 	// The channel that delivered them is gone: settling them now must not
 	// settle anything on the next one, whose delivery tags start over.
 	if err := held["1"].Ack(testCtx(t, time.Second)); !errors.Is(err, ErrUnavailable) {
@@ -70,10 +80,13 @@ func TestOutage(t *testing.T) {
 	publishRaw(t, tr, topic, "3") // waits for the reconnection
 	publishRaw(t, tr, topic, "4")
 	got := map[string]int{}
-	for got["1"] == 0 || got["2"] == 0 || got["3"] == 0 || got["4"] == 0 {
+	for got["1"] == 0 || got["2"] == 0 || got["3"] == 0 || got["4"] == 0 || got["delayed"] == 0 {
 		d := in.next(t)
 		body := string(d.m.Data())
 		got[body]++
+		if body == "delayed" && d.m.Deliveries() != 2 {
+			t.Errorf("the delayed message came back with Deliveries() = %d, want 2", d.m.Deliveries())
+		}
 		if got[body] > 1 {
 			t.Fatalf("message %q delivered twice after the outage without a failure", body)
 		}
