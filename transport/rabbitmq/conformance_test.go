@@ -14,7 +14,8 @@ var testOptions = []Option{WithReconnectWait(20*time.Millisecond, 500*time.Milli
 
 // TestConformance runs the core's transport conformance suite, pattern
 // cases included, against the test binary's RabbitMQ node; its restart
-// stops the node and starts it again on the same port and data.
+// stops the node (SIGTERM, an orderly shutdown) and starts it again on the
+// same port and data.
 func TestConformance(t *testing.T) {
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {

@@ -12,6 +12,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// closeTimeout bounds the wait for the server to answer the closing of
+// the connection.
+const closeTimeout = 5 * time.Second
+
 // link owns the Transport's AMQP connection: it dials it, watches it, and
 // when the connection is lost dials again with a growing wait until it is
 // closed. The client, amqp091-go, does not reconnect by itself.
@@ -192,7 +196,7 @@ func (l *link) close() {
 	l.stop()
 	<-l.done
 	if conn != nil {
-		if err := conn.Close(); err != nil && !conn.IsClosed() {
+		if err := conn.CloseDeadline(time.Now().Add(closeTimeout)); err != nil && !conn.IsClosed() {
 			l.log.Debug("eventbus/rabbitmq: closing the connection", "error", err)
 		}
 	}

@@ -10,9 +10,15 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// setupTimeout bounds each attempt to set a consumer up again after the
-// connection or its channel was lost.
-const setupTimeout = 10 * time.Second
+const (
+	// setupTimeout bounds each attempt to set a consumer up again after
+	// the connection or its channel was lost.
+	setupTimeout = 10 * time.Second
+	// cancelTimeout bounds the wait for the server to confirm that a
+	// stopped consumer is cancelled; past it the channel is closed, which
+	// puts its unsettled messages back in the queue.
+	cancelTimeout = 10 * time.Second
+)
 
 // consumerTag is the tag of every consumer: each has a channel of its own.
 const consumerTag = "eventbus"
@@ -82,6 +88,10 @@ func (c *consumer) setup(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, c.t.amqpError(ctx, "open a channel", err)
 	}
+	// The client's requests do not take a ctx: closing the channel when
+	// ctx ends cuts one that the server does not answer short.
+	unbound := context.AfterFunc(ctx, func() { ch.Close() })
+	defer unbound()
 	fail := func(what string, err error) (*session, error) {
 		ch.Close()
 		return nil, c.t.amqpError(ctx, what, err)
@@ -106,6 +116,9 @@ func (c *consumer) setup(ctx context.Context) (*session, error) {
 	deliveries, err := ch.Consume(c.queue, consumerTag, false, false, false, false, nil)
 	if err != nil {
 		return fail(fmt.Sprintf("consume queue %q", c.queue), err)
+	}
+	if !unbound() {
+		return fail("set up the consumer", amqp.ErrClosed) // ctx ended just now
 	}
 	return &session{c: c, ch: ch, deliveries: deliveries}, nil
 }
@@ -182,9 +195,11 @@ func (s *session) consume() (lost bool) {
 			// The server sends nothing more once the cancel is confirmed,
 			// and the client then closes deliveries after the messages
 			// it buffered; a lost channel closes it too.
+			unanswered := time.AfterFunc(cancelTimeout, func() { s.ch.Close() })
 			if err := s.ch.Cancel(consumerTag, false); err != nil {
 				c.t.log.Debug("eventbus/rabbitmq: cancelling the consumer", "queue", c.queue, "error", err)
 			}
+			unanswered.Stop()
 			for d := range s.deliveries {
 				s.handBack(d)
 			}

@@ -108,7 +108,12 @@ func (a *admin) declareDelay(ctx context.Context, name, target string, ms int64)
 		return nil
 	}
 	now := time.Now()
-	_, err = a.ch.QueueDeclare(name, true, false, false, false, amqp.Table{
+	ch := a.ch
+	// The client's requests do not take a ctx: closing the channel when
+	// ctx ends cuts one that the server does not answer short.
+	unbound := context.AfterFunc(ctx, func() { ch.Close() })
+	defer unbound()
+	_, err = ch.QueueDeclare(name, true, false, false, false, amqp.Table{
 		amqp.QueueTypeArg:           amqp.QueueTypeQuorum,
 		amqp.QueueMessageTTLArg:     ms,
 		amqp.QueueTTLArg:            ms + delayQueueIdle.Milliseconds(),

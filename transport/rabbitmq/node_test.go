@@ -42,11 +42,14 @@ type node struct {
 	serverLo *os.File
 }
 
-// findRabbitMQ returns the paths of rabbitmq-server and rabbitmqctl, and
-// of epmd: Debian's scripts in /usr/lib/rabbitmq/bin run the node as the
-// calling user, unlike the wrappers in /usr/sbin.
-func findRabbitMQ() (server, ctl, epmd string, err error) {
-	dir := "/usr/lib/rabbitmq/bin"
+// debianScripts is where Debian's rabbitmq-server package keeps the
+// scripts that run the node as the calling user, unlike the wrappers it
+// puts in /usr/sbin.
+const debianScripts = "/usr/lib/rabbitmq/bin"
+
+// findRabbitMQ returns the paths of rabbitmq-server and rabbitmqctl, in
+// dir or else on PATH, and of epmd, on PATH.
+func findRabbitMQ(dir string) (server, ctl, epmd string, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "rabbitmq-server")); err != nil {
 		path, lookErr := exec.LookPath("rabbitmq-server")
 		if lookErr != nil {
@@ -82,7 +85,7 @@ func freePort(lo, hi int) (int, error) {
 
 // startNode starts a new node and waits until it accepts AMQP connections.
 func startNode() (_ *node, err error) {
-	server, ctl, epmdBin, err := findRabbitMQ()
+	server, ctl, epmdBin, err := findRabbitMQ(debianScripts)
 	if err != nil {
 		return nil, err
 	}

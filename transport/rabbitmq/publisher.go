@@ -20,8 +20,10 @@ const maxReturnsPending = 1024
 type publisher struct {
 	t *Transport
 
-	mu  sync.Mutex
-	cur *pubChannel
+	// lock guards cur; a channel rather than a mutex, so that a Publish
+	// waiting while another opens the channel honours its ctx.
+	lock chan struct{}
+	cur  *pubChannel
 
 	slots chan struct{} // one per mandatory publish in flight
 }
@@ -37,7 +39,7 @@ type pubChannel struct {
 }
 
 func newPublisher(t *Transport) *publisher {
-	return &publisher{t: t, slots: make(chan struct{}, maxReturnsPending)}
+	return &publisher{t: t, lock: make(chan struct{}, 1), slots: make(chan struct{}, maxReturnsPending)}
 }
 
 // channel returns the open publishing channel, opening one, with the
@@ -47,8 +49,12 @@ func (p *publisher) channel(ctx context.Context) (*pubChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	select {
+	case p.lock <- struct{}{}:
+		defer func() { <-p.lock }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for the publishing channel: %w", ErrUnavailable, ctx.Err())
+	}
 	if pc := p.cur; pc != nil && pc.gen == gen && !pc.ch.IsClosed() {
 		return pc, nil
 	}
@@ -57,6 +63,10 @@ func (p *publisher) channel(ctx context.Context) (*pubChannel, error) {
 		return nil, p.t.amqpError(ctx, "open a channel", err)
 	}
 	pc := &pubChannel{ch: ch, gen: gen}
+	// The client's requests do not take a ctx: closing the channel when
+	// ctx ends cuts one that the server does not answer short.
+	unbound := context.AfterFunc(ctx, func() { ch.Close() })
+	defer unbound()
 	if err := ch.Confirm(false); err != nil {
 		ch.Close()
 		return nil, p.t.amqpError(ctx, "enable publisher confirms", err)
@@ -64,6 +74,9 @@ func (p *publisher) channel(ctx context.Context) (*pubChannel, error) {
 	if err := p.t.declareExchange(ctx, ch); err != nil {
 		ch.Close()
 		return nil, err
+	}
+	if !unbound() {
+		return nil, p.t.amqpError(ctx, "open the publishing channel", amqp.ErrClosed)
 	}
 	if p.t.cfg.mandatory {
 		pc.returns = ch.NotifyReturn(make(chan amqp.Return, maxReturnsPending))
@@ -147,8 +160,8 @@ func (pc *pubChannel) claimReturn(id string) bool {
 
 // close closes the publishing channel, if any.
 func (p *publisher) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lock <- struct{}{}
+	defer func() { <-p.lock }()
 	if p.cur != nil {
 		p.cur.ch.Close()
 		p.cur = nil
