@@ -107,7 +107,7 @@ func measure(b *testing.B, publishers int, h *handledCounter, publish func(ctx c
 // amqp091-go alone, with the same topology and guarantees as the
 // transport's.
 func benchPlain(b *testing.B, publishers int) {
-	conn, err := amqp.Dial(testNode.url())
+	conn, err := amqp.Dial(testNode.URL())
 	if err != nil {
 		b.Fatalf("dial: %v", err)
 	}

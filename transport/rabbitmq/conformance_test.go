@@ -23,7 +23,7 @@ func TestConformance(t *testing.T) {
 			return tr, func() { closeTransport(t, tr) }
 		},
 		Restart: func(t *testing.T) {
-			if err := testNode.restart(); err != nil {
+			if err := testNode.Restart(); err != nil {
 				t.Fatalf("restart the node: %v", err)
 			}
 		},
@@ -36,7 +36,7 @@ func dial(tb testing.TB, opts ...Option) *Transport {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tr, err := Connect(ctx, testNode.url(), append(append([]Option(nil), testOptions...), opts...)...)
+	tr, err := Connect(ctx, testNode.URL(), append(append([]Option(nil), testOptions...), opts...)...)
 	if err != nil {
 		tb.Fatalf("connect: %v", err)
 	}

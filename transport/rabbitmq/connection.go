@@ -165,7 +165,7 @@ func (l *link) current(ctx context.Context) (*amqp.Connection, uint64, error) {
 		l.mu.Unlock()
 		switch {
 		case closed:
-			return nil, 0, eventbus.ErrBrokerClosed
+			return nil, 0, fmt.Errorf("eventbus/rabbitmq: %w", eventbus.ErrBrokerClosed)
 		case conn != nil && !conn.IsClosed():
 			return conn, gen, nil
 		case conn != nil:

@@ -5,15 +5,16 @@ import (
 	"os"
 	"testing"
 
+	"github.com/busline/eventbus/transport/rabbitmq/rabbitmqtest"
 	"go.uber.org/goleak"
 )
 
 // testNode is the RabbitMQ node of the test binary, started by TestMain:
 // RabbitMQ starts too slowly for a node per test.
-var testNode *node
+var testNode *rabbitmqtest.Node
 
 func TestMain(m *testing.M) {
-	n, err := startNode()
+	n, err := rabbitmqtest.Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "eventbus/rabbitmq tests: starting a RabbitMQ node: %v\n", err)
 		os.Exit(1)
@@ -26,12 +27,12 @@ func TestMain(m *testing.M) {
 // for goroutines left behind.
 type withNode struct {
 	m *testing.M
-	n *node
+	n *rabbitmqtest.Node
 }
 
 func (w withNode) Run() int {
 	code := w.m.Run()
-	if err := w.n.close(); err != nil {
+	if err := w.n.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "eventbus/rabbitmq tests: stopping the RabbitMQ node: %v\n", err)
 		if code == 0 {
 			code = 1

@@ -36,13 +36,13 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("Nak with a delay: %v", err)
 	}
 
-	if err := testNode.stop(); err != nil {
+	if err := testNode.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
-			if err := testNode.start(); err != nil {
+			if err := testNode.Resume(); err != nil {
 				t.Errorf("start the node again: %v", err)
 			}
 		}
@@ -73,7 +73,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("Nak of a message delivered before the outage: %v, want ErrUnavailable", err)
 	}
 
-	if err := testNode.start(); err != nil {
+	if err := testNode.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -98,10 +99,7 @@ func ack(tb testing.TB, m eventbus.InboundMessage) {
 
 func TestConnectRefusesBadInput(t *testing.T) {
 	ctx := testCtx(t, 20*time.Second)
-	closedPort, err := freePort(0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	closedPort := closedPort(t)
 	for _, tc := range []struct {
 		name string
 		url  string
@@ -110,15 +108,15 @@ func TestConnectRefusesBadInput(t *testing.T) {
 	}{
 		{"empty URL", "", nil, ErrInvalidOption},
 		{"bad scheme", "http://127.0.0.1:5672/", nil, ErrInvalidOption},
-		{"nil option", testNode.url(), []Option{nil}, ErrInvalidOption},
-		{"bad exchange", testNode.url(), []Option{WithExchange("a..b")}, ErrInvalidOption},
-		{"long exchange", testNode.url(), []Option{WithExchange(strings.Repeat("x", 101))}, ErrInvalidOption},
-		{"bad reconnect wait", testNode.url(), []Option{WithReconnectWait(time.Second, time.Millisecond)}, ErrInvalidOption},
-		{"zero reconnect wait", testNode.url(), []Option{WithReconnectWait(0, time.Second)}, ErrInvalidOption},
-		{"client recovery", testNode.url(), []Option{WithAMQPConfig(amqp.Config{Recovery: &amqp.Recovery{}})}, ErrInvalidOption},
+		{"nil option", testNode.URL(), []Option{nil}, ErrInvalidOption},
+		{"bad exchange", testNode.URL(), []Option{WithExchange("a..b")}, ErrInvalidOption},
+		{"long exchange", testNode.URL(), []Option{WithExchange(strings.Repeat("x", 101))}, ErrInvalidOption},
+		{"bad reconnect wait", testNode.URL(), []Option{WithReconnectWait(time.Second, time.Millisecond)}, ErrInvalidOption},
+		{"zero reconnect wait", testNode.URL(), []Option{WithReconnectWait(0, time.Second)}, ErrInvalidOption},
+		{"client recovery", testNode.URL(), []Option{WithAMQPConfig(amqp.Config{Recovery: &amqp.Recovery{}})}, ErrInvalidOption},
 		{"nothing listens", fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", closedPort), nil, ErrConnect},
-		{"wrong password", strings.Replace(testNode.url(), "guest:guest", "guest:wrong", 1), nil, ErrConnect},
-		{"unknown vhost", testNode.url() + "nowhere", nil, ErrConnect},
+		{"wrong password", strings.Replace(testNode.URL(), "guest:guest", "guest:wrong", 1), nil, ErrConnect},
+		{"unknown vhost", testNode.URL() + "nowhere", nil, ErrConnect},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := Connect(ctx, tc.url, tc.opts...)
@@ -139,7 +137,7 @@ func TestConnectRefusesBadInput(t *testing.T) {
 func TestConnectHonoursCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Connect(ctx, testNode.url()); !errors.Is(err, ErrConnect) || !errors.Is(err, context.Canceled) {
+	if _, err := Connect(ctx, testNode.URL()); !errors.Is(err, ErrConnect) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Connect with a cancelled ctx: %v, want ErrConnect and context.Canceled", err)
 	}
 }
@@ -149,7 +147,7 @@ func TestExchangeOfAnotherType(t *testing.T) {
 	declareRaw(t, func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclare(name, amqp.ExchangeDirect, false, true, false, false, nil)
 	})
-	tr, err := Connect(testCtx(t, 10*time.Second), testNode.url(), WithExchange(name))
+	tr, err := Connect(testCtx(t, 10*time.Second), testNode.URL(), WithExchange(name))
 	if err == nil {
 		closeTransport(t, tr)
 		t.Fatal("Connect to an exchange of another type succeeded")
@@ -166,7 +164,7 @@ func TestExchangeOfAnotherType(t *testing.T) {
 // declareRaw runs declare on a channel of a plain client connection.
 func declareRaw(tb testing.TB, declare func(ch *amqp.Channel) error) {
 	tb.Helper()
-	conn, err := amqp.Dial(testNode.url())
+	conn, err := amqp.Dial(testNode.URL())
 	if err != nil {
 		tb.Fatalf("dial: %v", err)
 	}
@@ -426,4 +424,16 @@ func TestSingleActiveConsumer(t *testing.T) {
 		seen[body] = true
 		ack(t, d.m)
 	}
+}
+
+// closedPort returns a port of 127.0.0.1 that nothing listens on.
+func closedPort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
 }

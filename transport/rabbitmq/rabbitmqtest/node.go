@@ -1,4 +1,4 @@
-package rabbitmq
+package rabbitmqtest
 
 import (
 	"context"
@@ -17,20 +17,23 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// installHint is what a test says when the RabbitMQ server is missing.
-const installHint = "install it with: apt-get install -y --no-install-recommends rabbitmq-server"
+// InstallCommand installs the RabbitMQ server on Debian.
+const InstallCommand = "apt-get install -y --no-install-recommends rabbitmq-server"
+
+// ErrNotInstalled is wrapped by the error of Start when rabbitmq-server or
+// epmd cannot be found; its message names InstallCommand.
+var ErrNotInstalled = errors.New("eventbus/rabbitmq/rabbitmqtest: rabbitmq-server is not installed; install it with: " + InstallCommand)
 
 const (
-	// nodeStartTimeout bounds how long the tests wait for the node to
-	// start (rabbitmqctl wait), and nodeStopTimeout for it to stop.
+	// nodeStartTimeout bounds the wait for the node to start
+	// (rabbitmqctl wait), and nodeStopTimeout for it to stop.
 	nodeStartTimeout = 90 * time.Second
 	nodeStopTimeout  = 30 * time.Second
 )
 
-// node is a RabbitMQ node of the test binary's own: its own node name,
-// ports on 127.0.0.1, Erlang cookie, epmd, and data and logs in a
-// temporary directory, so that it runs next to a system node and others.
-type node struct {
+// Node is a RabbitMQ node of its own. Its methods are not safe for
+// concurrent use.
+type Node struct {
 	dir      string
 	name     string
 	port     int
@@ -53,13 +56,13 @@ func findRabbitMQ(dir string) (server, ctl, epmd string, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "rabbitmq-server")); err != nil {
 		path, lookErr := exec.LookPath("rabbitmq-server")
 		if lookErr != nil {
-			return "", "", "", fmt.Errorf("rabbitmq-server not found (%v); %s", lookErr, installHint)
+			return "", "", "", fmt.Errorf("%w (%v)", ErrNotInstalled, lookErr)
 		}
 		dir = filepath.Dir(path)
 	}
 	epmd, err = exec.LookPath("epmd")
 	if err != nil {
-		return "", "", "", fmt.Errorf("epmd (Erlang) not found (%v); %s", err, installHint)
+		return "", "", "", fmt.Errorf("%w: epmd (Erlang) not found (%v)", ErrNotInstalled, err)
 	}
 	return filepath.Join(dir, "rabbitmq-server"), filepath.Join(dir, "rabbitmqctl"), epmd, nil
 }
@@ -80,11 +83,13 @@ func freePort(lo, hi int) (int, error) {
 		l.Close()
 		return port, nil
 	}
-	return 0, errors.New("no free port on 127.0.0.1")
+	return 0, errors.New("eventbus/rabbitmq/rabbitmqtest: no free port on 127.0.0.1")
 }
 
-// startNode starts a new node and waits until it accepts AMQP connections.
-func startNode() (_ *node, err error) {
+// Start starts a new node and waits until it accepts AMQP connections:
+// rabbitmqctl wait blocks until the node runs (within 90 seconds), then one
+// AMQP connection is opened and closed. Close the node when done.
+func Start() (_ *Node, err error) {
 	server, ctl, epmdBin, err := findRabbitMQ(debianScripts)
 	if err != nil {
 		return nil, err
@@ -93,10 +98,10 @@ func startNode() (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &node{dir: dir, server: server, ctl: ctl}
+	n := &Node{dir: dir, server: server, ctl: ctl}
 	defer func() {
 		if err != nil {
-			n.close()
+			_ = n.Close()
 		}
 	}()
 	var ports [2]int
@@ -113,7 +118,7 @@ func startNode() (_ *node, err error) {
 	}
 	n.port = ports[0]
 	epmdPort := ports[1]
-	n.name = fmt.Sprintf("eventbus-test-%d@localhost", n.port)
+	n.name = fmt.Sprintf("eventbus-%d@localhost", n.port)
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -151,20 +156,26 @@ func startNode() (_ *node, err error) {
 	if err := n.epmd.Start(); err != nil {
 		return nil, fmt.Errorf("start epmd: %w", err)
 	}
-	if err := n.start(); err != nil {
+	if err := n.Resume(); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-// url returns the node's AMQP URL.
-func (n *node) url() string {
+// URL returns the node's AMQP URL, with the default guest user.
+func (n *Node) URL() string {
 	return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", n.port)
 }
 
-// start starts the server with the node's data and waits, with
-// rabbitmqctl wait, until it runs, then dials it once.
-func (n *node) start() error {
+// Name returns the node's name, for rabbitmqctl -n.
+func (n *Node) Name() string { return n.name }
+
+// Resume starts the stopped server again with the node's data and port and
+// waits, with rabbitmqctl wait, until it runs, then dials it once.
+func (n *Node) Resume() error {
+	if n.cmd != nil {
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: node %s is running", n.name)
+	}
 	logf, err := os.OpenFile(filepath.Join(n.dir, "server.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -175,7 +186,7 @@ func (n *node) start() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("start %s: %w", n.server, err)
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: start %s: %w", n.server, err)
 	}
 	n.cmd, n.serverLo = cmd, logf
 	ctx, cancel := context.WithTimeout(context.Background(), nodeStartTimeout)
@@ -183,18 +194,19 @@ func (n *node) start() error {
 	wait := exec.CommandContext(ctx, n.ctl, "-n", n.name, "wait", "--timeout", strconv.Itoa(int(nodeStartTimeout/time.Second)), filepath.Join(n.dir, "node.pid"))
 	wait.Env = n.env
 	if out, err := wait.CombinedOutput(); err != nil {
-		return fmt.Errorf("rabbitmqctl wait for node %s: %w\n%s\nserver output:\n%s", n.name, err, out, n.tail())
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: rabbitmqctl wait for node %s: %w\n%s\nserver output:\n%s", n.name, err, out, n.tail())
 	}
-	conn, err := amqp.Dial(n.url())
+	conn, err := amqp.Dial(n.URL())
 	if err != nil {
-		return fmt.Errorf("dial node %s after it started: %w\nserver output:\n%s", n.name, err, n.tail())
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: dial node %s after it started: %w\nserver output:\n%s", n.name, err, n.tail())
 	}
 	return conn.Close()
 }
 
-// stop stops the server (SIGTERM, which it handles as rabbitmqctl stop
-// would) and waits for it to exit, killing it after nodeStopTimeout.
-func (n *node) stop() error {
+// Stop stops the server (SIGTERM, an orderly shutdown as rabbitmqctl stop
+// makes) and waits for it to exit, killing it after 30 seconds; the data
+// stays for Resume. Stopping a stopped node does nothing.
+func (n *Node) Stop() error {
 	if n.cmd == nil {
 		return nil
 	}
@@ -204,7 +216,7 @@ func (n *node) stop() error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop node %s: %w", n.name, err)
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: stop node %s: %w", n.name, err)
 	}
 	timer := time.NewTimer(nodeStopTimeout)
 	defer timer.Stop()
@@ -214,21 +226,21 @@ func (n *node) stop() error {
 	case <-timer.C:
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
-		return fmt.Errorf("node %s did not stop within %v; killed", n.name, nodeStopTimeout)
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: node %s did not stop within %v; killed", n.name, nodeStopTimeout)
 	}
 }
 
-// restart stops the server and starts it again on the same port and data.
-func (n *node) restart() error {
-	if err := n.stop(); err != nil {
+// Restart stops the server and starts it again on the same port and data.
+func (n *Node) Restart() error {
+	if err := n.Stop(); err != nil {
 		return err
 	}
-	return n.start()
+	return n.Resume()
 }
 
-// close stops the server and epmd and removes the node's directory.
-func (n *node) close() error {
-	err := n.stop()
+// Close stops the server and its epmd and removes the node's directory.
+func (n *Node) Close() error {
+	err := n.Stop()
 	if n.epmd != nil && n.epmd.Process != nil {
 		_ = syscall.Kill(-n.epmd.Process.Pid, syscall.SIGKILL)
 		_ = n.epmd.Wait()
@@ -237,7 +249,7 @@ func (n *node) close() error {
 }
 
 // tail returns the end of the server's output.
-func (n *node) tail() string {
+func (n *Node) tail() string {
 	out, _ := os.ReadFile(filepath.Join(n.dir, "server.out"))
 	if len(out) > 4000 {
 		out = out[len(out)-4000:]
