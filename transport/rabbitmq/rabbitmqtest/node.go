@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -40,8 +39,8 @@ type Node struct {
 	server   string // the rabbitmq-server script
 	ctl      string // rabbitmqctl
 	env      []string
-	epmd     *exec.Cmd
-	cmd      *exec.Cmd // the running server, or nil
+	epmd     *child
+	cmd      *child // the running server, or nil
 	serverLo *os.File
 }
 
@@ -150,11 +149,8 @@ func Start() (_ *Node, err error) {
 		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
 	)
 	// An epmd of the node's own, so that none is left running behind.
-	n.epmd = exec.Command(epmdBin, "-port", strconv.Itoa(epmdPort), "-address", "127.0.0.1")
-	n.epmd.Env = n.env
-	n.epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := n.epmd.Start(); err != nil {
-		return nil, fmt.Errorf("start epmd: %w", err)
+	if n.epmd, err = startChild(n.env, nil, epmdBin, "-port", strconv.Itoa(epmdPort), "-address", "127.0.0.1"); err != nil {
+		return nil, fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: start epmd: %w", err)
 	}
 	if err := n.Resume(); err != nil {
 		return nil, err
@@ -180,11 +176,8 @@ func (n *Node) Resume() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(n.server)
-	cmd.Env = n.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd, err := startChild(n.env, logf, n.server)
+	if err != nil {
 		logf.Close()
 		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: start %s: %w", n.server, err)
 	}
@@ -213,21 +206,10 @@ func (n *Node) Stop() error {
 	cmd := n.cmd
 	n.cmd = nil
 	defer n.serverLo.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: stop node %s: %w", n.name, err)
-	}
-	timer := time.NewTimer(nodeStopTimeout)
-	defer timer.Stop()
-	select {
-	case <-exited:
-		return nil
-	case <-timer.C:
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
+	if !cmd.stop(nodeStopTimeout) {
 		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: node %s did not stop within %v; killed", n.name, nodeStopTimeout)
 	}
+	return nil
 }
 
 // Restart stops the server and starts it again on the same port and data.
@@ -241,9 +223,9 @@ func (n *Node) Restart() error {
 // Close stops the server and its epmd and removes the node's directory.
 func (n *Node) Close() error {
 	err := n.Stop()
-	if n.epmd != nil && n.epmd.Process != nil {
-		_ = syscall.Kill(-n.epmd.Process.Pid, syscall.SIGKILL)
-		_ = n.epmd.Wait()
+	if n.epmd != nil {
+		n.epmd.stop(nodeStopTimeout)
+		n.epmd = nil
 	}
 	return errors.Join(err, os.RemoveAll(n.dir))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Without the server's scripts, Start fails with the command that installs
@@ -34,5 +35,17 @@ func TestNodeLifecycle(t *testing.T) {
 	}
 	if err := n.Stop(); err != nil {
 		t.Errorf("Stop after Close: %v", err)
+	}
+}
+
+// A child ends with its lifeline: when the pipe closes, as it does when
+// the process that started it dies, the child is stopped.
+func TestChildEndsWithItsLifeline(t *testing.T) {
+	c, err := startChild(nil, nil, "sleep", "600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.stop(10 * time.Second) {
+		t.Fatal("the child outlived its lifeline and had to be killed")
 	}
 }
