@@ -114,8 +114,9 @@
 // else changes. [github.com/busline/eventbus/transport/memory.Broker] is a
 // Transport inside one process; github.com/busline/eventbus/transport/nats
 // is the NATS JetStream one, github.com/busline/eventbus/transport/kafka
-// the Kafka one and github.com/busline/eventbus/transport/redis the Redis
-// Streams one.
+// the Kafka one, github.com/busline/eventbus/transport/redis the Redis
+// Streams one and github.com/busline/eventbus/transport/rabbitmq the
+// RabbitMQ one.
 //
 // # Concurrency
 //
