@@ -6,6 +6,7 @@ replace (
 	github.com/busline/eventbus => ../..
 	github.com/busline/eventbus/transport/kafka => ../../transport/kafka
 	github.com/busline/eventbus/transport/nats => ../../transport/nats
+	github.com/busline/eventbus/transport/rabbitmq => ../../transport/rabbitmq
 	github.com/busline/eventbus/transport/redis => ../../transport/redis
 )
 
@@ -13,6 +14,7 @@ require (
 	github.com/busline/eventbus v0.0.0-00010101000000-000000000000
 	github.com/busline/eventbus/transport/kafka v0.0.0-00010101000000-000000000000
 	github.com/busline/eventbus/transport/nats v0.0.0-00010101000000-000000000000
+	github.com/busline/eventbus/transport/rabbitmq v0.0.0-00010101000000-000000000000
 	github.com/busline/eventbus/transport/redis v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -31,6 +33,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/rabbitmq/amqp091-go v1.16.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/twmb/franz-go v1.22.3 // indirect
 	github.com/twmb/franz-go/pkg/kadm v1.20.0 // indirect

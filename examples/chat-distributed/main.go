@@ -1,7 +1,7 @@
 // Command chat-distributed is the chat service of examples/chat split over
 // two processes that share topics through a message broker: NATS JetStream
-// (-broker nats, the default), Apache Kafka (-broker kafka) or Redis
-// Streams (-broker redis).
+// (-broker nats, the default), Apache Kafka (-broker kafka), Redis
+// Streams (-broker redis) or RabbitMQ (-broker rabbitmq).
 //
 // The chat service process publishes a short conversation on
 // "message.sent" and shows the AI's replies. The workers process runs the
@@ -16,8 +16,8 @@
 // they answer.
 //
 // Every line of output starts with the role of the process that wrote it,
-// [service] or [workers] (or [nats], [kafka] or [redis] for the embedded
-// broker), and each process ends with the delivery stats of its own bus.
+// [service] or [workers] (or [nats], [kafka], [redis] or [rabbitmq] for
+// the embedded broker), and each process ends with the delivery stats of its own bus.
 //
 // Run the whole demo, an embedded broker and both processes, with one
 // command:
@@ -25,6 +25,7 @@
 //	go run . -role demo                  # over an embedded NATS server
 //	go run . -role demo -broker kafka    # over an embedded Kafka cluster
 //	go run . -role demo -broker redis    # over a redis-server child process
+//	go run . -role demo -broker rabbitmq # over a RabbitMQ node of its own
 //
 // or each part yourself, the workers first (they create the durable
 // consumer groups; events published before a group exists are not kept for
@@ -39,11 +40,20 @@
 //	go run . -role workers -embedded -broker redis   # terminal 1: redis-server on 127.0.0.1:6379, and the workers
 //	go run . -role service -broker redis             # terminal 2: the chat service
 //
-// Without -embedded, -nats URL, -kafka host:port or -redis URL points both
-// processes at a broker of yours: a NATS server with JetStream enabled, a
-// Kafka cluster (any of its brokers' addresses), or a Redis server (7.0 or
-// later; the -redis URL is "redis://[user:password@]host:port[/db]" or a
-// bare host:port).
+//	go run . -role workers -embedded -broker rabbitmq        # terminal 1: a RabbitMQ node, and the workers
+//	go run . -role service -broker rabbitmq -amqp URL        # terminal 2: the chat service
+//
+// The embedded RabbitMQ node listens on a free port of 127.0.0.1 that it
+// picks itself (the -amqp flag does not choose it): the workers print its
+// URL on their [rabbitmq] line, and the service is pointed at it with
+// -amqp and that URL.
+//
+// Without -embedded, -nats URL, -kafka host:port, -redis URL or -amqp URL
+// points both processes at a broker of yours: a NATS server with JetStream
+// enabled, a Kafka cluster (any of its brokers' addresses), a Redis server
+// (7.0 or later; the -redis URL is "redis://[user:password@]host:port[/db]"
+// or a bare host:port), or a RabbitMQ server (3.10 or later; the -amqp URL
+// is "amqp://user:password@host:port/vhost").
 //
 // The embedded NATS server keeps its streams in a temporary directory. The
 // embedded Kafka cluster is kfake, franz-go's Kafka cluster in a Go
@@ -51,7 +61,13 @@
 // redis-server child process, which must be installed (on Debian or
 // Ubuntu: apt-get install -y --no-install-recommends redis-server), with
 // its append-only file in a temporary directory and no snapshots; the
-// program kills it, and removes the directory, when it ends.
+// program kills it, and removes the directory, when it ends. The embedded
+// RabbitMQ is a node of its own started by rabbitmqtest (of
+// transport/rabbitmq): Debian's rabbitmq-server, which must be installed
+// (apt-get install -y --no-install-recommends rabbitmq-server), run as a
+// child process with its own node name, ports and epmd, and its data in a
+// temporary directory; it takes some seconds to start, and the program
+// stops it, and removes the directory, when it ends.
 //
 // # Kafka partitions
 //
@@ -85,6 +101,25 @@
 // has passed and a subscriber of its group next looks for such entries,
 // which the processes do every 100ms here.
 //
+// # RabbitMQ queues
+//
+// Over RabbitMQ each subscriber is a durable quorum queue bound to the
+// topic, which hands its messages to the subscriber in the order it stored
+// them, and the bus keeps a conversation's events in order within the
+// process, so the workers handle a conversation's events in the order they
+// were published (but for a redelivered event: a failed notification is
+// copied to a delay queue and comes back after the backoff, behind later
+// ones, so it does not hold back the rest of its conversation). The queues
+// are declared with single active consumer (the transport's
+// WithSingleActiveConsumer): the replies of a conversation must reach the
+// service in the order of the messages they answer, and without it a second
+// workers process would be a competing consumer of each queue, taking
+// every other event without regard to its conversation. With it the
+// server delivers a queue's events to one process at a time, and a second
+// workers process stands by, taking over, in queue order, when the first
+// stops. The flag is fixed when a queue is created, so a server of yours
+// that has these queues without it refuses the subscriptions.
+//
 // Stop the workers with Ctrl-C: they finish what they fetched and print
 // their analytics and delivery stats.
 package main
@@ -111,6 +146,8 @@ import (
 	"github.com/busline/eventbus"
 	kafkatransport "github.com/busline/eventbus/transport/kafka"
 	natstransport "github.com/busline/eventbus/transport/nats"
+	rabbitmqtransport "github.com/busline/eventbus/transport/rabbitmq"
+	"github.com/busline/eventbus/transport/rabbitmq/rabbitmqtest"
 	redistransport "github.com/busline/eventbus/transport/redis"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -125,11 +162,12 @@ const (
 
 func main() {
 	role := flag.String("role", "demo", "what to run: service, workers, or demo (an embedded broker and both processes)")
-	kind := flag.String("broker", brokerNATS, "the broker the processes share topics through: nats, kafka or redis")
+	kind := flag.String("broker", brokerNATS, "the broker the processes share topics through: nats, kafka, redis or rabbitmq")
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "URL of the NATS server, with -broker nats")
 	kafkaAddr := flag.String("kafka", "127.0.0.1:9092", "host:port of a Kafka broker, with -broker kafka")
 	redisAddr := flag.String("redis", "redis://127.0.0.1:6379", "URL (or host:port) of the Redis server, with -broker redis")
-	embedded := flag.Bool("embedded", false, "start an embedded broker on the -nats, -kafka or -redis address: a NATS server with JetStream storing in a temporary directory, a Kafka cluster of one broker keeping its data in memory, or a redis-server child process with its append-only file in a temporary directory")
+	amqpURL := flag.String("amqp", "amqp://guest:guest@127.0.0.1:5672/", "AMQP URL of the RabbitMQ server, with -broker rabbitmq")
+	embedded := flag.Bool("embedded", false, "start an embedded broker on the -nats, -kafka or -redis address: a NATS server with JetStream storing in a temporary directory, a Kafka cluster of one broker keeping its data in memory, a redis-server child process with its append-only file in a temporary directory, or a RabbitMQ node of its own on a free port it picks and prints (not -amqp), with its data in a temporary directory")
 	flag.Parse()
 
 	b := broker{kind: *kind, addr: *natsURL}
@@ -138,6 +176,8 @@ func main() {
 		b.addr = *kafkaAddr
 	case brokerRedis:
 		b.addr = *redisAddr
+	case brokerRabbitMQ:
+		b.addr = *amqpURL
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -149,14 +189,15 @@ func main() {
 
 // The brokers the processes can share topics through.
 const (
-	brokerNATS  = "nats"
-	brokerKafka = "kafka"
-	brokerRedis = "redis"
+	brokerNATS     = "nats"
+	brokerKafka    = "kafka"
+	brokerRedis    = "redis"
+	brokerRabbitMQ = "rabbitmq"
 )
 
 // broker names the broker the processes share topics through: its kind,
-// brokerNATS, brokerKafka or brokerRedis, and its address, a NATS URL, a
-// Kafka broker's host:port or a Redis URL.
+// brokerNATS, brokerKafka, brokerRedis or brokerRabbitMQ, and its address,
+// a NATS URL, a Kafka broker's host:port, a Redis URL or an AMQP URL.
 type broker struct {
 	kind string
 	addr string
@@ -184,6 +225,9 @@ func (b broker) connect(ctx context.Context) (transport, error) {
 		return kafkatransport.Connect(ctx, []string{b.addr}, kafkatransport.WithPartitions(kafkaPartitions))
 	case brokerRedis:
 		return redistransport.Connect(ctx, b.addr, redistransport.WithClaimInterval(redisClaimInterval))
+	case brokerRabbitMQ:
+		// See the package documentation on RabbitMQ queues.
+		return rabbitmqtransport.Connect(ctx, b.addr, rabbitmqtransport.WithSingleActiveConsumer())
 	}
 	return natstransport.Connect(ctx, b.addr)
 }
@@ -191,13 +235,19 @@ func (b broker) connect(ctx context.Context) (transport, error) {
 // args are the command-line flags that point another process of this
 // program at the broker.
 func (b broker) args() []string {
-	return []string{"-broker", b.kind, "-" + b.kind, b.addr}
+	addrFlag := "-" + b.kind
+	if b.kind == brokerRabbitMQ {
+		addrFlag = "-amqp"
+	}
+	return []string{"-broker", b.kind, addrFlag, b.addr}
 }
 
 // embed starts the broker on its address (port 0: any free port), in this
-// process or, for Redis, as a child process of it, writes a line saying
-// where it listens to w, and returns the broker at the address it listens
-// on and a function that stops it.
+// process or, for Redis, as a child process of it; for RabbitMQ it starts
+// a node of its own with rabbitmqtest on a port the node picks, whatever
+// the address. It writes a line saying where the broker listens to w, and
+// returns the broker at the address it listens on and a function that
+// stops it.
 func (b broker) embed(w io.Writer) (broker, func(), error) {
 	switch b.kind {
 	case brokerNATS:
@@ -224,16 +274,28 @@ func (b broker) embed(w io.Writer) (broker, func(), error) {
 		b.addr = srv.url
 		newRoleWriter(w, "redis").printf("redis-server child process (pid %d, append-only file in a temporary directory) listening on %s", srv.pid, b.addr)
 		return b, srv.stop, nil
+	case brokerRabbitMQ:
+		node, err := rabbitmqtest.Start()
+		if err != nil {
+			return b, nil, err
+		}
+		b.addr = node.URL()
+		newRoleWriter(w, "rabbitmq").printf("RabbitMQ node of its own (%s, data in a temporary directory) listening on %s; point the service at it with -amqp %s", node.Name(), b.addr, b.addr)
+		return b, func() {
+			if err := node.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "chat-distributed: close the RabbitMQ node:", err)
+			}
+		}, nil
 	}
 	return b, nil, b.unknown()
 }
 
 func (b broker) unknown() error {
-	return fmt.Errorf("unknown broker %q: want nats, kafka or redis", b.kind)
+	return fmt.Errorf("unknown broker %q: want nats, kafka, redis or rabbitmq", b.kind)
 }
 
 func run(ctx context.Context, role string, b broker, embedded bool, w io.Writer) error {
-	if b.kind != brokerNATS && b.kind != brokerKafka && b.kind != brokerRedis {
+	if b.kind != brokerNATS && b.kind != brokerKafka && b.kind != brokerRedis && b.kind != brokerRabbitMQ {
 		return b.unknown()
 	}
 	if role != "service" && role != "workers" && role != "demo" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/busline/eventbus/transport/rabbitmq/rabbitmqtest"
 	"go.uber.org/goleak"
 )
 
@@ -78,6 +79,22 @@ func TestServiceAndWorkersOverRedis(t *testing.T) {
 	}
 	defer srv.stop()
 	testServiceAndWorkers(t, broker{kind: brokerRedis, addr: srv.url})
+}
+
+// TestServiceAndWorkersOverRabbitMQ runs both halves of the demo against a
+// RabbitMQ node of the test's own, each with its own transport and bus as
+// if in its own process.
+func TestServiceAndWorkersOverRabbitMQ(t *testing.T) {
+	node, err := rabbitmqtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := node.Close(); err != nil {
+			t.Errorf("close the RabbitMQ node: %v", err)
+		}
+	}()
+	testServiceAndWorkers(t, broker{kind: brokerRabbitMQ, addr: node.URL()})
 }
 
 // Without redis-server on the PATH, starting the embedded Redis fails with
