@@ -2,6 +2,8 @@ package rabbitmqtest
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -120,6 +122,17 @@ func Start() (_ *Node, err error) {
 	n.name = fmt.Sprintf("eventbus-%d@localhost", n.port)
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	// The Erlang cookie, written before the server and rabbitmqctl start:
+	// each would otherwise make one of its own when it finds none, and the
+	// two, racing, could end with different cookies, which makes the node
+	// refuse rabbitmqctl ("invalid challenge reply").
+	var cookie [20]byte
+	if _, err := crand.Read(cookie[:]); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(home, ".erlang.cookie"), []byte(strings.ToUpper(hex.EncodeToString(cookie[:]))), 0o400); err != nil {
 		return nil, err
 	}
 	plugins := filepath.Join(dir, "enabled_plugins")
