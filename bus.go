@@ -51,9 +51,10 @@ type Bus struct {
 	// progress and every lane to be idle, seeing no new publish meanwhile.
 	publishesStarted  atomic.Uint64
 	publishesFinished atomic.Uint64
-	// idle is signalled, while the bus closes, whenever a publish finishes
-	// or a worker parks or exits, for Close to look again.
-	idle chan struct{}
+	// idle wakes Close and WaitIdle, while they wait for the bus to go
+	// idle, whenever a publish finishes, a worker parks or exits, or a
+	// replay ends, for them to look again.
+	idle idleSignal
 	// workers owns the goroutines of every subscription's lanes.
 	workers *delivery.Workers
 	// patterns holds the live pattern subscriptions.
@@ -92,9 +93,8 @@ func New(opts ...Option) (*Bus, error) {
 		closeBegun:    make(chan struct{}),
 		closeFinished: make(chan struct{}),
 		done:          make(chan struct{}),
-		idle:          make(chan struct{}, 1),
 	}
-	b.workers = delivery.NewWorkers(b.nudgeClose)
+	b.workers = delivery.NewWorkers(b.idle.notify)
 	if cfg.redelivery != nil {
 		b.redelivery = *cfg.redelivery
 	} else {
@@ -142,29 +142,23 @@ func (b *Bus) publishBegin() { b.publishesStarted.Add(1) }
 
 func (b *Bus) publishEnd() {
 	b.publishesFinished.Add(1)
-	b.nudgeClose()
-}
-
-// nudgeClose wakes a Close waiting for the bus to go idle.
-func (b *Bus) nudgeClose() {
-	if b.closing.Load() {
-		select {
-		case b.idle <- struct{}{}:
-		default:
-		}
-	}
+	b.idle.notify()
 }
 
 // quiescent reports whether no publish is in progress and no lane has work,
 // with no publish starting while it looked: then none can start but from a
 // handler, and no handler runs.
-func (b *Bus) quiescent() bool {
+func (b *Bus) quiescent() bool { return b.quiescentWith(nil) }
+
+// quiescentWith is quiescent, with busy, if not nil, saying of each
+// subscription whether it has work besides its lanes'.
+func (b *Bus) quiescentWith(busy func(*Subscription) bool) bool {
 	started := b.publishesStarted.Load()
 	if b.publishesFinished.Load() != started {
 		return false
 	}
 	for _, s := range b.liveSubscriptions() {
-		if s.queue.Busy() {
+		if s.queue.Busy() || (busy != nil && busy(s)) {
 			return false
 		}
 	}
@@ -276,13 +270,19 @@ func (b *Bus) shutdown(ctx context.Context) error {
 		}
 	}
 	forced := false
-	for !forced && !b.quiescent() {
+	b.idle.enter()
+	for !forced {
+		changed := b.idle.changed()
+		if b.quiescent() {
+			break
+		}
 		select {
-		case <-b.idle:
+		case <-changed:
 		case <-ctx.Done():
 			forced = true
 		}
 	}
+	b.idle.leave()
 	b.stopped.Store(true)
 
 	b.mu.Lock()

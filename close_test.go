@@ -295,7 +295,7 @@ func TestForcedCloseDoesNotWaitForAHandlerIgnoringItsCtx(t *testing.T) {
 	assert.Equal(t, map[string]int{"close.stuck/stuck": 2}, ce.Undelivered)
 	require.Len(t, ce.Running, 1)
 	r := ce.Running[0]
-	assert.Equal(t, RunningHandler{Topic: "close.stuck", Subscriber: "stuck", EventID: id, For: r.For}, r)
+	assert.Equal(t, RunningHandler{Topic: "close.stuck", Subscriber: "stuck", EventID: id, Attempt: 1, For: r.For}, r)
 	assert.Positive(t, r.For)
 	assert.Contains(t, err.Error(), "1 handler(s) still running (close.stuck/stuck event "+id.String()+" for ")
 	select {

@@ -105,6 +105,16 @@
 // retention. A start before the oldest retained event fails with
 // ErrNotRetained rather than skipping.
 //
+// # Testing
+//
+// Bus.WaitIdle waits until the bus has nothing left to do, whole chains of
+// events included, and says what is still busy when its ctx ends: tests
+// wait with it rather than sleep. Package
+// [github.com/busline/eventbus/bustest] builds on it: recorders of the
+// events a topic or a pattern sees, causal traces, fault-injection
+// middleware, and buses that work inside testing/synctest bubbles, where
+// retry backoffs and timeouts pass in virtual time.
+//
 // # Across processes
 //
 // With WithTransport the same API runs over a message broker: Publish

@@ -90,6 +90,11 @@ var (
 	// *NotRetainedError, when the start asked for (see WithStart) lies
 	// before the oldest event still available.
 	ErrNotRetained = errors.New("eventbus: start position not retained")
+
+	// ErrCalledFromHandler is returned by a call that waits for the bus to
+	// have no handler running (WaitIdle) when it is made with a handler's
+	// ctx: it would wait for itself.
+	ErrCalledFromHandler = errors.New("eventbus: called from a handler")
 )
 
 // NotRetainedError reports a subscription start that the topic, or the
@@ -182,6 +187,10 @@ type RunningHandler struct {
 	Topic      string
 	Subscriber string
 	EventID    uuid.UUID
+	// Attempt is the number of the handler's attempt at the event: the
+	// one in progress, or while the Retry middleware waits to call it
+	// again, the last one.
+	Attempt int
 	// For is an upper bound of how long the handler had been running,
 	// above the true time by at most some tens of milliseconds.
 	For time.Duration
@@ -239,6 +248,67 @@ func (e *CloseError) Error() string {
 
 // Unwrap returns the ctx's error.
 func (e *CloseError) Unwrap() error { return e.Err }
+
+// BusyError is returned by WaitIdle when its ctx ended before the bus was
+// idle: what still kept it busy then. It unwraps to the ctx's error.
+type BusyError struct {
+	// Publishing is the number of publishes that were in progress.
+	Publishing int
+	// Busy lists the subscriptions with work left, by topic and subscriber.
+	Busy []BusySubscription
+	Err  error // the ctx's error
+}
+
+// BusySubscription is a subscription that still had work when a WaitIdle
+// ended: events queued, handlers running, or a replay not caught up.
+type BusySubscription struct {
+	Topic      string
+	Subscriber string
+	// Queued is the number of events waiting in its queue.
+	Queued int
+	// Running lists its handler calls in progress.
+	Running []RunningHandler
+	// Replaying says that it was still reading its topic's retained events
+	// (WithStart).
+	Replaying bool
+}
+
+// String returns "topic/subscriber: n queued, running event ID (attempt
+// a) for duration, replaying", naming only what applies.
+func (s BusySubscription) String() string {
+	parts := []string{fmt.Sprintf("%d queued", s.Queued)}
+	for _, r := range s.Running {
+		parts = append(parts, fmt.Sprintf("running event %s (attempt %d) for %s", r.EventID, r.Attempt, r.For))
+	}
+	if s.Replaying {
+		parts = append(parts, "replaying")
+	}
+	return s.Topic + "/" + s.Subscriber + ": " + strings.Join(parts, ", ")
+}
+
+func (e *BusyError) Error() string {
+	var b strings.Builder
+	b.WriteString("eventbus: bus still busy")
+	sep := ": "
+	if e.Publishing > 0 {
+		fmt.Fprintf(&b, "%s%d publish(es) in progress", sep, e.Publishing)
+		sep = "; "
+	}
+	for _, s := range e.Busy {
+		b.WriteString(sep)
+		b.WriteString(s.String())
+		sep = "; "
+	}
+	if e.Err != nil {
+		b.WriteString(" (")
+		b.WriteString(e.Err.Error())
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the ctx's error.
+func (e *BusyError) Unwrap() error { return e.Err }
 
 // trimPrefix drops a leading "eventbus: " from a wrapped error's text so a
 // message does not repeat the package name.

@@ -67,6 +67,7 @@ func (s *Subscription) startReplay(st Start, asRing bool) (run, release func(), 
 	lane.Pin() // the queue is new: it cannot be closed yet
 	release = func() { lane.Unpin(func() {}) }
 	run = func() {
+		defer tc.bus.idle.notify() // after release: WaitIdle may look again
 		defer release()
 		s.replayFrom(cursor, asRing)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/busline/eventbus/internal/delivery"
@@ -149,24 +150,27 @@ func TestRingCanceledPublishLeavesTheEventOutForThatReaderOnly(t *testing.T) {
 }
 
 // Once a topic goes quiet, its ring lets go of the events, so that it does
-// not keep large payloads alive.
+// not keep large payloads alive. In a synctest bubble, the idle ticks after
+// which the workers retire pass in virtual time.
 func TestRingLetsGoOfEventsOnceQuiet(t *testing.T) {
-	b := newBus(t)
-	tp := mustTopic[[]byte](t, b, "ring.sweep")
-	done := make(chan struct{}, 64)
-	for _, name := range []string{"a", "b"} {
-		mustSubscribe(t, tp, name, func(context.Context, *Event[[]byte]) error { done <- struct{}{}; return nil })
-	}
-	ctx := testCtx(t)
-	for range 20 {
-		require.NoError(t, tp.Publish(ctx, make([]byte, 1<<20)))
-	}
-	recvN(t, done, 40, "deliveries")
-	// The workers retire after one to two idle ticks; the last one clears.
-	require.Eventually(t, func() bool {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBus(t)
+		tp := mustTopic[[]byte](t, b, "ring.sweep")
+		for _, name := range []string{"a", "b"} {
+			mustSubscribe(t, tp, name, nopHandler[[]byte])
+		}
+		ctx := testCtx(t)
+		for range 20 {
+			require.NoError(t, tp.Publish(ctx, make([]byte, 1<<20)))
+		}
+		require.NoError(t, b.WaitIdle(ctx))
+		// The workers retire after one to two idle ticks; the last one
+		// clears the ring.
+		time.Sleep(2 * delivery.IdleTick)
+		synctest.Wait()
 		_, clear := ringSlots(tp)
-		return clear
-	}, testWait, time.Millisecond, "the ring still holds events after the workers retired")
+		assert.True(t, clear, "the ring still holds events after the workers retired")
+	})
 }
 
 // Subscriptions that come and go do not stay behind in the ring, whether

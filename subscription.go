@@ -307,7 +307,8 @@ func (s *Subscription) runningHandlers() []RunningHandler {
 		if !working || env == nil {
 			continue
 		}
-		out = append(out, RunningHandler{Topic: s.topic.name, Subscriber: s.name, EventID: env.ID, For: since})
+		out = append(out, RunningHandler{Topic: s.topic.name, Subscriber: s.name, EventID: env.ID,
+			Attempt: max(int(s.contexts[i].attempt.Load()), 1), For: since})
 	}
 	return out
 }

@@ -61,13 +61,9 @@ func TestTransportStartReachesTheConsumer(t *testing.T) {
 	for i, start := range []Start{{}, FromOldest(), FromSequence(42), FromTime(at)} {
 		_, err := topic.Subscribe("reader"+string(rune('a'+i)), nopHandler[string], WithStart(start))
 		require.NoError(t, err)
-		select {
-		case fc := <-tr.consumers:
-			assert.Equal(t, start, fc.config.Start)
-			assert.Equal(t, "remote.replay", fc.config.Topic)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no consumer started")
-		}
+		fc := recv(t, tr.consumers, "the consumer the bus started")
+		assert.Equal(t, start, fc.config.Start)
+		assert.Equal(t, "remote.replay", fc.config.Topic)
 	}
 }
 

@@ -102,13 +102,7 @@ func (m *fakeMessage) Nak(_ context.Context, delay time.Duration) error {
 
 func (m *fakeMessage) waitSettled(t *testing.T) string {
 	t.Helper()
-	select {
-	case s := <-m.settled:
-		return s
-	case <-time.After(10 * time.Second):
-		t.Fatal("message never settled")
-		return ""
-	}
+	return recv(t, m.settled, "the message's settlement")
 }
 
 func TestTransportOptionsAreValidated(t *testing.T) {
@@ -190,13 +184,7 @@ func subscribeRemote(t *testing.T, tr *recordingTransport, topic *Topic[string],
 	t.Helper()
 	sub, err := topic.Subscribe(name, h)
 	require.NoError(t, err)
-	select {
-	case fc := <-tr.consumers:
-		return sub, fc
-	case <-time.After(10 * time.Second):
-		t.Fatal("no consumer started")
-		return nil, nil
-	}
+	return sub, recv(t, tr.consumers, "the consumer the bus started")
 }
 
 func encoded(t *testing.T, topic, payload string) []byte {
@@ -285,11 +273,7 @@ func TestTransportGivesBackWhatAStoppedSubscriptionDidNotHandle(t *testing.T) {
 	fc.deliver(fc.ctx, queued)
 	sub.Unsubscribe()
 	assert.Equal(t, "nak-now", queued.waitSettled(t), "a queued message goes back to the broker")
-	select {
-	case <-fc.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("consumer not stopped")
-	}
+	waitClosed(t, fc.Done(), "the consumer's stop")
 	close(release)
 	<-sub.Done()
 	assert.Equal(t, "ack", inFlight.waitSettled(t))
@@ -335,12 +319,7 @@ func TestTransportUsesTheTopicsCodec(t *testing.T) {
 	// The subscription decodes what the broker hands back with the same codec.
 	m := newFakeMessage(sent[0].Data, 1)
 	fc.deliver(fc.ctx, m)
-	select {
-	case e := <-got:
-		assert.Equal(t, "plain words", e.Payload)
-	case <-time.After(10 * time.Second):
-		t.Fatal("event not delivered")
-	}
+	assert.Equal(t, "plain words", recv(t, got, "the event").Payload)
 	assert.Equal(t, "ack", m.waitSettled(t))
 }
 

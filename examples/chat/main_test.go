@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/busline/eventbus"
+	"github.com/busline/eventbus/bustest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -97,15 +100,48 @@ func TestRunPlaysTheWholeScript(t *testing.T) {
 		text[i:])
 }
 
+// run returns once its ctx has ended. In a synctest bubble, a run that
+// could never return would leave every goroutine of the bubble blocked,
+// which synctest reports as a deadlock at once: no timer bounds the wait.
 func TestRunStopsWhenItsContextEnds(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &out) }()
-	select {
-	case <-done: // an error or not, it must return, and goleak checks the rest
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its ctx ended")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var out bytes.Buffer
+		_ = run(ctx, &out) // an error or not, it must return, and goleak checks the rest
+	})
+}
+
+// The AI responder answers a message with a reply caused by it, even when
+// its first attempt at every event fails: Retry calls it again after a
+// backoff of ten seconds, which passes in virtual time. The notification,
+// whose push gateway also fails twice, gets through on its fourth attempt.
+func TestAIResponderRepliesAfterARetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bus := bustest.NewBus(t, eventbus.WithMiddleware(
+			eventbus.Retry(eventbus.RetryPolicy{MaxAttempts: 4, InitialInterval: 10 * time.Second}),
+			bustest.Fail(bustest.FirstAttempts(1))))
+		all := bustest.RecordAll(t, bus)
+		app, err := newChat(bus)
+		require.NoError(t, err)
+		start := time.Now()
+		require.NoError(t, app.sent.Publish(t.Context(), script[0]))
+		bustest.WaitIdle(t, bus)
+
+		assert.GreaterOrEqual(t, time.Since(start), 8*time.Second, "the retry waited its backoff, in virtual time")
+		all.RequireChain(all.OfTopic(topicMessageSent)[0], topicMessageSent, topicAIReply)
+		reply := <-app.shownReplies
+		assert.Equal(t, cannedReply(script[0].Text), reply.payload.Text)
+		for _, st := range bus.SubscriptionStats() {
+			if st.Enqueued == 0 {
+				continue // the dead-letter topic's subscribers
+			}
+			want := uint64(1)
+			if st.Subscriber == "notification" {
+				want = 3
+			}
+			assert.Equal(t, want, st.Retried, "%s/%s", st.Topic, st.Subscriber)
+			assert.Equal(t, st.Enqueued, st.Delivered, "%s/%s", st.Topic, st.Subscriber)
+		}
+	})
 }
