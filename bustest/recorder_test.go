@@ -63,16 +63,22 @@ func TestRecordPatternFollowsNewTopics(t *testing.T) {
 	assert.Len(t, all.OfTopic("order.shipped"), 1)
 }
 
+// recordNotes returns a bus of tb's with a topic notification.sent and a
+// recorder of it; t is the real test, for the setup's own failures.
+func recordNotes(t *testing.T, tb bustest.TB) (*eventbus.Bus, *eventbus.Topic[note], *bustest.Recorder[*eventbus.Event[note]]) {
+	bus := bustest.NewBus(tb)
+	notes, err := eventbus.NewTopic[note](bus, "notification.sent")
+	require.NoError(t, err)
+	return bus, notes, bustest.Record(tb, notes)
+}
+
 // The failure messages say what was expected and list what came. They
 // run in a bubble, so that WaitN's Timeout passes in virtual time.
 func TestRecorderFailureMessages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeT{}
 		msg := f.run(func(tb bustest.TB) {
-			bus := bustest.NewBus(tb)
-			notes, err := eventbus.NewTopic[note](bus, "notification.sent")
-			require.NoError(t, err)
-			rec := bustest.Record(tb, notes)
+			_, notes, rec := recordNotes(t, tb)
 			require.NoError(t, notes.Publish(context.Background(), note{"ana", "hi"}))
 			require.NoError(t, notes.Publish(context.Background(), note{"ben", "hi"}))
 			rec.WaitN(3)
@@ -84,10 +90,7 @@ func TestRecorderFailureMessages(t *testing.T) {
 
 		f = &fakeT{}
 		msg = f.run(func(tb bustest.TB) {
-			bus := bustest.NewBus(tb)
-			notes, err := eventbus.NewTopic[note](bus, "notification.sent")
-			require.NoError(t, err)
-			rec := bustest.Record(tb, notes)
+			_, notes, rec := recordNotes(t, tb)
 			require.NoError(t, notes.Publish(context.Background(), note{"ana", "hi"}))
 			rec.WaitFor("a note to zoe", func(e *eventbus.Event[note]) bool { return e.Payload.To == "zoe" })
 		})
@@ -96,10 +99,7 @@ func TestRecorderFailureMessages(t *testing.T) {
 
 		f = &fakeT{}
 		msg = f.run(func(tb bustest.TB) {
-			bus := bustest.NewBus(tb)
-			notes, err := eventbus.NewTopic[note](bus, "notification.sent")
-			require.NoError(t, err)
-			rec := bustest.Record(tb, notes)
+			bus, notes, rec := recordNotes(t, tb)
 			require.NoError(t, notes.Publish(context.Background(), note{"ana", "hi"}))
 			require.NoError(t, notes.Publish(context.Background(), note{"ben", "yo"}))
 			bustest.WaitIdle(tb, bus)
@@ -112,10 +112,7 @@ func TestRecorderFailureMessages(t *testing.T) {
 
 		f = &fakeT{}
 		msg = f.run(func(tb bustest.TB) {
-			bus := bustest.NewBus(tb)
-			notes, err := eventbus.NewTopic[note](bus, "notification.sent")
-			require.NoError(t, err)
-			rec := bustest.Record(tb, notes)
+			bus, _, rec := recordNotes(t, tb)
 			bustest.WaitIdle(tb, bus)
 			rec.RequireCount(1)
 		})
