@@ -79,14 +79,16 @@ func (s *Subscription) startReplay(st Start, asRing bool) (run, release func(), 
 // newest; then, under the log's lock, which every publish of the topic
 // takes to append, it connects s to the fan-out (as a ring reader if
 // asRing), so that s gets every later event live and none twice. It stops
-// early when s is detached (Unsubscribe, Drain, Close). Events the log
+// early when s is detached (Unsubscribe, Drain) or the bus begins to close:
+// like a publish from outside the bus's handlers, a replay takes no part in
+// a Close, which then waits only for the events already queued. Events the log
 // discards before the replay reads them are counted as Dropped.Expired and
 // logged.
 func (s *Subscription) replayFrom(cursor uint64, asRing bool) {
 	tc, l := s.topic, s.topic.log
 	ctx := s.contexts[0].Context
 	buf := make([]Message, 0, replayBatch)
-	for !s.isDetached() {
+	for s.replayGoesOn() {
 		l.mu.Lock()
 		l.expireLocked(tc.bus.ids.now())
 		from := cursor
@@ -116,13 +118,19 @@ func (s *Subscription) replayFrom(cursor uint64, asRing bool) {
 }
 
 // replayOne offers m to s, waiting for room under OverflowBlock; it reports
-// false once s is detached.
+// false once the replay must stop (see replayGoesOn).
 func (s *Subscription) replayOne(ctx context.Context, m Message) bool {
 	o, _ := s.offer(m, nil) // a refusal under OverflowFail is counted as Rejected
 	if o.lane != nil {
 		s.offerWait(ctx, o, m, nil)
 	}
-	return !s.isDetached()
+	return s.replayGoesOn()
+}
+
+// replayGoesOn reports whether s's replay may offer more events: s is
+// attached and the bus is not closing.
+func (s *Subscription) replayGoesOn() bool {
+	return !s.isDetached() && !s.topic.bus.closing.Load()
 }
 
 // noteExpired counts and logs the events of sequences [from, to) that the

@@ -213,6 +213,7 @@ func TestStoppingAReplay(t *testing.T) {
 				require.NoError(t, recv(t, drained, "Drain"))
 			case "close":
 				closed := closeAsync(b, testCtx(t))
+				waitClosed(t, b.closeBegun, "Close to begin") // it waits for the gated handler
 				g.open()
 				require.NoError(t, recv(t, closed, "Close"))
 			case "forced close":
