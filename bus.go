@@ -30,6 +30,8 @@ type Bus struct {
 	transport  Transport
 	redelivery RetryPolicy
 	source     string
+	// publishHooks observe every publish (see WithPublishHook).
+	publishHooks []PublishHook
 
 	mu            sync.Mutex
 	topics        map[string]*topicCore
@@ -88,6 +90,7 @@ func New(opts ...Option) (*Bus, error) {
 		ids:           newIDGenerator(),
 		transport:     cfg.transport,
 		source:        cmp.Or(cfg.source, DefaultSource),
+		publishHooks:  slices.Clip(cfg.publishHooks),
 		topics:        make(map[string]*topicCore),
 		subscribers:   make(map[*Subscription]struct{}),
 		closeBegun:    make(chan struct{}),

@@ -54,8 +54,9 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // empty: sequence (e.Sequence as a decimal string, zero-padded to 20 digits
 // so that sequences compare as strings, as the CloudEvents sequence extension
 // requires), correlationid, causationid (omitted for uuid.Nil), partitionkey
-// (e.Key, the CloudEvents partitioning extension) and metadata (e.Metadata as
-// a JSON object, itself encoded as a string).
+// (e.Key, the CloudEvents partitioning extension), metadata (e.Metadata as
+// a JSON object, itself encoded as a string), and traceparent and
+// tracestate (the distributed tracing extension).
 func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
@@ -93,6 +94,8 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 		CausationID:     e.CausationID,
 		PartitionKey:    e.Key,
 		Metadata:        e.Metadata,
+		TraceParent:     e.TraceParent,
+		TraceState:      e.TraceState,
 		Data:            payload,
 		DataBase64:      !jsonData,
 	})
@@ -116,7 +119,8 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 // ValidateTopicName); source must be a non-empty URI-reference; time, if
 // present, an RFC 3339 timestamp whose UTC year is in 0000-9999; sequence, if
 // present, a decimal uint64 in a string; causationid, if present, a UUID;
-// metadata, if present, a string holding a JSON object of strings. A JSON
+// metadata, if present, a string holding a JSON object of strings;
+// traceparent and tracestate, if present, strings. A JSON
 // null counts as an absent attribute. At most one of data and data_base64
 // may be present; with neither, the payload is T's zero value. data_base64
 // must be standard base64. A present datacontenttype must be a media type
@@ -148,6 +152,8 @@ func DecodeCloudEvent[T any](data []byte, codec Codec) (*Event[T], error) {
 		CausationID:   ce.CausationID,
 		Key:           ce.PartitionKey,
 		Metadata:      ce.Metadata,
+		TraceParent:   ce.TraceParent,
+		TraceState:    ce.TraceState,
 	}}
 	if e.CorrelationID == "" {
 		e.CorrelationID = e.ID.String()

@@ -68,6 +68,8 @@ func fullEvent() *Event[codecOrder] {
 			CausationID:   uuid.MustParse("0192f3a4-0000-7000-8000-000000000001"),
 			Key:           "customer-7",
 			Metadata:      map[string]string{"tenant": "acme", "note": "<&> \"quoted\" ünïcødé"},
+			TraceParent:   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			TraceState:    "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
 		},
 		Payload: codecOrder{OrderID: "o-1", Total: 4200, Items: []string{"book", "pen"}},
 	}
@@ -104,6 +106,9 @@ func equalEnvelope(t testing.TB, want, got *Envelope) {
 		if gv, ok := got.Metadata[k]; !ok || gv != v {
 			t.Fatalf("Metadata: want %v, got %v", want.Metadata, got.Metadata)
 		}
+	}
+	if want.TraceParent != got.TraceParent || want.TraceState != got.TraceState {
+		t.Fatalf("trace context: want %q %q, got %q %q", want.TraceParent, want.TraceState, got.TraceParent, got.TraceState)
 	}
 }
 
@@ -181,6 +186,8 @@ func TestCloudEventJSONDocument(t *testing.T) {
 		"causationid":     "0192f3a4-0000-7000-8000-000000000001",
 		"partitionkey":    "customer-7",
 		"metadata":        `{"note":"<&> \"quoted\" ünïcødé","tenant":"acme"}`,
+		"traceparent":     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"tracestate":      "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
 		"data":            map[string]any{"orderId": "o-1", "total": float64(4200), "items": []any{"book", "pen"}},
 	}, m)
 
@@ -559,6 +566,8 @@ type cloudEventJSON struct {
 	CausationID     string          `json:"causationid,omitempty"`
 	PartitionKey    string          `json:"partitionkey,omitempty"`
 	Metadata        string          `json:"metadata,omitempty"`
+	TraceParent     string          `json:"traceparent,omitempty"`
+	TraceState      string          `json:"tracestate,omitempty"`
 	Data            json.RawMessage `json:"data,omitempty"`
 }
 
@@ -576,6 +585,8 @@ func FuzzEncodeCloudEvent(f *testing.F) {
 		e.Sequence = uint64(unix)
 		e.CorrelationID = corr
 		e.Key = key
+		e.TraceParent = corr + key // any string: carried as it is
+		e.TraceState = meta
 		if meta != "" {
 			e.Metadata = map[string]string{meta: meta, "k": payload}
 		}
@@ -592,6 +603,7 @@ func FuzzEncodeCloudEvent(f *testing.F) {
 		ref := cloudEventJSON{
 			SpecVersion: "1.0", ID: e.ID.String(), Source: source, Type: e.Topic,
 			DataContentType: "application/json", CorrelationID: corr, PartitionKey: key,
+			TraceParent: corr + key, TraceState: meta,
 		}
 		if !e.Time.IsZero() {
 			ref.Time = e.Time.UTC().Format(time.RFC3339Nano)

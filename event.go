@@ -31,6 +31,12 @@ type Envelope struct {
 	Key string `json:"key,omitempty"`
 	// Metadata is free-form string metadata given by the publisher.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// TraceParent and TraceState are the W3C Trace Context of the span
+	// that published the event, or empty: set by a PublishHook (such as the
+	// OpenTelemetry module's) and carried across processes in the
+	// CloudEvents distributed tracing extension (traceparent, tracestate).
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // Event is a published event: its envelope and its typed payload.

@@ -19,6 +19,8 @@ type busConfig struct {
 	transport  Transport
 	redelivery *RetryPolicy
 	source     string
+	// publishHooks observe every publish (see WithPublishHook).
+	publishHooks []PublishHook
 }
 
 // WithLogger sets the logger the bus writes its own records to: failures

@@ -146,6 +146,20 @@ func (r *patternRegistry) track(m *Subscription, ps *PatternSubscription) {
 	r.live.Add(1)
 }
 
+// patternOf returns the pattern of the pattern subscription m is a member
+// of, or "" if m is a plain subscription (or a member already done).
+func (r *patternRegistry) patternOf(m *Subscription) string {
+	if r.live.Load() == 0 {
+		return ""
+	}
+	r.membersMu.Lock()
+	defer r.membersMu.Unlock()
+	if ps, ok := r.members[m]; ok {
+		return ps.pattern.text
+	}
+	return ""
+}
+
 // memberDone tells m's pattern subscription, if m is a member, that m is
 // done.
 func (r *patternRegistry) memberDone(m *Subscription) {

@@ -480,3 +480,18 @@ func TestPatternTransportConsumerStopsWithClose(t *testing.T) {
 	waitClosed(t, fc.Done(), "consumer stopped by Close")
 	waitClosed(t, ps.Done(), "done")
 }
+
+// The stats of a pattern subscription's members name the pattern; those of
+// a plain subscription do not.
+func TestPatternMemberStatsNameThePattern(t *testing.T) {
+	b := newBus(t)
+	tp := mustTopic[int](t, b, "order.placed")
+	mustSubscribe(t, tp, "plain", nopHandler[int])
+	_, err := b.SubscribePattern("order.*", "audit", func(context.Context, Message) error { return nil })
+	require.NoError(t, err)
+	patterns := map[string]string{}
+	for _, st := range b.SubscriptionStats() {
+		patterns[st.Subscriber] = st.Pattern
+	}
+	assert.Equal(t, map[string]string{"plain": "", "audit": "order.*"}, patterns)
+}

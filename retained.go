@@ -14,13 +14,17 @@ const retainedBatch = 64
 // the topic retains, and false when it retains none (no retention, nothing
 // published yet, or everything expired).
 func (t *Topic[T]) RetainedRange() (oldest, newest uint64, ok bool) {
-	l := t.core.log
+	return t.core.retainedRange()
+}
+
+func (tc *topicCore) retainedRange() (oldest, newest uint64, ok bool) {
+	l := tc.log
 	if l == nil {
 		return 0, 0, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.expireLocked(t.core.bus.ids.now())
+	l.expireLocked(tc.bus.ids.now())
 	if l.first == l.next {
 		return 0, 0, false
 	}
@@ -42,7 +46,47 @@ func (t *Topic[T]) RetainedRange() (oldest, newest uint64, ok bool) {
 // without retention it yields nothing.
 func (t *Topic[T]) Retained(from, to uint64) iter.Seq2[*Event[T], error] {
 	return func(yield func(*Event[T], error) bool) {
-		l := t.core.log
+		for m, err := range t.core.retained(from, to) {
+			var e *Event[T]
+			if m != nil {
+				e = m.(*Event[T])
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// RetainedMessages is Topic.Retained for the topic named topic, whatever
+// its payload type, with the events as Messages: for tools that see every
+// topic, such as a debug page. It yields nothing for a topic that does not
+// exist or retains no events.
+func (b *Bus) RetainedMessages(topic string, from, to uint64) iter.Seq2[Message, error] {
+	b.mu.Lock()
+	tc := b.topics[topic]
+	b.mu.Unlock()
+	if tc == nil {
+		return func(func(Message, error) bool) {}
+	}
+	return tc.retained(from, to)
+}
+
+// RetainedRange is Topic.RetainedRange for the topic named topic.
+func (b *Bus) RetainedRange(topic string) (oldest, newest uint64, ok bool) {
+	b.mu.Lock()
+	tc := b.topics[topic]
+	b.mu.Unlock()
+	if tc == nil {
+		return 0, 0, false
+	}
+	return tc.retainedRange()
+}
+
+// retained is Topic.Retained without the payload type.
+func (tc *topicCore) retained(from, to uint64) iter.Seq2[Message, error] {
+	return func(yield func(Message, error) bool) {
+		l := tc.log
 		if l == nil {
 			return
 		}
@@ -50,10 +94,10 @@ func (t *Topic[T]) Retained(from, to uint64) iter.Seq2[*Event[T], error] {
 		var buf []Message
 		for from <= to {
 			l.mu.Lock()
-			l.expireLocked(t.core.bus.ids.now())
+			l.expireLocked(tc.bus.ids.now())
 			var gap error
 			if from < l.first && l.discarded {
-				gap = &NotRetainedError{Topic: t.core.name, Start: FromSequence(from), Oldest: l.first}
+				gap = &NotRetainedError{Topic: tc.name, Start: FromSequence(from), Oldest: l.first}
 			}
 			from = max(from, l.first)
 			end := min(l.next, from+retainedBatch)
@@ -69,7 +113,7 @@ func (t *Topic[T]) Retained(from, to uint64) iter.Seq2[*Event[T], error] {
 				return
 			}
 			for _, m := range buf {
-				if !yield(m.(*Event[T]), nil) {
+				if !yield(m, nil) {
 					return
 				}
 			}

@@ -237,3 +237,35 @@ func TestRetentionTimesNeverGoDown(t *testing.T) {
 	later := now.Add(time.Second)
 	assert.Equal(t, later, l.stampTime(later))
 }
+
+// The bus reads a topic's retained events by name, as Messages, whatever
+// their payload type.
+func TestBusRetainedMessages(t *testing.T) {
+	b := newBus(t)
+	tp, err := NewTopic[int](b, "kept", WithRetention(Retention{MaxEvents: 3}))
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	for i := range 5 {
+		require.NoError(t, tp.Publish(ctx, i))
+	}
+	oldest, newest, ok := b.RetainedRange("kept")
+	require.True(t, ok)
+	assert.Equal(t, [2]uint64{3, 5}, [2]uint64{oldest, newest})
+	var got []any
+	var gaps int
+	for m, err := range b.RetainedMessages("kept", 1, 5) {
+		if err != nil {
+			assert.ErrorIs(t, err, ErrNotRetained)
+			gaps++
+			continue
+		}
+		got = append(got, m.AnyPayload())
+	}
+	assert.Equal(t, 1, gaps)
+	assert.Equal(t, []any{2, 3, 4}, got)
+	_, _, ok = b.RetainedRange("missing")
+	assert.False(t, ok)
+	for range b.RetainedMessages("missing", 1, 5) {
+		t.Fatal("a topic that does not exist yields nothing")
+	}
+}

@@ -110,6 +110,10 @@ func (d *DropStats) add(o DropStats) {
 type SubscriptionStats struct {
 	Topic      string
 	Subscriber string
+	// Pattern is, for the member on Topic of a pattern subscription (see
+	// Bus.SubscribePattern), the subscription's pattern; empty for a
+	// subscription of Topic alone.
+	Pattern string
 	// Enqueued counts events accepted into the queue.
 	Enqueued uint64
 	// Delivered counts events whose handler chain succeeded.

@@ -192,6 +192,7 @@ func (s *Subscription) stats() SubscriptionStats {
 	st := snapshot(&s.counters)
 	st.Topic = s.topic.name
 	st.Subscriber = s.name
+	st.Pattern = s.topic.bus.patterns.patternOf(s)
 	queued, enqueued := s.queue.Counts()
 	st.QueueLength = queued
 	st.Enqueued += enqueued

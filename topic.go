@@ -321,20 +321,34 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 			}
 		}
 	}
+	if len(b.publishHooks) > 0 {
+		dones := b.beginPublish(ctx, &e.Envelope)
+		err := t.send(ctx, e, wait)
+		b.endPublish(ctx, dones, e, err)
+		return true, err
+	}
+	return true, t.send(ctx, e, wait)
+}
+
+// send stamps e, a new event with the rest of its envelope set, and hands
+// it to the topic's subscribers or to the transport.
+func (t *Topic[T]) send(ctx context.Context, e *Event[T], wait *syncWait) error {
+	tc := t.core
+	b := tc.bus
 	if tc.log != nil {
-		return true, publishRetained(ctx, tc, e, wait)
+		return publishRetained(ctx, tc, e, wait)
 	}
 	now := b.ids.now()
 	e.stamp(b.ids.next(now), now)
 	e.Sequence = tc.sequence.Add(1)
 
 	if b.transport != nil {
-		return true, sendThroughTransport(ctx, tc, e)
+		return sendThroughTransport(ctx, tc, e)
 	}
 	if wait != nil {
 		defer wait.finish(nil) // the publisher's own share
 	}
-	return true, tc.fanout(ctx, e, wait)
+	return tc.fanout(ctx, e, wait)
 }
 
 // stamp sets the event's ID and time, and its correlation ID to the text of

@@ -311,8 +311,23 @@ func quiet[T any](t *testing.T, r *record[T], settle <-chan struct{}) {
 	}
 }
 
+// The trace context that testRoundTrip's publish hook sets on its first
+// event.
+const (
+	suiteTraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	suiteTraceState  = "suite=1"
+)
+
+// testRoundTrip: every part of the envelope crosses the broker, the trace
+// context set by a publish hook included.
 func testRoundTrip(t *testing.T, s *suite) {
-	b := s.newBus(t, s.connect(t), eventbus.WithSource("/conformance"))
+	traced := func(_ context.Context, env *eventbus.Envelope) func(eventbus.Message, error) {
+		if env.Key == "k1" {
+			env.TraceParent, env.TraceState = suiteTraceParent, suiteTraceState
+		}
+		return nil
+	}
+	b := s.newBus(t, s.connect(t), eventbus.WithSource("/conformance"), eventbus.WithPublishHook(traced))
 	tp := topic(t, b, topicName(t))
 	got := newRecord[Payload]()
 	subscribe(t, tp, "reader", got.handler())
@@ -333,6 +348,12 @@ func testRoundTrip(t *testing.T, s *suite) {
 	}
 	if e.ID.Version() != 7 || e.Time.IsZero() || e.Sequence == 0 {
 		t.Errorf("envelope lacks its stamp: %+v", e.Envelope)
+	}
+	if e.TraceParent != suiteTraceParent || e.TraceState != suiteTraceState {
+		t.Errorf("trace context = %q %q, want %q %q", e.TraceParent, e.TraceState, suiteTraceParent, suiteTraceState)
+	}
+	if evs[1].TraceParent != "" || evs[1].TraceState != "" {
+		t.Errorf("second event's trace context = %q %q, want none", evs[1].TraceParent, evs[1].TraceState)
 	}
 	if evs[1].ID == e.ID || evs[1].Sequence <= e.Sequence {
 		t.Errorf("second event's ID/sequence %v/%d after %v/%d", evs[1].ID, evs[1].Sequence, e.ID, e.Sequence)

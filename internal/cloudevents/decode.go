@@ -19,8 +19,8 @@ import (
 // present, an RFC 3339 timestamp whose UTC year is in 0000-9999; sequence,
 // if present, a decimal uint64 in a string; correlationid, if present, a
 // string; causationid, if present, a UUID; partitionkey, if present, a
-// string; metadata, if present, a string holding a JSON object of strings.
-// A JSON null counts as an absent attribute. Unknown attributes and
+// string; metadata, if present, a string holding a JSON object of strings;
+// traceparent and tracestate, if present, strings. A JSON null counts as an absent attribute. Unknown attributes and
 // extensions are ignored.
 //
 // Then the data. At most one of data and data_base64 may be present; with
@@ -93,6 +93,12 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 		return Event{}, err
 	}
 	if ev.Metadata, err = optionalAttribute(doc, attrMetadata, parseMetadata); err != nil {
+		return Event{}, err
+	}
+	if ev.TraceParent, _, err = optionalString(doc, attrTraceParent); err != nil {
+		return Event{}, err
+	}
+	if ev.TraceState, _, err = optionalString(doc, attrTraceState); err != nil {
 		return Event{}, err
 	}
 

@@ -10,7 +10,8 @@ import (
 // Encode returns ev as a CloudEvents 1.0 JSON document (structured mode),
 // its members in this order: specversion "1.0", id, source, type, time (in
 // UTC, RFC 3339 with nanoseconds), datacontenttype, sequence,
-// correlationid, causationid, partitionkey, metadata, and data or
+// correlationid, causationid, partitionkey, metadata, traceparent,
+// tracestate, and data or
 // data_base64. Optional attributes that hold their zero value are left
 // out; data or data_base64 is always written. Strings are escaped as
 // encoding/json escapes them without HTML escaping.
@@ -30,7 +31,7 @@ func Encode(ev *Event) ([]byte, error) {
 	// everything else together, mostly to re-check a payload that is
 	// already valid. The root package's FuzzEncodeCloudEvent checks it
 	// against encoding/json.
-	buf := make([]byte, 0, 320+len(ev.Type)+len(ev.PartitionKey)+len(ev.CorrelationID)+len(metadata)+len(ev.Data)*4/3)
+	buf := make([]byte, 0, 320+len(ev.Type)+len(ev.PartitionKey)+len(ev.CorrelationID)+len(metadata)+len(ev.TraceParent)+len(ev.TraceState)+len(ev.Data)*4/3)
 	buf = append(buf, `{"specversion":"`+specVersion+`","id":"`...)
 	buf = appendUUID(buf, ev.ID)
 	buf = append(buf, `","source":`...)
@@ -59,6 +60,8 @@ func Encode(ev *Event) ([]byte, error) {
 	}
 	buf = appendOptionalString(buf, `,"partitionkey":`, ev.PartitionKey)
 	buf = appendOptionalString(buf, `,"metadata":`, string(metadata))
+	buf = appendOptionalString(buf, `,"traceparent":`, ev.TraceParent)
+	buf = appendOptionalString(buf, `,"tracestate":`, ev.TraceState)
 	if ev.DataBase64 {
 		buf = append(buf, `,"data_base64":"`...)
 		buf = base64.StdEncoding.AppendEncode(buf, ev.Data)

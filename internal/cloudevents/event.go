@@ -38,6 +38,12 @@ type Event struct {
 	// strings, itself carried as a string. Decode returns nil for an empty
 	// object.
 	Metadata map[string]string
+	// TraceParent and TraceState are the traceparent and tracestate
+	// attributes of the distributed tracing extension, optional: the W3C
+	// Trace Context of the span that published the event. They are carried
+	// as they are, without validation.
+	TraceParent string
+	TraceState  string
 
 	// Data is the payload's bytes. When DataBase64 is false they are JSON
 	// text, the value of the data member; otherwise they are carried
@@ -65,6 +71,8 @@ const (
 	attrCausationID     = "causationid"
 	attrPartitionKey    = "partitionkey"
 	attrMetadata        = "metadata"
+	attrTraceParent     = "traceparent"
+	attrTraceState      = "tracestate"
 
 	// specVersion is the CloudEvents version of the format.
 	specVersion = "1.0"

@@ -11,7 +11,8 @@ import (
 type document struct {
 	specVersion, id, source, typ, time, dataContentType []byte
 	sequence, correlationID, causationID, partitionKey  []byte
-	metadata, data, dataBase64                          []byte
+	metadata, traceParent, traceState                   []byte
+	data, dataBase64                                    []byte
 	ignored                                             []byte // any other member
 }
 
@@ -40,6 +41,10 @@ func (d *document) attribute(name string) *[]byte {
 		return &d.partitionKey
 	case attrMetadata:
 		return &d.metadata
+	case attrTraceParent:
+		return &d.traceParent
+	case attrTraceState:
+		return &d.traceState
 	case attrData:
 		return &d.data
 	case attrDataBase64:
