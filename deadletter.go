@@ -177,6 +177,34 @@ func Republish[T any](ctx context.Context, topic *Topic[T], dl FailedDelivery) e
 	return topic.Publish(ctx, payload, opts...)
 }
 
+// RepublishDeadLetter is Republish on the topic the dead letter's event was
+// published on, whatever its payload type: for tools that handle every
+// topic's dead letters, such as a debug page. It fails with an error
+// matching [ErrUnknownTopic] when the bus has no topic of that name, with
+// one matching [ErrMalformedEvent] for a dead letter of an event that did
+// not decode (it has Data and no payload), and as Republish does otherwise.
+func (b *Bus) RepublishDeadLetter(ctx context.Context, dl FailedDelivery) error {
+	if dl.Data != nil {
+		return fmt.Errorf("%w: dead letter of an event that did not decode, from topic %q: nothing to republish", ErrMalformedEvent, dl.Envelope.Topic)
+	}
+	b.mu.Lock()
+	tc := b.topics[dl.Envelope.Topic]
+	b.mu.Unlock()
+	if tc == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, dl.Envelope.Topic)
+	}
+	return tc.handle.(republisher).republish(ctx, dl)
+}
+
+// republisher is the part of a *Topic[T] that RepublishDeadLetter uses.
+type republisher interface {
+	republish(ctx context.Context, dl FailedDelivery) error
+}
+
+func (t *Topic[T]) republish(ctx context.Context, dl FailedDelivery) error {
+	return Republish(ctx, t, dl)
+}
+
 // payloadAs returns v as a T, converting it through encoding/json when it is
 // not one already.
 func payloadAs[T any](v any) (T, error) {

@@ -509,3 +509,29 @@ func TestRepublishAfterJSONRoundTrip(t *testing.T) {
 	stored.Payload = map[string]any{"sku": "x"}
 	assert.ErrorIs(t, Republish(ctx, topic, stored), ErrTopicTypeMismatch, "unknown fields do not fit")
 }
+
+// RepublishDeadLetter finds the dead letter's topic by name.
+func TestRepublishDeadLetterByTopicName(t *testing.T) {
+	b := newBus(t)
+	tp := mustTopic[orderPlaced](t, b, "orders")
+	got := make(chan *Event[orderPlaced], 1)
+	mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[orderPlaced]) error { got <- e; return nil })
+	dl := FailedDelivery{
+		Envelope: Envelope{Topic: "orders", ID: uuid.Must(uuid.NewV7()), Key: "k", CorrelationID: "c"},
+		Payload:  map[string]any{"id": "o-1"}, // as read back from JSON
+		Error:    "boom",
+	}
+	require.NoError(t, b.RepublishDeadLetter(testCtx(t), dl))
+	e := recv(t, got, "the republished event")
+	assert.Equal(t, "o-1", e.Payload.ID)
+	assert.Equal(t, "k", e.Key)
+	assert.Equal(t, "c", e.CorrelationID)
+	assert.Equal(t, dl.Envelope.ID.String(), e.Metadata["eventbus.republished-from"])
+
+	dl.Envelope.Topic = "nowhere"
+	assert.ErrorIs(t, b.RepublishDeadLetter(testCtx(t), dl), ErrUnknownTopic)
+	dl.Envelope.Topic, dl.Payload, dl.Data = "orders", nil, []byte("not a cloudevent")
+	assert.ErrorIs(t, b.RepublishDeadLetter(testCtx(t), dl), ErrMalformedEvent)
+	dl.Data, dl.Payload = nil, "a string is not an order"
+	assert.ErrorIs(t, b.RepublishDeadLetter(testCtx(t), dl), ErrTopicTypeMismatch)
+}

@@ -91,6 +91,10 @@ var (
 	// before the oldest event still available.
 	ErrNotRetained = errors.New("eventbus: start position not retained")
 
+	// ErrUnknownTopic is returned by calls that name a topic the bus does
+	// not have (RepublishDeadLetter).
+	ErrUnknownTopic = errors.New("eventbus: unknown topic")
+
 	// ErrCalledFromHandler is returned by a call that waits for the bus to
 	// have no handler running (WaitIdle) when it is made with a handler's
 	// ctx: it would wait for itself.
