@@ -390,29 +390,28 @@ func testCompetingConsumers(t *testing.T, s *suite) {
 	shared := newRecord[Payload]()
 	var mu sync.Mutex
 	byBus := map[string]int{}
-	firstOfB2 := make(chan struct{})
-	var once sync.Once
-	handlerOf := func(bus string) eventbus.Handler[Payload] {
+	started := map[string]chan struct{}{"b1": make(chan struct{}), "b2": make(chan struct{})}
+	var onces [2]sync.Once
+	handlerOf := func(bus, other string, once *sync.Once) eventbus.Handler[Payload] {
 		return func(ctx context.Context, e *eventbus.Event[Payload]) error {
 			mu.Lock()
 			byBus[bus]++
 			mu.Unlock()
 			shared.add(e)
-			if bus == "b2" {
-				once.Do(func() { close(firstOfB2) })
-				return nil
-			}
-			// The first process holds its first event until the second has
-			// handled one, so the broker must share the work.
+			once.Do(func() { close(started[bus]) })
+			// Each process holds its events until the other has started
+			// one: with at most a few events in flight per process, the
+			// broker must give the other some of the work, whichever
+			// process's consumer comes first.
 			select {
-			case <-firstOfB2:
+			case <-started[other]:
 			case <-ctx.Done():
 			}
 			return nil
 		}
 	}
-	subscribe(t, topic(t, b1, name), "workers", handlerOf("b1"), eventbus.WithQueueCapacity(1))
-	subscribe(t, topic(t, b2, name), "workers", handlerOf("b2"), eventbus.WithQueueCapacity(1))
+	subscribe(t, topic(t, b1, name), "workers", handlerOf("b1", "b2", &onces[0]), eventbus.WithQueueCapacity(1))
+	subscribe(t, topic(t, b2, name), "workers", handlerOf("b2", "b1", &onces[1]), eventbus.WithQueueCapacity(1))
 	tp := topic(t, b1, name)
 	const n = 40
 	for i := range n {
