@@ -15,6 +15,10 @@ type Envelope struct {
 	ID uuid.UUID `json:"id"`
 	// Topic is the name of the topic the event was published on.
 	Topic string `json:"topic"`
+	// Source is the CloudEvents source of the event: the bus's (see
+	// WithSource) for an event it published, the producer's for one read
+	// from a broker.
+	Source string `json:"source,omitempty"`
 	// Time is when Publish accepted the event.
 	Time time.Time `json:"time"`
 	// Sequence numbers the events of one topic 1, 2, 3, ... in the order
@@ -37,6 +41,10 @@ type Envelope struct {
 	// CloudEvents distributed tracing extension (traceparent, tracestate).
 	TraceParent string `json:"traceparent,omitempty"`
 	TraceState  string `json:"tracestate,omitempty"`
+	// CloudEvent holds the event's other CloudEvents attributes (the id as
+	// another producer wrote it, subject, dataschema, extensions), or is
+	// nil when it has none.
+	CloudEvent *CloudEventAttributes `json:"cloudEvent,omitempty"`
 }
 
 // Event is a published event: its envelope and its typed payload.

@@ -307,10 +307,11 @@ func checkOptionType[T any](c *subscribeConfig, what string) error {
 // PublishOption configures one publish. It is a small value, so passing
 // options costs no allocation beyond what they carry.
 type PublishOption struct {
-	kind  publishOptionKind
-	text  string
-	value string
-	meta  map[string]string
+	kind       publishOptionKind
+	text       string
+	value      string
+	meta       map[string]string
+	cloudEvent *CloudEventAttributes
 }
 
 type publishOptionKind uint8
@@ -321,6 +322,7 @@ const (
 	optCorrelation
 	optMetadataPair
 	optMetadataMap
+	optCloudEvent
 )
 
 // WithKey sets the event's ordering key (Envelope.Key). Subscriptions
@@ -349,6 +351,7 @@ type publishConfig struct {
 	key           string
 	correlationID string
 	metadata      map[string]string
+	cloudEvent    *CloudEventAttributes
 }
 
 func (c *publishConfig) apply(opts []PublishOption) error {
@@ -382,6 +385,13 @@ func (c *publishConfig) apply(opts []PublishOption) error {
 				c.metadata = make(map[string]string, len(o.meta))
 			}
 			maps.Copy(c.metadata, o.meta)
+		case optCloudEvent:
+			if err := checkCloudEvent(o.cloudEvent); err != nil {
+				return err
+			}
+			if !o.cloudEvent.isZero() {
+				c.cloudEvent = o.cloudEvent
+			}
 		default:
 			return fmt.Errorf("%w: zero PublishOption", ErrInvalidOption)
 		}

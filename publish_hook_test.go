@@ -67,7 +67,7 @@ func TestPublishHookSeesEveryPublish(t *testing.T) {
 
 	c := calls()
 	require.Len(t, c, 2)
-	assert.Equal(t, Envelope{Topic: "orders", Key: "k", Metadata: map[string]string{"a": "b"}}, c[0].before, "not stamped yet")
+	assert.Equal(t, Envelope{Topic: "orders", Source: DefaultSource, Key: "k", Metadata: map[string]string{"a": "b"}}, c[0].before, "not stamped yet")
 	assert.Same(t, Message(order), c[0].after)
 	assert.NoError(t, c[0].err)
 	assert.Equal(t, "audits", c[1].before.Topic)

@@ -127,7 +127,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		return nil, err
 	}
 	if remote {
-		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		decode := func(data []byte) (Message, error) { return decodeCloudEvent[T](data, tc.codec, tc.name) }
 		if err := s.startConsumer(cfg.capacity, cfg.start, decode); err != nil {
 			s.stop(delivery.Unsubscribed)
 			return nil, err
