@@ -56,7 +56,9 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // The rest of the envelope goes into extension attributes, each omitted when
 // empty: sequence (e.Sequence as a decimal string, zero-padded to 20 digits
 // so that sequences compare as strings, as the CloudEvents sequence extension
-// requires), correlationid, causationid (omitted for uuid.Nil), partitionkey
+// requires), correlationid (omitted when it is the text of e.ID, as a root
+// event's is: DecodeCloudEvent restores it), causationid (omitted for
+// uuid.Nil), partitionkey
 // (e.Key, the CloudEvents partitioning extension), metadata (e.Metadata as
 // a JSON object, itself encoded as a string), traceparent and tracestate
 // (the distributed tracing extension), then e.CloudEvent's extensions, by
@@ -90,6 +92,11 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 	if _, trusted := codec.(JSONCodec); jsonData && !trusted && !json.Valid(payload) {
 		return nil, fmt.Errorf("eventbus: encode payload: %s codec produced invalid json", mediaType)
 	}
+	correlationID := e.CorrelationID
+	var idText [36]byte
+	if correlationID == idString(e.ID, &idText) {
+		correlationID = "" // a root event's: DecodeCloudEvent restores it
+	}
 	ev := &cloudevents.Event{
 		ID:              e.ID,
 		Source:          source,
@@ -97,7 +104,7 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 		Time:            e.Time,
 		DataContentType: contentType,
 		Sequence:        e.Sequence,
-		CorrelationID:   e.CorrelationID,
+		CorrelationID:   correlationID,
 		CausationID:     e.CausationID,
 		PartitionKey:    e.Key,
 		Metadata:        e.Metadata,
