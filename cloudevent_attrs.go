@@ -15,6 +15,10 @@ import (
 // bus writes them back unchanged when it dead-letters or republishes the
 // event; a publisher may set them with WithCloudEvent.
 type CloudEventAttributes struct {
+	// Source is the source attribute of an event read from a broker: the
+	// producer's. Empty means the bus's (see WithSource). Only decoding
+	// sets it.
+	Source string `json:"source,omitempty"`
 	// ID is the id attribute exactly as the producer wrote it, when it is
 	// not the canonical text of a UUID (CloudEvents allows any non-empty
 	// string, such as "A234-1234-1234"). Envelope.ID then holds the UUID
@@ -31,6 +35,12 @@ type CloudEventAttributes struct {
 	Subject string `json:"subject,omitempty"`
 	// DataSchema is the dataschema attribute: an absolute URI.
 	DataSchema string `json:"dataschema,omitempty"`
+	// TraceParent and TraceState are the traceparent and tracestate
+	// attributes of the distributed tracing extension: the W3C Trace
+	// Context of the span that published the event (see
+	// Envelope.SetTraceContext).
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 	// Extensions are the extension attributes the bus has no field for, by
 	// name.
 	Extensions map[string]ExtensionValue `json:"extensions,omitempty"`
@@ -60,17 +70,21 @@ const (
 
 // isZero reports whether a holds no attribute.
 func (a *CloudEventAttributes) isZero() bool {
-	return a == nil || a.ID == "" && a.Type == "" && a.Subject == "" && a.DataSchema == "" && len(a.Extensions) == 0
+	return a == nil || a.Source == "" && a.ID == "" && a.Type == "" && a.Subject == "" && a.DataSchema == "" &&
+		a.TraceParent == "" && a.TraceState == "" && len(a.Extensions) == 0
 }
 
-// check validates the attributes a publisher sets (WithCloudEvent): no ID,
-// which the bus assigns; a valid type, if any; an absolute URI as
+// check validates the attributes a publisher sets (WithCloudEvent): no
+// source and no ID, which the bus sets; an absolute URI as
 // dataschema; extension names of one to twenty lowercase letters and
 // digits, none the name of an attribute the bus writes, with values of
 // their types (an Integer has 32 bits).
 func (a *CloudEventAttributes) check() error {
 	if a.ID != "" {
 		return errors.New("id: the bus assigns event IDs")
+	}
+	if a.Source != "" {
+		return errors.New("source: the bus's is WithSource")
 	}
 	if a.DataSchema != "" {
 		if _, err := cloudevents.CheckDataSchema(a.DataSchema); err != nil {
@@ -113,7 +127,8 @@ func (a *CloudEventAttributes) extensions() []cloudevents.Extension {
 // the Envelope has no field for, or nil when there are none; topic is the
 // topic the event was read from, whose name needs no type attribute.
 func cloudEventAttributes(ce *cloudevents.Event, topic string) *CloudEventAttributes {
-	a := &CloudEventAttributes{ID: ce.RawID, Subject: ce.Subject, DataSchema: ce.DataSchema}
+	a := &CloudEventAttributes{Source: ce.Source, ID: ce.RawID, Subject: ce.Subject, DataSchema: ce.DataSchema,
+		TraceParent: ce.TraceParent, TraceState: ce.TraceState}
 	if ce.Type != topic {
 		a.Type = ce.Type
 	}
@@ -137,8 +152,9 @@ func cloudEventAttributes(ce *cloudevents.Event, topic string) *CloudEventAttrib
 }
 
 // WithCloudEvent sets CloudEvents attributes of the event that the rest of
-// the envelope has no field for: subject, dataschema, extensions, and a
-// type other than the topic's name. Its ID must be empty. The attributes
+// the envelope has no field for: subject, dataschema, the trace context,
+// extensions, and a type other than the topic's name. Its Source and ID
+// must be empty. The attributes
 // are copied. Invalid ones make the publish fail with an error matching
 // ErrInvalidOption.
 func WithCloudEvent(attrs CloudEventAttributes) PublishOption {

@@ -39,8 +39,8 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // mode, media type "application/cloudevents+json").
 //
 // The attributes are specversion "1.0"; id, the text of e.ID (or the id
-// another producer wrote, e.CloudEvent.ID); source, e.Source, or, when it
-// is empty, the given source, which must be a non-empty URI-reference
+// another producer wrote, e.CloudEvent.ID); source, e.CloudEvent.Source
+// (an event read from a broker), or, when it is empty, the given source, which must be a non-empty URI-reference
 // (otherwise the error matches [ErrInvalidOption]); type, e.Topic, which
 // must be a valid topic name (otherwise the error matches
 // [ErrInvalidTopic]), or e.CloudEvent.Type; time, e.Time in UTC as RFC 3339
@@ -70,9 +70,7 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 	if codec == nil {
 		codec = JSONCodec{}
 	}
-	if e.Source != "" {
-		source = e.Source
-	}
+	source = e.SourceOr(source)
 	if err := checkSource(source); err != nil {
 		return nil, fmt.Errorf("%w: cloudevents source: %s", ErrInvalidOption, err)
 	}
@@ -108,13 +106,12 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 		CausationID:     e.CausationID,
 		PartitionKey:    e.Key,
 		Metadata:        e.Metadata,
-		TraceParent:     e.TraceParent,
-		TraceState:      e.TraceState,
 		Data:            payload,
 		DataBase64:      !jsonData,
 	}
 	if a := e.CloudEvent; a != nil {
 		ev.RawID, ev.Subject, ev.DataSchema, ev.Extensions = a.ID, a.Subject, a.DataSchema, a.extensions()
+		ev.TraceParent, ev.TraceState = a.TraceParent, a.TraceState
 		if a.Type != "" {
 			ev.Type = a.Type
 		}
@@ -190,15 +187,12 @@ func decodeCloudEvent[T any](data []byte, codec Codec, topic string) (*Event[T],
 	e := &Event[T]{Envelope: Envelope{
 		ID:            ce.ID,
 		Topic:         topic,
-		Source:        ce.Source,
 		Time:          ce.Time,
 		Sequence:      ce.Sequence,
 		CorrelationID: ce.CorrelationID,
 		CausationID:   ce.CausationID,
 		Key:           ce.PartitionKey,
 		Metadata:      ce.Metadata,
-		TraceParent:   ce.TraceParent,
-		TraceState:    ce.TraceState,
 		CloudEvent:    cloudEventAttributes(&ce, topic),
 	}}
 	if e.CorrelationID == "" {

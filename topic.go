@@ -307,7 +307,6 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	}
 	e := &Event[T]{Payload: payload}
 	e.Topic = tc.name
-	e.Source = b.source
 	e.CloudEvent = cfg.cloudEvent
 	e.Key = cfg.key
 	e.Metadata = cfg.metadata

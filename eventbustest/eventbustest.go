@@ -323,7 +323,7 @@ const (
 func testRoundTrip(t *testing.T, s *suite) {
 	traced := func(_ context.Context, env *eventbus.Envelope) func(eventbus.Message, error) {
 		if env.Key == "k1" {
-			env.TraceParent, env.TraceState = suiteTraceParent, suiteTraceState
+			env.SetTraceContext(suiteTraceParent, suiteTraceState)
 		}
 		return nil
 	}
@@ -349,11 +349,11 @@ func testRoundTrip(t *testing.T, s *suite) {
 	if e.ID.Version() != 7 || e.Time.IsZero() || e.Sequence == 0 {
 		t.Errorf("envelope lacks its stamp: %+v", e.Envelope)
 	}
-	if e.TraceParent != suiteTraceParent || e.TraceState != suiteTraceState {
-		t.Errorf("trace context = %q %q, want %q %q", e.TraceParent, e.TraceState, suiteTraceParent, suiteTraceState)
+	if parent, state := e.TraceContext(); parent != suiteTraceParent || state != suiteTraceState {
+		t.Errorf("trace context = %q %q, want %q %q", parent, state, suiteTraceParent, suiteTraceState)
 	}
-	if evs[1].TraceParent != "" || evs[1].TraceState != "" {
-		t.Errorf("second event's trace context = %q %q, want none", evs[1].TraceParent, evs[1].TraceState)
+	if parent, state := evs[1].TraceContext(); parent != "" || state != "" {
+		t.Errorf("second event's trace context = %q %q, want none", parent, state)
 	}
 	if evs[1].ID == e.ID || evs[1].Sequence <= e.Sequence {
 		t.Errorf("second event's ID/sequence %v/%d after %v/%d", evs[1].ID, evs[1].Sequence, e.ID, e.Sequence)

@@ -73,8 +73,7 @@ func TestSDKReadsWhatTheBusWrites(t *testing.T) {
 	t.Cleanup(func() { assert.NoError(t, broker.Close()) })
 	docs := rawConsumer(t, broker, "orders")
 	traced := func(_ context.Context, env *eventbus.Envelope) func(eventbus.Message, error) {
-		env.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-		env.TraceState = "vendor=1"
+		env.SetTraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=1")
 		return nil
 	}
 	bus := bustest.NewBus(t, eventbus.WithTransport(broker), eventbus.WithSource("urn:busline:orders"), eventbus.WithPublishHook(traced))
@@ -205,7 +204,7 @@ func TestBusReadsHandlesAndWritesBackWhatTheSDKWrites(t *testing.T) {
 	}
 	assert.Equal(t, "orders", e.Topic)
 	assert.Equal(t, order{ID: "o-77", Total: 99}, e.Payload)
-	assert.Equal(t, "https://shop.example.com/checkout", e.Source)
+	assert.Equal(t, "https://shop.example.com/checkout", e.CloudEvent.Source)
 	require.NotNil(t, e.CloudEvent)
 	assert.Equal(t, "A234-1234-1234", e.CloudEvent.ID)
 	assert.Equal(t, "com.example.order.created", e.CloudEvent.Type)

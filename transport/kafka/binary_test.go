@@ -91,7 +91,7 @@ func TestBinaryModeFromAPlainClient(t *testing.T) {
 		"ce_type", "com.example.order.created", "ce_tenant", "acme corp", "content-type", "application/json")
 	got := rec.WaitN(1)[0]
 	assert.Equal(t, binaryOrder{ID: "o-2"}, got.Payload)
-	assert.Equal(t, "https://shop.example.com", got.Source)
+	assert.Equal(t, "https://shop.example.com", got.CloudEvent.Source)
 	assert.Equal(t, "A234-1234-1234", got.CloudEvent.ID)
 	assert.Equal(t, "com.example.order.created", got.CloudEvent.Type)
 	assert.Equal(t, eventbus.ExtensionValue{Type: eventbus.ExtensionString, Value: "acme corp"}, got.CloudEvent.Extensions["tenant"])
