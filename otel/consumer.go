@@ -125,7 +125,7 @@ func (t *Telemetry) process(ctx context.Context, m eventbus.Message, next eventb
 	outcome := base
 	switch reason := state.deadLettered.Load(); {
 	case err != nil:
-		errType := semconv.ErrorType(err)
+		errType := errorType(err)
 		outcome = append(outcome, errType)
 		span.SetAttributes(errType)
 		span.RecordError(err)

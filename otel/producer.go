@@ -64,7 +64,7 @@ func (t *Telemetry) PublishHook() eventbus.PublishHook {
 					semconv.MessagingMessageConversationID(stamped.CorrelationID))
 			}
 			if err != nil {
-				errType := semconv.ErrorType(err)
+				errType := errorType(err)
 				attrs = append(attrs, errType)
 				span.SetAttributes(errType)
 				span.RecordError(err)

@@ -142,3 +142,23 @@ func (t *Telemetry) makeInstruments() error {
 	}
 	return t.stats.make(m)
 }
+
+// errorType returns the error.type attribute of err: the type of err, or,
+// for errors joined with errors.Join (such as Publish's, one per refusing
+// subscriber), of the first of them, as semconv.ErrorType names types (it
+// looks through fmt.Errorf's wrapping, and uses an ErrorType method when
+// there is one).
+func errorType(err error) attribute.KeyValue {
+	for {
+		joined, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			break
+		}
+		errs := joined.Unwrap()
+		if len(errs) == 0 || errs[0] == nil {
+			break
+		}
+		err = errs[0]
+	}
+	return semconv.ErrorType(err)
+}
