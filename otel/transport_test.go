@@ -10,8 +10,8 @@ import (
 	"github.com/busline/eventbus/transport/memory"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	eventbusotel "github.com/busline/eventbus/otel"
@@ -28,13 +28,14 @@ type chat struct {
 	replies                *bustest.Recorder[*eventbus.Event[AIReplyGenerated]]
 }
 
-// newChat wires the chat over tr, the workers' bus with workerMWs after
-// the telemetry middleware and workerOpts.
-func newChat(t *testing.T, tr eventbus.Transport, workerMWs []eventbus.Middleware, workerOpts ...eventbus.Option) *chat {
+// newChat wires the chat, the service's bus over serviceTr, the workers'
+// over workersTr with workerMWs after the telemetry middleware and
+// workerOpts.
+func newChat(t *testing.T, serviceTr, workersTr eventbus.Transport, workerMWs []eventbus.Middleware, workerOpts ...eventbus.Option) *chat {
 	t.Helper()
 	c := &chat{service: newProcess(t), workers: newProcess(t)}
-	c.serviceBus = c.service.newBus(t, nil, eventbus.WithTransport(tr), eventbus.WithSource("/chat-service"))
-	c.workersBus = c.workers.newBus(t, workerMWs, append([]eventbus.Option{eventbus.WithTransport(tr), eventbus.WithSource("/workers")}, workerOpts...)...)
+	c.serviceBus = c.service.newBus(t, nil, eventbus.WithTransport(serviceTr), eventbus.WithSource("/chat-service"))
+	c.workersBus = c.workers.newBus(t, workerMWs, append([]eventbus.Option{eventbus.WithTransport(workersTr), eventbus.WithSource("/workers")}, workerOpts...)...)
 	c.workers.observe(t, c.workersBus)
 
 	workerSent, err := eventbus.NewTopic[MessageSent](c.workersBus, "message.sent")
@@ -78,7 +79,8 @@ func newMemoryBroker(t *testing.T) *memory.Broker {
 // ai.reply.generated, each span the child of the one before, though the
 // two processes share nothing but the broker.
 func TestTraceFollowsAChainAcrossBuses(t *testing.T) {
-	c := newChat(t, newMemoryBroker(t), nil)
+	broker := newMemoryBroker(t)
+	c := newChat(t, broker, broker, nil)
 	requireChainTraced(t, c)
 }
 
@@ -169,7 +171,8 @@ func requireChainTraced(t *testing.T, c *chat) {
 // second consumer span, child of the same publish span, with the next
 // delivery count, that succeeds.
 func TestRedeliveryIsASecondChildOfThePublish(t *testing.T) {
-	c := newChat(t, newMemoryBroker(t),
+	broker := newMemoryBroker(t)
+	c := newChat(t, broker, broker,
 		[]eventbus.Middleware{bustest.Fail(bustest.FirstAttempts(1))},
 		eventbus.WithRedelivery(eventbus.RetryPolicy{InitialInterval: time.Millisecond, Jitter: -1}))
 	require.NoError(t, c.sent.Publish(t.Context(), MessageSent{"conv-1", "Maria", "Hello?"}))
