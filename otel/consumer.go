@@ -47,7 +47,8 @@ import (
 // Each call also counts one messaging.client.consumed.messages and records
 // messaging.process.duration (with error.type on failure), and, unless the
 // event was replayed from retention, the time since the event's publish in
-// eventbus.delivery.latency.
+// eventbus.delivery.latency (0 when this process's clock is behind the
+// publisher's).
 func (t *Telemetry) Middleware() eventbus.Middleware {
 	return eventbus.NewMiddleware(func(next eventbus.MessageHandler) eventbus.MessageHandler {
 		return func(ctx context.Context, m eventbus.Message) error {
@@ -61,22 +62,24 @@ func (t *Telemetry) process(ctx context.Context, m eventbus.Message, next eventb
 	start := time.Now()
 	env := m.EventEnvelope()
 	info, inHandler := eventbus.DeliveryFromContext(ctx)
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 12)
+	attrs = append(attrs,
 		t.system,
 		semconv.MessagingDestinationName(env.Topic),
 		semconv.MessagingOperationName(operationProcess),
-		semconv.MessagingOperationTypeProcess,
-	}
+		semconv.MessagingOperationTypeProcess)
 	if inHandler {
 		attrs = append(attrs, semconv.MessagingConsumerGroupName(info.Subscriber))
 	}
-	// The metrics' attributes; the span's add to a copy.
+	// The metrics' attributes, which the span's extend.
 	base := attrs[:len(attrs):len(attrs)]
+	key := setKey{operationProcess, env.Topic, info.Subscriber}
 	if !info.Replayed && !env.Time.IsZero() {
-		t.latency.Record(ctx, start.Sub(env.Time).Seconds(), metric.WithAttributeSet(attribute.NewSet(base...)))
+		lag := max(start.Sub(env.Time), 0) // a clock behind the publisher's reads 0
+		t.latency.Record(ctx, lag.Seconds(), metric.WithAttributeSet(t.metricSet(key, base)))
 	}
 
-	attrs = append(base,
+	attrs = append(attrs,
 		semconv.MessagingMessageID(env.ID.String()),
 		semconv.MessagingMessageConversationID(env.CorrelationID),
 		AttrMessageSequence.Int64(int64(env.Sequence)))
@@ -119,27 +122,28 @@ func (t *Telemetry) process(ctx context.Context, m eventbus.Message, next eventb
 	returned = true
 	end := time.Now()
 
+	var final []attribute.KeyValue // the span's attributes known at its end
 	if info, ok := eventbus.DeliveryFromContext(ctx); ok {
-		span.SetAttributes(AttrDeliveryAttempt.Int(info.Attempt))
+		final = append(final, AttrDeliveryAttempt.Int(info.Attempt))
 	}
-	outcome := base
+	set := t.metricSet(key, base)
 	switch reason := state.deadLettered.Load(); {
 	case err != nil:
 		errType := errorType(err)
-		outcome = append(outcome, errType)
-		span.SetAttributes(errType)
+		set = attribute.NewSet(append(base, errType)...)
+		final = append(final, errType)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	case reason != nil:
 		errType := semconv.ErrorTypeKey.String(ErrorTypeDeadLettered)
-		outcome = append(outcome, errType)
-		span.SetAttributes(errType, AttrDeliveryDeadLettered.Bool(true))
+		set = attribute.NewSet(append(base, errType)...)
+		final = append(final, errType, AttrDeliveryDeadLettered.Bool(true))
 		span.SetStatus(codes.Error, "dead-lettered: "+*reason)
 	}
+	span.SetAttributes(final...)
 	span.End(trace.WithTimestamp(end))
-	set := metric.WithAttributeSet(attribute.NewSet(outcome...))
-	t.consumed.Add(ctx, 1, set)
-	t.processDuration.Record(ctx, end.Sub(start).Seconds(), set)
+	t.consumed.Add(ctx, 1, metric.WithAttributeSet(set))
+	t.processDuration.Record(ctx, end.Sub(start).Seconds(), metric.WithAttributeSet(set))
 	return err
 }
 

@@ -96,7 +96,9 @@
 //
 // The latency is not recorded for events replayed from a topic's
 // retention (eventbus.DeliveryInfo.Replayed); across processes it includes
-// the difference between their clocks. The histograms use the bucket
+// the difference between their clocks (a negative latency is recorded as
+// 0). Over a transport the broker's replays (WithStart) look like live
+// deliveries and are recorded too. The histograms use the bucket
 // boundaries the conventions advise for messaging durations, from 5ms to
 // 10s, and the latency's go on to 5 minutes.
 //

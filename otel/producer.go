@@ -63,9 +63,10 @@ func (t *Telemetry) PublishHook() eventbus.PublishHook {
 					semconv.MessagingMessageID(stamped.ID.String()),
 					semconv.MessagingMessageConversationID(stamped.CorrelationID))
 			}
+			set := t.metricSet(setKey{operationPublish, env.Topic, ""}, attrs)
 			if err != nil {
 				errType := errorType(err)
-				attrs = append(attrs, errType)
+				set = attribute.NewSet(append(attrs, errType)...)
 				span.SetAttributes(errType)
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
@@ -73,9 +74,8 @@ func (t *Telemetry) PublishHook() eventbus.PublishHook {
 				markDeadLettered(ctx, m)
 			}
 			span.End(trace.WithTimestamp(end))
-			set := metric.WithAttributeSet(attribute.NewSet(attrs...))
-			t.sent.Add(ctx, 1, set)
-			t.publishDuration.Record(ctx, end.Sub(start).Seconds(), set)
+			t.sent.Add(ctx, 1, metric.WithAttributeSet(set))
+			t.publishDuration.Record(ctx, end.Sub(start).Seconds(), metric.WithAttributeSet(set))
 		}
 	}
 }

@@ -79,8 +79,26 @@ type Telemetry struct {
 	// Asynchronous instruments, observed from the buses' stats.
 	stats statsInstruments
 
+	// sets holds the attribute sets of the metric points of successful
+	// operations by setKey, made once each.
+	sets sync.Map
+
 	mu       sync.Mutex
 	observed map[*eventbus.Bus]bool
+}
+
+// setKey identifies the attribute set of the metric points of the
+// successful operations (publish or process) on a topic by a subscriber
+// (empty for a publish).
+type setKey struct{ operation, topic, subscriber string }
+
+// metricSet returns the attribute set of key, made of attrs the first time.
+func (t *Telemetry) metricSet(key setKey, attrs []attribute.KeyValue) attribute.Set {
+	if set, ok := t.sets.Load(key); ok {
+		return set.(attribute.Set)
+	}
+	set, _ := t.sets.LoadOrStore(key, attribute.NewSet(attrs...))
+	return set.(attribute.Set)
 }
 
 // durationBuckets are the histogram bucket boundaries, in seconds, that
