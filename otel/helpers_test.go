@@ -63,6 +63,29 @@ func (p *process) newBus(t *testing.T, mws []eventbus.Middleware, opts ...eventb
 	}, opts...)...)
 }
 
+// holdFirst subscribes name to topic with opts, and a handler that holds
+// its first event until release is called; it publishes that event and
+// returns once the handler has it, so that the subscription's queue is
+// empty and its worker busy.
+func holdFirst(t *testing.T, topic *eventbus.Topic[MessageSent], name string, opts ...eventbus.SubscribeOption) (release func()) {
+	t.Helper()
+	held := make(chan struct{})
+	started := make(chan struct{})
+	first := true
+	_, err := topic.Subscribe(name, func(context.Context, *eventbus.Event[MessageSent]) error {
+		if first {
+			first = false
+			close(started)
+			<-held
+		}
+		return nil
+	}, opts...)
+	require.NoError(t, err)
+	require.NoError(t, topic.Publish(t.Context(), MessageSent{Text: "held"}))
+	<-started
+	return func() { close(held) }
+}
+
 // observe observes b's stats until the test ends.
 func (p *process) observe(t *testing.T, b *eventbus.Bus) {
 	t.Helper()

@@ -209,20 +209,11 @@ func TestFailedPublish(t *testing.T) {
 	p := newProcess(t)
 	bus := p.newBus(t, nil)
 	sent := newTopic[MessageSent](t, bus, "message.sent")
-	release := make(chan struct{})
-	started := make(chan struct{}, 1)
-	_, err := sent.Subscribe("slow", func(ctx context.Context, _ *eventbus.Event[MessageSent]) error {
-		started <- struct{}{}
-		<-release
-		return nil
-	}, eventbus.WithQueueCapacity(1), eventbus.WithOverflow(eventbus.OverflowFail))
-	require.NoError(t, err)
-	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "handled"}))
-	<-started
+	release := holdFirst(t, sent, "slow", eventbus.WithQueueCapacity(1), eventbus.WithOverflow(eventbus.OverflowFail))
 	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "queued"}))
-	err = sent.Publish(t.Context(), MessageSent{Text: "rejected"})
+	err := sent.Publish(t.Context(), MessageSent{Text: "rejected"})
 	require.ErrorIs(t, err, eventbus.ErrQueueFull)
-	close(release)
+	release()
 	bustest.WaitIdle(t, bus)
 
 	publishes := p.named("publish message.sent")

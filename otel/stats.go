@@ -24,34 +24,31 @@ type statsInstruments struct {
 }
 
 func (s *statsInstruments) make(m metric.Meter) error {
-	var errs [7]error
-	s.delivered, errs[0] = m.Int64ObservableCounter("eventbus.delivered.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Deliveries whose handler chain succeeded (SubscriptionStats.Delivered)."))
-	s.failed, errs[1] = m.Int64ObservableCounter("eventbus.failed.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Deliveries whose handler chain finally failed and were not dead-lettered (SubscriptionStats.Failed)."))
-	s.retried, errs[2] = m.Int64ObservableCounter("eventbus.handler.retries",
-		metric.WithUnit("{retry}"),
-		metric.WithDescription("Handler calls repeated by the Retry middleware (SubscriptionStats.Retried)."))
-	s.deadLettered, errs[3] = m.Int64ObservableCounter("eventbus.dead_lettered.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Deliveries whose event went to the dead-letter topic (SubscriptionStats.DeadLettered)."))
-	s.dropped, errs[4] = m.Int64ObservableCounter("eventbus.dropped.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Events a subscriber did not handle, by eventbus.drop.reason (SubscriptionStats.Dropped)."))
-	s.queued, errs[5] = m.Int64ObservableUpDownCounter("eventbus.queue.length",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Events waiting in a subscription's queue (SubscriptionStats.QueueLength)."))
-	s.active, errs[6] = m.Int64ObservableUpDownCounter("eventbus.delivery.active",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Events being handled by a subscription (SubscriptionStats.InFlight)."))
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("eventbusotel: make instrument: %w", err)
-		}
+	err := makeEach([]instrument[metric.Int64ObservableCounter]{
+		{&s.delivered, "eventbus.delivered.messages", "{message}",
+			"Deliveries whose handler chain succeeded (SubscriptionStats.Delivered).", nil},
+		{&s.failed, "eventbus.failed.messages", "{message}",
+			"Deliveries whose handler chain finally failed and were not dead-lettered (SubscriptionStats.Failed).", nil},
+		{&s.retried, "eventbus.handler.retries", "{retry}",
+			"Handler calls repeated by the Retry middleware (SubscriptionStats.Retried).", nil},
+		{&s.deadLettered, "eventbus.dead_lettered.messages", "{message}",
+			"Deliveries whose event went to the dead-letter topic (SubscriptionStats.DeadLettered).", nil},
+		{&s.dropped, "eventbus.dropped.messages", "{message}",
+			"Events a subscriber did not handle, by eventbus.drop.reason (SubscriptionStats.Dropped).", nil},
+	}, func(in instrument[metric.Int64ObservableCounter]) (metric.Int64ObservableCounter, error) {
+		return m.Int64ObservableCounter(in.name, metric.WithUnit(in.unit), metric.WithDescription(in.description))
+	})
+	if err != nil {
+		return err
 	}
-	return nil
+	return makeEach([]instrument[metric.Int64ObservableUpDownCounter]{
+		{&s.queued, "eventbus.queue.length", "{message}",
+			"Events waiting in a subscription's queue (SubscriptionStats.QueueLength).", nil},
+		{&s.active, "eventbus.delivery.active", "{message}",
+			"Events being handled by a subscription (SubscriptionStats.InFlight).", nil},
+	}, func(in instrument[metric.Int64ObservableUpDownCounter]) (metric.Int64ObservableUpDownCounter, error) {
+		return m.Int64ObservableUpDownCounter(in.name, metric.WithUnit(in.unit), metric.WithDescription(in.description))
+	})
 }
 
 func (s *statsInstruments) all() []metric.Observable {

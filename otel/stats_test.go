@@ -1,7 +1,6 @@
 package eventbusotel_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/busline/eventbus"
@@ -24,16 +23,7 @@ func TestObserveStats(t *testing.T) {
 	require.ErrorIs(t, err, eventbusotel.ErrAlreadyObserved)
 
 	sent := newTopic[MessageSent](t, bus, "message.sent")
-	release := make(chan struct{})
-	started := make(chan struct{}, 1)
-	_, err = sent.Subscribe("slow", func(context.Context, *eventbus.Event[MessageSent]) error {
-		started <- struct{}{}
-		<-release
-		return nil
-	}, eventbus.WithQueueCapacity(1), eventbus.WithOverflow(eventbus.OverflowDropNewest))
-	require.NoError(t, err)
-	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "handled"}))
-	<-started
+	release := holdFirst(t, sent, "slow", eventbus.WithQueueCapacity(1), eventbus.WithOverflow(eventbus.OverflowDropNewest))
 	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "queued"}))
 	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "dropped"}))
 
@@ -52,7 +42,7 @@ func TestObserveStats(t *testing.T) {
 		"eventbus.drop.reason=queue_full,messaging.consumer.group.name=slow,messaging.destination.name=message.sent,messaging.system=eventbus,service.role=workers",
 	}, pointSets(rm, "eventbus.dropped.messages"), "only the reasons that dropped events have points")
 
-	close(release)
+	release()
 	bustest.WaitIdle(t, bus)
 	rm = p.metrics(t)
 	require.EqualValues(t, 0, sum(t, rm, "eventbus.queue.length", slow...))

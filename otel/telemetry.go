@@ -134,31 +134,54 @@ func New(opts ...Option) (*Telemetry, error) {
 // makeInstruments makes the meter's instruments.
 func (t *Telemetry) makeInstruments() error {
 	m := t.meter
-	var errs [5]error
-	t.sent, errs[0] = m.Int64Counter("messaging.client.sent.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Number of events published, failed publishes included (with error.type)."))
-	t.publishDuration, errs[1] = m.Float64Histogram("messaging.client.operation.duration",
-		metric.WithUnit("s"),
-		metric.WithDescription("Duration of publishes, until the event is queued for every subscriber or stored by the broker."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	t.consumed, errs[2] = m.Int64Counter("messaging.client.consumed.messages",
-		metric.WithUnit("{message}"),
-		metric.WithDescription("Number of deliveries of events to a subscriber's handler chain, failed ones included (with error.type)."))
-	t.processDuration, errs[3] = m.Float64Histogram("messaging.process.duration",
-		metric.WithUnit("s"),
-		metric.WithDescription("Duration of the handling of a delivery by a subscriber's handler chain."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	t.latency, errs[4] = m.Float64Histogram("eventbus.delivery.latency",
-		metric.WithUnit("s"),
-		metric.WithDescription("Time from the publish of an event (its Envelope.Time) to the start of its handling by a subscriber."),
-		metric.WithExplicitBucketBoundaries(latencyBuckets...))
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("eventbusotel: make instrument: %w", err)
-		}
+	err := makeEach([]instrument[metric.Int64Counter]{
+		{&t.sent, "messaging.client.sent.messages", "{message}",
+			"Number of events published, failed publishes included (with error.type).", nil},
+		{&t.consumed, "messaging.client.consumed.messages", "{message}",
+			"Number of deliveries of events to a subscriber's handler chain, failed ones included (with error.type).", nil},
+	}, func(in instrument[metric.Int64Counter]) (metric.Int64Counter, error) {
+		return m.Int64Counter(in.name, metric.WithUnit(in.unit), metric.WithDescription(in.description))
+	})
+	if err != nil {
+		return err
+	}
+	err = makeEach([]instrument[metric.Float64Histogram]{
+		{&t.publishDuration, "messaging.client.operation.duration", "s",
+			"Duration of publishes, until the event is queued for every subscriber or stored by the broker.", durationBuckets},
+		{&t.processDuration, "messaging.process.duration", "s",
+			"Duration of the handling of a delivery by a subscriber's handler chain.", durationBuckets},
+		{&t.latency, "eventbus.delivery.latency", "s",
+			"Time from the publish of an event (its Envelope.Time) to the start of its handling by a subscriber.", latencyBuckets},
+	}, func(in instrument[metric.Float64Histogram]) (metric.Float64Histogram, error) {
+		return m.Float64Histogram(in.name, metric.WithUnit(in.unit), metric.WithDescription(in.description),
+			metric.WithExplicitBucketBoundaries(in.buckets...))
+	})
+	if err != nil {
+		return err
 	}
 	return t.stats.make(m)
+}
+
+// instrument describes an instrument to make: where to keep it, its name,
+// unit, description and, for a histogram, its bucket boundaries.
+type instrument[I any] struct {
+	dst         *I
+	name, unit  string
+	description string
+	buckets     []float64
+}
+
+// makeEach makes every instrument of list with newInstrument, and stores
+// it.
+func makeEach[I any](list []instrument[I], newInstrument func(instrument[I]) (I, error)) error {
+	for _, in := range list {
+		made, err := newInstrument(in)
+		if err != nil {
+			return fmt.Errorf("eventbusotel: make instrument %s: %w", in.name, err)
+		}
+		*in.dst = made
+	}
+	return nil
 }
 
 // errorType returns the error.type attribute of err: the type of err, or,
