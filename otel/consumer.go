@@ -40,8 +40,9 @@ import (
 // recorded and its error.type when the chain failed; with an error status,
 // eventbus.delivery.dead_lettered and error.type "dead_lettered" when the
 // DeadLetter middleware, inside this one, dead-lettered the event (it
-// reports the delivery handled to the bus; it is seen through the
-// PublishHook of the same Telemetry, which must be on the bus for this);
+// reports the delivery handled to the bus; the dead letter's publish is
+// seen through this package's PublishHook, which must be on the bus for
+// this);
 // with an error status when the handler panicked, the panic going on.
 //
 // Each call also counts one messaging.client.consumed.messages and records

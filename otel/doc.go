@@ -75,9 +75,10 @@
 // through the publish hook. The latency is measured once per delivery, and
 // the duration is the delivery's, backoffs included. Placed inside Retry
 // instead, it makes one span per attempt, each with its own attempt
-// number, the failed ones with an error status; that suits those who want
-// to see each attempt and accept that a failure the chain later recovers
-// from shows as an error. Over a transport each delivery by the broker
+// number, the failed ones with an error status, and counts and measures
+// each attempt as a delivery; that suits those who want to see each
+// attempt and accept that a failure the chain later recovers from shows as
+// an error. Over a transport each delivery by the broker
 // gets its own span either way.
 //
 // # Metrics

@@ -225,3 +225,28 @@ func TestFailedPublish(t *testing.T) {
 	require.EqualValues(t, 3, sum(t, rm, "messaging.client.sent.messages"))
 	require.EqualValues(t, 1, sum(t, rm, "messaging.client.sent.messages", semconv.ErrorTypeKey.String("*eventbus.SubscriberError")))
 }
+
+// An event replayed from retention has its span marked replayed, and no
+// latency: its publish was long ago by design.
+func TestReplayedDelivery(t *testing.T) {
+	p := newProcess(t)
+	bus := p.newBus(t, nil)
+	sent, err := eventbus.NewTopic[MessageSent](bus, "message.sent", eventbus.WithRetention(eventbus.Retention{MaxEvents: 10}))
+	require.NoError(t, err)
+	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "before the subscriber"}))
+	sub, err := sent.Subscribe("transcript", func(context.Context, *eventbus.Event[MessageSent]) error { return nil },
+		eventbus.WithStart(eventbus.FromOldest()))
+	require.NoError(t, err)
+	<-sub.Live() // the history has been handled
+	require.NoError(t, sent.Publish(t.Context(), MessageSent{Text: "live"}))
+	bustest.WaitIdle(t, bus)
+
+	processes := p.named("process message.sent")
+	require.Len(t, processes, 2)
+	requireAttrs(t, processes[0], eventbusotel.AttrDeliveryReplayed.Bool(true), eventbusotel.AttrMessageSequence.Int(1))
+	require.NotContains(t, attrs(processes[1]), eventbusotel.AttrDeliveryReplayed)
+	rm := p.metrics(t)
+	n, _ := histogram(t, rm, "eventbus.delivery.latency")
+	require.EqualValues(t, 1, n, "only the live event's latency")
+	require.EqualValues(t, 2, sum(t, rm, "messaging.client.consumed.messages"))
+}
