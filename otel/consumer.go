@@ -43,7 +43,8 @@ import (
 // reports the delivery handled to the bus; the dead letter's publish is
 // seen through this package's PublishHook, which must be on the bus for
 // this);
-// with an error status when the handler panicked, the panic going on.
+// with an error status and error.type "panic" when the handler panicked,
+// the panic going on.
 //
 // Each call also counts one messaging.client.consumed.messages and records
 // messaging.process.duration (with error.type on failure), and, unless the
@@ -114,9 +115,12 @@ func (t *Telemetry) process(ctx context.Context, m eventbus.Message, next eventb
 
 	returned := false
 	defer func() {
-		if !returned {
+		if !returned { // next panicked: end the span, and let the panic go on
+			errType := semconv.ErrorTypeKey.String(ErrorTypePanic)
+			span.SetAttributes(errType)
 			span.SetStatus(codes.Error, "handler panicked")
 			span.End()
+			t.recordProcess(ctx, time.Since(start), attribute.NewSet(append(base, errType)...))
 		}
 	}()
 	err := next(spanCtx, m)
@@ -143,9 +147,15 @@ func (t *Telemetry) process(ctx context.Context, m eventbus.Message, next eventb
 	}
 	span.SetAttributes(final...)
 	span.End(trace.WithTimestamp(end))
-	t.consumed.Add(ctx, 1, metric.WithAttributeSet(set))
-	t.processDuration.Record(ctx, end.Sub(start).Seconds(), metric.WithAttributeSet(set))
+	t.recordProcess(ctx, end.Sub(start), set)
 	return err
+}
+
+// recordProcess counts a delivery and records its duration d, with the
+// attributes set.
+func (t *Telemetry) recordProcess(ctx context.Context, d time.Duration, set attribute.Set) {
+	t.consumed.Add(ctx, 1, metric.WithAttributeSet(set))
+	t.processDuration.Record(ctx, d.Seconds(), metric.WithAttributeSet(set))
 }
 
 // deliveryState is what the consumer span of a delivery learns from the

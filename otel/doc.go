@@ -87,7 +87,7 @@
 // messaging.operation.name, messaging.destination.name (the topic),
 // messaging.consumer.group.name (the subscriber) on the consumer side, and
 // error.type on failures (the Go type of the error, as semconv.ErrorType
-// gives it, or "dead_lettered"):
+// gives it, or "dead_lettered", or "panic"):
 //
 //	messaging.client.sent.messages       counter    {message}  publishes
 //	messaging.client.operation.duration  histogram  s          duration of a publish (operation type send)

@@ -199,7 +199,9 @@ func TestPanickingHandler(t *testing.T) {
 	process := p.span(t, "process message.sent")
 	require.Equal(t, codes.Error, process.Status().Code)
 	require.Equal(t, "handler panicked", process.Status().Description)
+	requireAttrs(t, process, semconv.ErrorTypeKey.String(eventbusotel.ErrorTypePanic))
 	require.EqualValues(t, 1, sub.Stats().Failed)
+	require.EqualValues(t, 1, sum(t, p.metrics(t), "messaging.client.consumed.messages", semconv.ErrorTypeKey.String("panic")))
 }
 
 // A publish the bus refuses is not traced; one that fails after the hook

@@ -59,6 +59,11 @@ const (
 // and the metrics report the failure).
 const ErrorTypeDeadLettered = "dead_lettered"
 
+// ErrorTypePanic is the error.type of a delivery whose handler panicked
+// with no Recover middleware inside the telemetry's to turn the panic into
+// an error.
+const ErrorTypePanic = "panic"
+
 // Telemetry makes the spans and metrics of the buses it is plugged into
 // (see the package documentation). Make one with New; it is safe for
 // concurrent use, and one Telemetry may serve several buses.
