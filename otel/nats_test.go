@@ -32,13 +32,13 @@ func startNATS(t *testing.T) *server.Server {
 	return s
 }
 
-// connectNATS returns a transport over a connection of its own to s,
-// closed when the test ends (after the buses made later).
-func connectNATS(t *testing.T, s *server.Server) *natstransport.Transport {
+// connectNATS returns a transport with opts over a connection of its own
+// to s, closed when the test ends (after the buses made later).
+func connectNATS(t *testing.T, s *server.Server, opts ...natstransport.Option) *natstransport.Transport {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	tr, err := natstransport.Connect(ctx, s.ClientURL())
+	tr, err := natstransport.Connect(ctx, s.ClientURL(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -54,5 +54,14 @@ func connectNATS(t *testing.T, s *server.Server) *natstransport.Transport {
 func TestTraceFollowsAChainThroughNATS(t *testing.T) {
 	s := startNATS(t)
 	c := newChat(t, connectNATS(t, s), connectNATS(t, s), nil)
+	requireChainTraced(t, c)
+}
+
+// In CloudEvents binary content mode the trace context travels in the
+// ce-traceparent and ce-tracestate headers: the service publishes in
+// binary mode, the workers in structured mode, and the trace is whole.
+func TestTraceFollowsAChainThroughNATSInBinaryMode(t *testing.T) {
+	s := startNATS(t)
+	c := newChat(t, connectNATS(t, s, natstransport.WithBinaryMode()), connectNATS(t, s), nil)
 	requireChainTraced(t, c)
 }
