@@ -12,37 +12,41 @@ const (
 	traceStateKey  = "tracestate"
 )
 
-// envelopeCarrier is a propagation.TextMapCarrier over an envelope's
-// TraceParent and TraceState; it ignores every other key.
+// envelopeCarrier is a propagation.TextMapCarrier over an envelope's trace
+// context (Envelope.TraceContext and SetTraceContext); it ignores every
+// other key.
 type envelopeCarrier struct {
 	env *eventbus.Envelope
 }
 
 func (c envelopeCarrier) Get(key string) string {
+	parent, state := c.env.TraceContext()
 	switch key {
 	case traceParentKey:
-		return c.env.TraceParent
+		return parent
 	case traceStateKey:
-		return c.env.TraceState
+		return state
 	}
 	return ""
 }
 
 func (c envelopeCarrier) Set(key, value string) {
+	parent, state := c.env.TraceContext()
 	switch key {
 	case traceParentKey:
-		c.env.TraceParent = value
+		c.env.SetTraceContext(value, state)
 	case traceStateKey:
-		c.env.TraceState = value
+		c.env.SetTraceContext(parent, value)
 	}
 }
 
 func (c envelopeCarrier) Keys() []string {
+	parent, state := c.env.TraceContext()
 	var keys []string
-	if c.env.TraceParent != "" {
+	if parent != "" {
 		keys = append(keys, traceParentKey)
 	}
-	if c.env.TraceState != "" {
+	if state != "" {
 		keys = append(keys, traceStateKey)
 	}
 	return keys

@@ -21,7 +21,7 @@ import (
 // Each call of it, one per delivery of an event to a subscriber when it is
 // outermost, makes a CONSUMER span named "process <topic>". The span links
 // to the event's creation context, the publish span whose context the
-// event's TraceParent and TraceState carry, and is that span's child,
+// event's trace context (Envelope.TraceContext) carries, and is that span's child,
 // unless the handler's ctx already has a span of its own (then that is the
 // parent) or WithLinksOnly was given (then the span starts a new trace).
 // The handler's ctx is the span's, so the events a handler publishes with

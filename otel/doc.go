@@ -36,7 +36,7 @@
 // The publish hook starts a span "publish <topic>" (kind PRODUCER,
 // messaging.operation.type "send", messaging.operation.name "publish") as
 // a child of the publisher's ctx, and writes its context into the event's
-// Envelope.TraceParent and TraceState with the propagator (W3C Trace
+// trace context (Envelope.SetTraceContext) with the propagator (W3C Trace
 // Context by default, see WithPropagator). The bus carries them with the
 // event: in the process, in the shared *Event; across a broker, in the
 // CloudEvents document's distributed tracing extension attributes

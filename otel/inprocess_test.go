@@ -40,7 +40,8 @@ func TestInProcessConsumerIsChildOfPublish(t *testing.T) {
 	require.False(t, publish.Parent().IsValid(), "a publish outside any span starts a trace")
 	requireChildOf(t, process, publish)
 	requireLinkedTo(t, process, publish)
-	require.Equal(t, publish.SpanContext().TraceID().String(), e.TraceParent[3:35], "the event carries the publish span's trace ID")
+	parent, _ := e.TraceContext()
+	require.Equal(t, publish.SpanContext().TraceID().String(), parent[3:35], "the event carries the publish span's trace ID")
 	requireAttrs(t, publish, semconv.MessagingSystemKey.String("chat"), semconv.MessagingMessageID(e.ID.String()))
 	requireAttrs(t, process, semconv.MessagingSystemKey.String("chat"), semconv.MessagingMessageID(e.ID.String()))
 }
@@ -95,7 +96,7 @@ func TestGivenCreationContextIsKept(t *testing.T) {
 	create := func(ctx context.Context, env *eventbus.Envelope) func(eventbus.Message, error) {
 		carrier := propagation.MapCarrier{}
 		propagation.TraceContext{}.Inject(trace.ContextWithSpan(ctx, creator), carrier)
-		env.TraceParent = carrier.Get("traceparent")
+		env.SetTraceContext(carrier.Get("traceparent"), "")
 		return nil
 	}
 	bus := bustest.NewBus(t,

@@ -89,8 +89,8 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithPropagator sets the propagator that writes the publish span's context
 // into the event's envelope and reads it back on the consumer side. The
-// envelope carries two fields, TraceParent and TraceState, which the
-// propagator sees as the keys "traceparent" and "tracestate"; other keys
+// envelope carries a trace context of two strings (Envelope.TraceContext),
+// which the propagator sees as the keys "traceparent" and "tracestate"; other keys
 // (baggage, say) are not carried. The default is
 // propagation.TraceContext{}, the W3C Trace Context, whatever the global
 // propagator is (whose own default propagates nothing); pass

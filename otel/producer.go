@@ -20,9 +20,9 @@ import (
 // "publish <topic>", a child of the span in the publisher's ctx (in a
 // handler, the consumer span of the event being handled, when Middleware
 // is in the chain), and writes the span's context into the event's
-// TraceParent and TraceState through the propagator, so that consumers, in
+// trace context (Envelope.SetTraceContext) through the propagator, so that consumers, in
 // this process or beyond a broker, find it. When an earlier hook has
-// already set TraceParent, that context is kept, as the semantic
+// already set a trace context, that context is kept, as the semantic
 // conventions ask of a creation context the publisher provides, and the
 // span links to it instead. The span ends when the publish returns, with
 // messaging.message.id and messaging.message.conversation_id (the ID and
@@ -45,7 +45,8 @@ func (t *Telemetry) PublishHook() eventbus.PublishHook {
 			trace.WithTimestamp(start),
 			trace.WithAttributes(attrs...),
 		}
-		given := env.TraceParent != ""
+		parent, _ := env.TraceContext()
+		given := parent != ""
 		if given {
 			if sc := t.creationContext(env); sc.IsValid() {
 				opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
@@ -80,8 +81,8 @@ func (t *Telemetry) PublishHook() eventbus.PublishHook {
 	}
 }
 
-// creationContext returns the span context that env's TraceParent and
-// TraceState carry, invalid when they carry none.
+// creationContext returns the span context that env's trace context
+// carries, invalid when it carries none.
 func (t *Telemetry) creationContext(env *eventbus.Envelope) trace.SpanContext {
 	return trace.SpanContextFromContext(t.propagator.Extract(context.Background(), envelopeCarrier{env}))
 }
