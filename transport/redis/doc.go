@@ -66,18 +66,16 @@
 // Every Subscribe starts one goroutine that reads the entries new to the
 // group (XREADGROUP >, blocking for at most a quarter of a second, or the
 // claim interval if shorter), at most ConsumerConfig.MaxInFlight
-// (DefaultMaxInFlight if zero) delivered, or read and waiting to be, and
-// not settled at a time, and passes them to deliver one at a time. It sends
-// each read as soon as the previous one is answered, while it passes the
-// entries of that one to deliver: a blocked deliver stops the reading once
-// that read is answered. Every WithClaimInterval it also claims
-// (XAUTOCLAIM) the group's entries that have been pending for longer than
-// the ack timeout (ConsumerConfig.AckTimeout, WithAckTimeout by default),
-// from any consumer of the group: those of a process that crashed, of a
-// read whose reply was lost, or of a handler slower than the ack timeout,
-// which then runs twice. After a failed read it first rereads its own
-// pending entries (XREADGROUP 0) that it has not delivered, then goes on
-// with new ones.
+// (DefaultMaxInFlight if zero) delivered and not settled at a time, and
+// passes them to deliver one at a time, sending its next read once it has
+// passed them all: a blocked deliver stops the reading. Every
+// WithClaimInterval it also claims (XAUTOCLAIM) the group's entries that
+// have been pending for longer than the ack timeout
+// (ConsumerConfig.AckTimeout, WithAckTimeout by default), from any
+// consumer of the group: those of a process that crashed, of a read whose
+// reply was lost, or of a handler slower than the ack timeout, which then
+// runs twice. After a failed read it first rereads its own pending entries
+// (XREADGROUP 0) that it has not delivered, then goes on with new ones.
 //
 // Stop makes the goroutine read no more. Once its blocking read in flight
 // and its deliver call in progress have returned, it hands the entries it
