@@ -36,6 +36,26 @@ func BenchmarkPublishToHandler(b *testing.B) {
 	}
 }
 
+// cpuMeter reports, as the metric cpu-ns/op, the CPU time the test process
+// used per event between its start and stop: the publishers' and the
+// consumer's, not redis-server's.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU() cpuMeter {
+	start, ok := processCPU()
+	return cpuMeter{start: start, ok: ok}
+}
+
+func (m cpuMeter) stop(b *testing.B) {
+	end, ok := processCPU()
+	if m.ok && ok && b.N > 0 {
+		b.ReportMetric(float64(end-m.start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // publishAll runs publishers goroutines that call publish n times in all.
 func publishAll(b *testing.B, publishers, n int, publish func(i int) error) {
 	var wg sync.WaitGroup
@@ -85,11 +105,13 @@ func benchBus(b *testing.B, s *server, publishers int) {
 	}
 	ctx := context.Background()
 	b.ResetTimer()
+	cpu := startCPU()
 	publishAll(b, publishers, b.N, func(i int) error { return tp.Publish(ctx, i) })
 	waitAll(b, done)
 	// Not the closing of the bus, which waits for the consumer's blocking
 	// read in flight.
 	b.StopTimer()
+	cpu.stop(b)
 }
 
 func benchPlain(b *testing.B, s *server, publishers int) {
@@ -152,9 +174,11 @@ func benchPlain(b *testing.B, s *server, publishers int) {
 	}
 	values := []any{FieldData, payload, FieldID, id.String(), FieldTime, strconv.FormatInt(now.UnixNano(), 10)}
 	b.ResetTimer()
+	cpu := startCPU()
 	publishAll(b, publishers, b.N, func(int) error {
 		return producer.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: values}).Err()
 	})
 	waitAll(b, done)
 	b.StopTimer()
+	cpu.stop(b)
 }
