@@ -163,8 +163,9 @@ func (c *consumer) run() {
 		// The next read is sent once this batch is dispatched, from this
 		// goroutine. Reading ahead from another goroutine while the batch is
 		// dispatched gets the read to the server a few microseconds sooner,
-		// but costs a goroutine and a hand-over per read, which measured
-		// slower (see BENCHMARKS.md).
+		// but costs a goroutine and a hand-over per read: more CPU per
+		// event, which on a small machine delays the server's fsyncs more
+		// than the earlier read gains (see BENCHMARKS.md).
 		c.dispatch(batch, counts)
 	}
 }
