@@ -183,11 +183,11 @@
   document.addEventListener("click", (ev) => {
     const t = ev.target;
     const topic = t.closest(".topic-link");
-    if (topic) { ev.preventDefault(); history.replaceState(null, "", "#topic=" + encodeURIComponent(topic.dataset.topic)); loadTopic(topic.dataset.topic); return; }
+    if (topic) { ev.preventDefault(); loadTopic(topic.dataset.topic).then(remember); return; }
     const button = t.closest("button.republish");
     if (button) { republish(button.dataset.eventId, button); return; }
     const item = t.closest(".event-link, .event, .trace-ancestor, .trace-correlated");
-    if (item && item.dataset.eventId) { ev.preventDefault(); showEvent(item.dataset.eventId); }
+    if (item && item.dataset.eventId) { ev.preventDefault(); showEvent(item.dataset.eventId).then(remember); }
   });
 
   function connect() {
@@ -204,7 +204,17 @@
     });
   }
 
-  const m = /^#topic=(.+)$/.exec(location.hash);
-  if (m) loadTopic(decodeURIComponent(m[1]));
+  // The hash keeps the selection, so that a link opens the page on it:
+  // #topic=message.sent&event=<id>.
+  function remember() {
+    const p = new URLSearchParams();
+    if (state.selectedTopic) p.set("topic", state.selectedTopic);
+    if (state.selectedEvent) p.set("event", state.selectedEvent);
+    history.replaceState(null, "", "#" + p.toString());
+  }
+
+  const initial = new URLSearchParams(location.hash.slice(1));
+  if (initial.get("topic")) loadTopic(initial.get("topic"));
+  if (initial.get("event")) showEvent(initial.get("event"));
   connect();
 })();
