@@ -51,9 +51,6 @@ const (
 type Handling struct {
 	Topic      string `json:"topic"`
 	Subscriber string `json:"subscriber"`
-	// Pattern is the pattern of the pattern subscription the subscriber
-	// belongs to, or empty.
-	Pattern string `json:"pattern,omitempty"`
 	// Started is when the chain began; DurationMs how long it took, retries
 	// and their backoffs included.
 	Started    time.Time `json:"started"`

@@ -64,11 +64,13 @@ type eventID = [16]byte
 // maxHandlings is the most handlings a Recorder keeps per event.
 const maxHandlings = 64
 
-// record is one event the Recorder holds.
+// record is one event the Recorder holds. Once the Recorder is full, the
+// record of the event it evicts is reused, slices included, so that a busy
+// bus's events cost it no allocation.
 type record struct {
 	msg         eventbus.Message
 	publishedBy string
-	handlings   []Handling
+	handlings   []handled
 	// deadMarks are the subscribers whose DeadLetter middleware published
 	// a dead letter of the event while their chain still ran: the chain
 	// returns nil after that, and its handling is dead-lettered.
@@ -76,6 +78,24 @@ type record struct {
 }
 
 type deadMark struct{ subscriber, err string }
+
+// handled is a Handling as the Recorder keeps it: its topic is the event's.
+type handled struct {
+	subscriber           string
+	err                  string
+	start                int64 // Unix nanoseconds
+	took                 time.Duration
+	attempts, deliveries int32
+	outcome              Outcome
+}
+
+// handling returns h as a Handling of an event of topic.
+func (h handled) handling(topic string) Handling {
+	return Handling{
+		Topic: topic, Subscriber: h.subscriber, Started: time.Unix(0, h.start).UTC(), DurationMs: ms(h.took),
+		Attempts: int(h.attempts), Deliveries: int(h.deliveries), Outcome: h.outcome, Error: h.err,
+	}
+}
 
 // deadRecord is one dead letter the Recorder holds.
 type deadRecord struct {
@@ -136,18 +156,24 @@ func NewRecorder(opts ...RecorderOption) (*Recorder, error) {
 // records every event the bus publishes, with the handler that published
 // it, once the publish returns, and keeps the dead letters among them.
 func (r *Recorder) PublishHook() eventbus.PublishHook {
+	root := func(m eventbus.Message, _ error) { r.published(m, "") } // made once: most publishes need no closure
 	return func(ctx context.Context, _ *eventbus.Envelope) func(eventbus.Message, error) {
-		by := ""
-		if d, ok := eventbus.DeliveryFromContext(ctx); ok {
-			by = d.Topic + "/" + d.Subscriber
+		d, ok := eventbus.DeliveryFromContext(ctx)
+		if !ok {
+			return root
 		}
-		return func(m eventbus.Message, _ error) {
-			if m == nil || m.EventEnvelope().ID == (eventID{}) {
-				return // not stamped: refused before it was published
-			}
-			r.recordPublish(m, by)
-		}
+		by := d.Topic + "/" + d.Subscriber
+		return func(m eventbus.Message, _ error) { r.published(m, by) }
 	}
+}
+
+// published records m, published by the handler by, once its publish has
+// returned.
+func (r *Recorder) published(m eventbus.Message, by string) {
+	if m == nil || m.EventEnvelope().ID == (eventID{}) {
+		return // not stamped: refused before it was published
+	}
+	r.recordPublish(m, by)
 }
 
 // Middleware returns the middleware that records each handling. Put it
@@ -191,9 +217,9 @@ func (r *Recorder) recordPublish(m eventbus.Message, by string) {
 	// Published by the bus after the chain returned (a transport's last
 	// delivery): the chain's last failed handling is the dead-lettered one.
 	for i := len(failed.handlings) - 1; i >= 0; i-- {
-		if h := &failed.handlings[i]; h.Subscriber == dl.Payload.Subscriber {
-			if h.Outcome == Failed {
-				h.Outcome = DeadLettered
+		if h := &failed.handlings[i]; h.subscriber == dl.Payload.Subscriber {
+			if h.outcome == Failed {
+				h.outcome = DeadLettered
 			}
 			return
 		}
@@ -202,22 +228,22 @@ func (r *Recorder) recordPublish(m eventbus.Message, by string) {
 
 func (r *Recorder) recordHandling(ctx context.Context, m eventbus.Message, start time.Time, took time.Duration, err error) {
 	info, _ := eventbus.DeliveryFromContext(ctx)
-	h := Handling{
-		Topic: info.Topic, Subscriber: info.Subscriber, Started: start, DurationMs: ms(took),
-		Attempts: info.Attempt, Deliveries: info.Deliveries, Outcome: Delivered,
+	h := handled{
+		subscriber: info.Subscriber, start: start.UnixNano(), took: took,
+		attempts: int32(info.Attempt), deliveries: int32(info.Deliveries), outcome: Delivered,
 	}
 	if err != nil {
-		h.Outcome, h.Error = Failed, err.Error()
+		h.outcome, h.err = Failed, err.Error()
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			h.Outcome = Canceled
+			h.outcome = Canceled
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.lookupOrAddLocked(m)
 	for i, mark := range rec.deadMarks {
-		if mark.subscriber == h.Subscriber {
-			h.Outcome, h.Error = DeadLettered, mark.err
+		if mark.subscriber == h.subscriber {
+			h.outcome, h.err = DeadLettered, mark.err
 			rec.deadMarks = append(rec.deadMarks[:i], rec.deadMarks[i+1:]...)
 			break
 		}
@@ -234,12 +260,16 @@ func (r *Recorder) lookupOrAddLocked(m eventbus.Message) *record {
 	if rec := r.byID[id]; rec != nil {
 		return rec
 	}
-	rec := &record{msg: m}
-	if old, evicted := r.events.push(rec); evicted {
-		if oldID := eventID(old.msg.EventEnvelope().ID); r.byID[oldID] == old {
+	rec := r.events.oldestIfFull()
+	if rec != nil {
+		if oldID := eventID(rec.msg.EventEnvelope().ID); r.byID[oldID] == rec {
 			delete(r.byID, oldID)
 		}
+		*rec = record{msg: m, handlings: rec.handlings[:0], deadMarks: rec.deadMarks[:0]}
+	} else {
+		rec = &record{msg: m}
 	}
+	r.events.push(rec)
 	r.byID[id] = rec
 	return rec
 }
@@ -264,6 +294,16 @@ func (q *ring[T]) push(v T) (old T, evicted bool) {
 	q.items[q.head] = v
 	q.head = (q.head + 1) % len(q.items)
 	return old, true
+}
+
+// oldestIfFull returns the element the next push will evict, or the zero
+// T when there is room.
+func (q *ring[T]) oldestIfFull() T {
+	var none T
+	if q.n < len(q.items) {
+		return none
+	}
+	return q.items[q.head]
 }
 
 // newest returns up to limit elements, newest first; all for limit < 0.

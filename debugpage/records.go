@@ -15,7 +15,7 @@ import (
 type snap struct {
 	msg         eventbus.Message
 	publishedBy string
-	handlings   []Handling
+	handlings   []handled
 }
 
 func (rec *record) snap() snap {
@@ -26,8 +26,15 @@ func (rec *record) snap() snap {
 func (s snap) eventRecord() EventRecord {
 	out := messageRecord(s.msg)
 	out.PublishedBy = s.publishedBy
-	if s.handlings != nil {
-		out.Handlings = s.handlings
+	out.Handlings = handlings(s.msg.EventEnvelope().Topic, s.handlings)
+	return out
+}
+
+// handlings returns hs, handlings of an event of topic, as Handlings.
+func handlings(topic string, hs []handled) []Handling {
+	out := make([]Handling, len(hs))
+	for i, h := range hs {
+		out[i] = h.handling(topic)
 	}
 	return out
 }
@@ -143,9 +150,7 @@ func (r *Recorder) annotate(events []EventRecord) {
 	for i, s := range snaps {
 		if s != nil {
 			events[i].PublishedBy = s.publishedBy
-			if s.handlings != nil {
-				events[i].Handlings = s.handlings
-			}
+			events[i].Handlings = handlings(events[i].Envelope.Topic, s.handlings)
 		}
 	}
 }
@@ -176,7 +181,7 @@ func (r *Recorder) DeadLetters() []DeadLetter {
 	type deadSnap struct {
 		event       *eventbus.Event[eventbus.FailedDelivery]
 		publishedBy string
-		handlings   []Handling
+		handlings   []handled
 		republished []time.Time
 	}
 	r.mu.Lock()

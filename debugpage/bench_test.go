@@ -1,0 +1,143 @@
+package debugpage
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/busline/eventbus"
+)
+
+// BenchmarkPublishWithPage measures what an open debug page costs a busy
+// bus: one publisher, one topic, four subscribers whose handlers do an
+// atomic add, with no page at all (page=none) and with the page served
+// and one client following its live updates over HTTP on 127.0.0.1
+// (page=open), each without and with a Recorder plugged in. An iteration
+// is one publish; the run ends once every delivery is done. It reports
+// deliveries/s, and the live updates the client received per second.
+//
+// Compare page=none with page=open, runs alternated, with benchstat (see
+// benchmarks/README.md).
+func BenchmarkPublishWithPage(b *testing.B) {
+	for _, recorder := range []bool{false, true} {
+		for _, open := range []bool{false, true} {
+			name := fmt.Sprintf("recorder=%v/page=none", recorder)
+			if open {
+				name = fmt.Sprintf("recorder=%v/page=open", recorder)
+			}
+			b.Run(name, func(b *testing.B) { benchPublishWithPage(b, recorder, open) })
+		}
+	}
+}
+
+func benchPublishWithPage(b *testing.B, recorder, open bool) {
+	var opts []eventbus.Option
+	var rec *Recorder
+	if recorder {
+		var err error
+		if rec, err = NewRecorder(); err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, eventbus.WithPublishHook(rec.PublishHook()), eventbus.WithMiddleware(rec.Middleware()))
+	}
+	bus, err := eventbus.New(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bus.Close(context.Background())
+	topic, err := eventbus.NewTopic[int](bus, "bench.page")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var handled atomic.Int64
+	for i := range 4 {
+		if _, err := topic.Subscribe(fmt.Sprintf("s%d", i), func(context.Context, *eventbus.Event[int]) error {
+			handled.Add(1)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	var updates atomic.Int64
+	if open {
+		var pageOpts []Option
+		if rec != nil {
+			pageOpts = append(pageOpts, WithRecorder(rec))
+		}
+		stop := followPage(b, bus, &updates, pageOpts...)
+		defer stop()
+	}
+
+	ctx := context.Background()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		if err := topic.Publish(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if err := bus.WaitIdle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	secs := time.Since(start).Seconds()
+	b.ReportMetric(float64(handled.Load())/secs, "deliveries/s")
+	if open {
+		b.ReportMetric(float64(updates.Load())/secs, "updates/s")
+	}
+}
+
+// followPage serves the page of bus on 127.0.0.1 and has one client read
+// its live updates, counting them, until stop is called.
+func followPage(b *testing.B, bus *eventbus.Bus, updates *atomic.Int64, opts ...Option) (stop func()) {
+	page, err := New(bus, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(page)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/live", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<22)
+		connected := false
+		for sc.Scan() {
+			if !strings.HasPrefix(sc.Text(), "data: ") {
+				continue
+			}
+			if !connected {
+				connected = true
+				close(first) // the first state, sent at once, is not an update
+				continue
+			}
+			updates.Add(1)
+		}
+	})
+	<-first // the page is connected before the clock starts
+	return func() {
+		if err := page.Close(context.Background()); err != nil {
+			b.Error(err)
+		}
+		cancel()
+		wg.Wait()
+		srv.Close()
+	}
+}
