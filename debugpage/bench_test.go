@@ -141,3 +141,55 @@ func followPage(b *testing.B, bus *eventbus.Bus, updates *atomic.Int64, opts ...
 		srv.Close()
 	}
 }
+
+// BenchmarkPageTick measures the work of the page's goroutine per update
+// interval with one page open: reading the counters of a bus with 4 or 100
+// subscriptions, and building, encoding and handing over the state. At
+// most four ticks a second, that is the CPU time an open page takes from
+// the bus's process.
+func BenchmarkPageTick(b *testing.B) {
+	for _, subs := range []int{4, 100} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			rec, err := NewRecorder()
+			if err != nil {
+				b.Fatal(err)
+			}
+			bus, err := eventbus.New(eventbus.WithPublishHook(rec.PublishHook()), eventbus.WithMiddleware(rec.Middleware()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bus.Close(context.Background())
+			topic, err := eventbus.NewTopic[int](bus, "bench.tick")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range subs {
+				if _, err := topic.Subscribe(fmt.Sprintf("s%d", i), func(context.Context, *eventbus.Event[int]) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range 1000 { // fills the Recorder
+				if err := topic.Publish(context.Background(), i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := bus.WaitIdle(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			h, err := New(bus, WithRecorder(rec), WithUpdateInterval(time.Hour), WithRateWindow(2*time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			cl, _ := h.join()
+			defer h.leave(cl)
+			now := time.Now()
+			for b.Loop() {
+				now = now.Add(time.Second)
+				cl.last = nil // as if the state changed
+				h.tick(now)
+				<-cl.updates
+			}
+		})
+	}
+}

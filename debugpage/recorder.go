@@ -40,7 +40,9 @@ import (
 // payload alive until it evicts the event. It holds its lock only to copy
 // records in and out, never while a handler, a payload's MarshalJSON or an
 // error's Error method runs. Each publish and each handling costs a lock
-// acquisition and a map update.
+// acquisition and a map look-up; once full, the Recorder reuses the
+// records it evicts, so it allocates nothing per event but the name of
+// the handler that published it, if one did, and a failure's error text.
 //
 // A dead letter is any event whose payload is an eventbus.FailedDelivery
 // that the publish hook sees published, on whatever topic: the dead

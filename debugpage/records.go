@@ -100,17 +100,19 @@ func parseID(s string) (eventID, bool) {
 // limit.
 func (r *Recorder) Recent(limit int) []EventSummary {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Records are kept in the order the Recorder first saw them, which a
+	// handler may have reached before its publisher's hook did.
 	recs := r.events.newest(-1)
+	slices.SortStableFunc(recs, func(a, b *record) int {
+		return b.msg.EventEnvelope().Time.Compare(a.msg.EventEnvelope().Time)
+	})
+	if limit >= 0 && limit < len(recs) {
+		recs = recs[:limit]
+	}
 	out := make([]EventSummary, len(recs))
 	for i, rec := range recs {
 		out[i] = rec.summary()
-	}
-	r.mu.Unlock()
-	// Records are kept in the order the Recorder first saw them, which a
-	// handler may have reached before its publisher's hook did.
-	slices.SortStableFunc(out, func(a, b EventSummary) int { return b.Time.Compare(a.Time) })
-	if limit >= 0 && limit < len(out) {
-		out = out[:limit]
 	}
 	return out
 }
