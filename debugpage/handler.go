@@ -80,8 +80,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close stops the Handler's goroutine and ends the live-update streams it
 // serves, and returns once they have ended, or with ctx's error if ctx ends
 // first (a stream blocked writing to a slow client ends when its write
-// does). Afterwards the page and its JSON endpoints still answer, without
-// rates or live updates. Calling Close again waits the same way.
+// does). Afterwards the page and its JSON endpoints still answer, with the
+// rates last computed and without live updates. Calling Close again waits
+// the same way.
 func (h *Handler) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.closed {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/busline/eventbus"
 	"github.com/busline/eventbus/bustest"
+	"github.com/busline/eventbus/transport/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -314,4 +315,15 @@ func postForm(t *testing.T, r *rig, path string, form url.Values, header http.He
 		req.Header[k] = v
 	}
 	return r.do(t, req)
+}
+
+// On a bus with a transport, the page names it.
+func TestStateNamesTheTransport(t *testing.T) {
+	broker := memory.NewBroker()
+	t.Cleanup(func() { broker.Close() })
+	bus := bustest.NewBus(t, eventbus.WithTransport(broker))
+	r := servePage(t, bus, nil)
+	assert.Equal(t, "*memory.Broker", r.state(t).Bus.Transport)
+	_, html := r.get(t, "")
+	assert.Contains(t, html, "transport *memory.Broker")
 }
