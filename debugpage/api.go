@@ -110,29 +110,28 @@ func (h *Handler) retains(name string) bool {
 }
 
 func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
-	if h.recorder == nil {
-		writeProblem(w, http.StatusNotFound, "no Recorder: events are recorded with WithRecorder")
-		return
-	}
-	e, ok := h.recorder.Event(r.PathValue("id"))
-	if !ok {
-		writeProblem(w, http.StatusNotFound, "event "+strconv.Quote(r.PathValue("id"))+" not recorded")
-		return
-	}
-	writeJSON(w, http.StatusOK, e)
+	serveRecorded(h, w, r, "events are recorded", (*Recorder).Event)
 }
 
 func (h *Handler) serveTrace(w http.ResponseWriter, r *http.Request) {
+	serveRecorded(h, w, r, "traces need", (*Recorder).Trace)
+}
+
+// serveRecorded answers with what find returns for the event named in the
+// path, or 404 when there is no Recorder (need says what for) or the
+// event is not recorded.
+func serveRecorded[T any](h *Handler, w http.ResponseWriter, r *http.Request, need string, find func(*Recorder, string) (T, bool)) {
 	if h.recorder == nil {
-		writeProblem(w, http.StatusNotFound, "no Recorder: traces need WithRecorder")
+		writeProblem(w, http.StatusNotFound, "no Recorder: "+need+" with WithRecorder")
 		return
 	}
-	tr, ok := h.recorder.Trace(r.PathValue("id"))
+	id := r.PathValue("id")
+	v, ok := find(h.recorder, id)
 	if !ok {
-		writeProblem(w, http.StatusNotFound, "event "+strconv.Quote(r.PathValue("id"))+" not recorded")
+		writeProblem(w, http.StatusNotFound, "event "+strconv.Quote(id)+" not recorded")
 		return
 	}
-	writeJSON(w, http.StatusOK, tr)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h *Handler) serveDeadLetters(w http.ResponseWriter, r *http.Request) {

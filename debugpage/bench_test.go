@@ -38,33 +38,8 @@ func BenchmarkPublishWithPage(b *testing.B) {
 }
 
 func benchPublishWithPage(b *testing.B, recorder, open bool) {
-	var opts []eventbus.Option
-	var rec *Recorder
-	if recorder {
-		var err error
-		if rec, err = NewRecorder(); err != nil {
-			b.Fatal(err)
-		}
-		opts = append(opts, eventbus.WithPublishHook(rec.PublishHook()), eventbus.WithMiddleware(rec.Middleware()))
-	}
-	bus, err := eventbus.New(opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
+	bus, rec, topic, handled := benchBus(b, 4, recorder)
 	defer bus.Close(context.Background())
-	topic, err := eventbus.NewTopic[int](bus, "bench.page")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var handled atomic.Int64
-	for i := range 4 {
-		if _, err := topic.Subscribe(fmt.Sprintf("s%d", i), func(context.Context, *eventbus.Event[int]) error {
-			handled.Add(1)
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
 
 	var updates atomic.Int64
 	if open {
@@ -150,24 +125,8 @@ func followPage(b *testing.B, bus *eventbus.Bus, updates *atomic.Int64, opts ...
 func BenchmarkPageTick(b *testing.B) {
 	for _, subs := range []int{4, 100} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
-			rec, err := NewRecorder()
-			if err != nil {
-				b.Fatal(err)
-			}
-			bus, err := eventbus.New(eventbus.WithPublishHook(rec.PublishHook()), eventbus.WithMiddleware(rec.Middleware()))
-			if err != nil {
-				b.Fatal(err)
-			}
+			bus, rec, topic, _ := benchBus(b, subs, true)
 			defer bus.Close(context.Background())
-			topic, err := eventbus.NewTopic[int](bus, "bench.tick")
-			if err != nil {
-				b.Fatal(err)
-			}
-			for i := range subs {
-				if _, err := topic.Subscribe(fmt.Sprintf("s%d", i), func(context.Context, *eventbus.Event[int]) error { return nil }); err != nil {
-					b.Fatal(err)
-				}
-			}
 			for i := range 1000 { // fills the Recorder
 				if err := topic.Publish(context.Background(), i); err != nil {
 					b.Fatal(err)
@@ -192,4 +151,35 @@ func BenchmarkPageTick(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchBus returns a bus, with a Recorder plugged in if recorder, and its
+// topic "bench" with subs subscribers, whose handlers count the events in
+// handled.
+func benchBus(b *testing.B, subs int, recorder bool) (bus *eventbus.Bus, rec *Recorder, topic *eventbus.Topic[int], handled *atomic.Int64) {
+	var opts []eventbus.Option
+	if recorder {
+		var err error
+		if rec, err = NewRecorder(); err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, eventbus.WithPublishHook(rec.PublishHook()), eventbus.WithMiddleware(rec.Middleware()))
+	}
+	bus, err := eventbus.New(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if topic, err = eventbus.NewTopic[int](bus, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	handled = new(atomic.Int64)
+	for i := range subs {
+		if _, err := topic.Subscribe(fmt.Sprintf("s%d", i), func(context.Context, *eventbus.Event[int]) error {
+			handled.Add(1)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return bus, rec, topic, handled
 }

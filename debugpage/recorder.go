@@ -115,23 +115,23 @@ const maxRecorded = 1 << 20
 // RecordEvents sets how many events the Recorder keeps (default 1000),
 // from 1 to 1,048,576.
 func RecordEvents(n int) RecorderOption {
-	return func(r *Recorder) error {
-		if n < 1 || n > maxRecorded {
-			return fmt.Errorf("debugpage: %w: RecordEvents(%d), want 1 to %d", eventbus.ErrInvalidOption, n, maxRecorded)
-		}
-		r.capacity = n
-		return nil
-	}
+	return bound("RecordEvents", n, func(r *Recorder) { r.capacity = n })
 }
 
 // RecordDeadLetters sets how many dead letters the Recorder keeps (default
 // 100), from 1 to 1,048,576.
 func RecordDeadLetters(n int) RecorderOption {
+	return bound("RecordDeadLetters", n, func(r *Recorder) { r.deadCapacity = n })
+}
+
+// bound is the option named name that sets a bound of n with set, once
+// checked.
+func bound(name string, n int, set func(*Recorder)) RecorderOption {
 	return func(r *Recorder) error {
 		if n < 1 || n > maxRecorded {
-			return fmt.Errorf("debugpage: %w: RecordDeadLetters(%d), want 1 to %d", eventbus.ErrInvalidOption, n, maxRecorded)
+			return fmt.Errorf("debugpage: %w: %s(%d), want 1 to %d", eventbus.ErrInvalidOption, name, n, maxRecorded)
 		}
-		r.deadCapacity = n
+		set(r)
 		return nil
 	}
 }

@@ -79,13 +79,7 @@ func TestOldestFindsTheHeadInTheFIFOAndInTheBatch(t *testing.T) {
 // A ring reader's head is its next position in the topic's ring.
 func TestOldestOfARingReaderIsItsNextPosition(t *testing.T) {
 	rr := newRingRig(t)
-	_, blocked := rr.publish(1)
-	require.Empty(t, blocked)
-	recv(t, rr.slow.started, "item 1, held at the slow reader's gate")
-	for i := 2; i <= 3; i++ {
-		_, blocked := rr.publish(i)
-		require.Empty(t, blocked)
-	}
+	rr.publishHeld(t, 3)
 	assert.Equal(t, []num{{2}}, rr.slow.q.Oldest(nil))
 	for range 3 {
 		recv(t, rr.fast.got, "the fast reader's items")
