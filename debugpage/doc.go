@@ -62,6 +62,23 @@
 // The JSON documents are the types of this package; an error is
 // {"error": "..."} with a 4xx status.
 //
+// # The page's elements
+//
+// The page's elements carry stable IDs, classes and data attributes, for
+// browser tests and user scripts: table#topics with a tr.topic per topic
+// (data-topic) and its subscribers as span.subscriber (data-subscriber);
+// table#patterns (tr.pattern); table#subscriptions with a tr.subscription
+// per subscription (data-topic, data-subscriber, data-pattern); a topic's
+// events, after a click on its a.topic-link, in ul#topic-events as
+// li.event (data-event-id); the recorder's events in table#recent as
+// tr.event (data-event-id, data-topic); a click on an event draws its
+// trace in div#trace: ol#trace-ancestors of li.trace-ancestor, then nested
+// ul.trace-tree of li.trace-node (data-event-id), each with its
+// li.handling (data-subscriber, data-outcome), and the event's JSON in
+// pre#event-json; table#deadletters with a tr.deadletter per dead letter
+// (data-event-id) and, with actions, its button.republish; and
+// span#live-status, whose data-state is "live" while updates flow.
+//
 // # Actions
 //
 // The page is read-only unless WithActions enables its actions: then a

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/busline/eventbus"
 	"github.com/busline/eventbus/debugpage"
@@ -39,14 +40,14 @@ func runDebug(ctx context.Context, w io.Writer, addr string, lines <-chan string
 
 // plugIn adds the debug page's Recorder to the bus's options: its publish
 // hook, and its middleware outermost.
-func (d *debugSession) plugIn(opts []eventbus.Option, middleware []eventbus.Middleware) ([]eventbus.Option, []eventbus.Middleware) {
+func (d *debugSession) plugIn(opts []eventbus.Option, middleware []eventbus.Middleware) ([]eventbus.Option, []eventbus.Middleware, error) {
 	rec, err := debugpage.NewRecorder()
 	if err != nil {
-		panic(err) // the defaults are valid
+		return nil, nil, err
 	}
 	d.recorder = rec
 	return append(opts, eventbus.WithPublishHook(rec.PublishHook())),
-		append([]eventbus.Middleware{rec.Middleware()}, middleware...)
+		append([]eventbus.Middleware{rec.Middleware()}, middleware...), nil
 }
 
 // serve starts serving the debug page of bus under /debug/eventbus/ and
@@ -63,7 +64,7 @@ func (d *debugSession) serve(bus *eventbus.Bus, w io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/debug/eventbus/", http.StripPrefix("/debug/eventbus", page))
-	d.page, d.srv, d.served = page, &http.Server{Handler: mux}, make(chan error, 1)
+	d.page, d.srv, d.served = page, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, make(chan error, 1)
 	go func() { d.served <- d.srv.Serve(ln) }()
 	fmt.Fprintf(w, "debug page: http://%s/debug/eventbus/\n\n", ln.Addr())
 	return nil

@@ -133,7 +133,10 @@ func runChat(ctx context.Context, w io.Writer, dbg *debugSession) error {
 	middleware := []eventbus.Middleware{eventbus.DeadLetter(), eventbus.Logging(logger), retry,
 		eventbus.Recover(), eventbus.Timeout(2 * time.Second)}
 	if dbg != nil {
-		opts, middleware = dbg.plugIn(opts, middleware)
+		var err error
+		if opts, middleware, err = dbg.plugIn(opts, middleware); err != nil {
+			return err
+		}
 	}
 	bus, err := eventbus.New(append(opts, eventbus.WithMiddleware(middleware...))...)
 	if err != nil {
