@@ -36,7 +36,10 @@ import (
 //
 // Memory is bounded: the Recorder keeps the last Events events (default
 // 1000) with at most 64 handlings each, and the last DeadLetters dead
-// letters (default 100), evicting the oldest; it keeps each event's
+// letters (default 100), evicting the oldest. An event counts from when
+// the Recorder first sees it: its publish returning or its first handling
+// ending, whichever comes first, so an event published by a handler may
+// count before the event that caused it. It keeps each event's
 // payload alive until it evicts the event. It holds its lock only to copy
 // records in and out, never while a handler, a payload's MarshalJSON or an
 // error's Error method runs. Each publish and each handling costs a lock

@@ -2,10 +2,12 @@ package debugpage
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/busline/eventbus"
 	"github.com/busline/eventbus/bustest"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -136,4 +138,46 @@ func TestParseID(t *testing.T) {
 		_, ok := parseID(bad)
 		assert.False(t, ok, bad)
 	}
+}
+
+// A chain longer than the Recorder holds: the trace starts at the oldest
+// cause still held and names the one evicted.
+func TestTraceNamesAnEvictedCause(t *testing.T) {
+	rec, err := NewRecorder(RecordEvents(2))
+	require.NoError(t, err)
+	var chain []*eventbus.Event[int]
+	for i, topic := range []string{"a", "b", "c"} {
+		e := &eventbus.Event[int]{Envelope: eventbus.Envelope{ID: uuid.Must(uuid.NewV7()), Topic: topic, Sequence: 1}, Payload: i}
+		if i > 0 {
+			e.CausationID = chain[i-1].ID
+		}
+		chain = append(chain, e)
+		rec.published(e, "") // a is evicted by c
+	}
+	_, ok := rec.Trace(chain[0].ID.String())
+	assert.False(t, ok, "a was evicted")
+	tr, ok := rec.Trace(chain[2].ID.String())
+	require.True(t, ok)
+	require.Len(t, tr.Ancestors, 1)
+	assert.Equal(t, "b", tr.Ancestors[0].Envelope.Topic)
+	assert.Equal(t, chain[0].ID.String(), tr.MissingCause)
+	assert.Empty(t, tr.Tree.Children)
+}
+
+// badJSON is a payload encoding/json cannot write.
+type badJSON struct{}
+
+func (badJSON) MarshalJSON() ([]byte, error) { return nil, errors.New("no JSON here") }
+
+// A payload that cannot be written as JSON is shown with the error, and
+// the rest of the record still is.
+func TestPayloadThatDoesNotEncode(t *testing.T) {
+	r := newRig(t, nil)
+	tp := mustTopic[badJSON](t, r.bus, "bad")
+	require.NoError(t, tp.Publish(t.Context(), badJSON{}))
+	var e EventRecord
+	r.getJSON(t, "api/events/"+r.rec.Recent(1)[0].ID, &e)
+	assert.Equal(t, "null", string(e.Payload))
+	assert.Contains(t, e.PayloadError, "no JSON here")
+	assert.Equal(t, "bad", e.Envelope.Topic)
 }

@@ -89,7 +89,7 @@ func TestOldestOfARingReaderIsItsNextPosition(t *testing.T) {
 
 // Oldest reads the lanes while producers, the worker and evictions move
 // items (run with -race): the heads it sees only move forward.
-func TestOldestRacesWithNothing(t *testing.T) {
+func TestOldestIsSafeWhileItemsMove(t *testing.T) {
 	for _, policy := range []Policy{Block, DropOldest} {
 		workers := NewWorkers(func() {})
 		var counters Counters
