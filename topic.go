@@ -212,6 +212,7 @@ func (tc *topicCore) stats() TopicStats {
 	}
 	if tc.log != nil {
 		st.Retained = tc.log.length(tc.bus.ids.now())
+		st.Retention = tc.log.policy
 	}
 	return st
 }
