@@ -324,7 +324,8 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 		}
 	}
 	if len(b.publishHooks) > 0 {
-		dones := b.beginPublish(ctx, &e.Envelope)
+		var buf [4]func(Message, error)
+		dones := b.beginPublish(ctx, &e.Envelope, buf[:0])
 		err := t.send(ctx, e, wait)
 		b.endPublish(ctx, dones, e, err)
 		return true, err
