@@ -399,9 +399,7 @@ func (c *consumer) dispatch(batch []goredis.XMessage, counts map[string]int) {
 			return
 		}
 		im := &inbound{c: c, id: m.ID, deliveries: max(counts[m.ID], 1)}
-		if s, ok := m.Values[FieldData].(string); ok {
-			im.data = []byte(s)
-		}
+		im.data, im.malformed = structuredData(m.Values)
 		c.mu.Lock()
 		c.unsettled++
 		c.held[m.ID]++

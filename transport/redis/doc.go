@@ -50,6 +50,20 @@
 // consumers' at-least-once handling (the Idempotent middleware) absorbs
 // such duplicates as it absorbs redeliveries.
 //
+// # CloudEvents content modes
+//
+// By default an entry carries the CloudEvents document in FieldData
+// (structured mode). With WithBinaryMode it carries the event in binary
+// mode: CloudEvents defines no binding for Redis Streams, so the Transport
+// follows the Kafka binding's naming, each attribute in a field "ce_" +
+// its name (datacontenttype too, an entry having no content type of its
+// own) and the payload in FieldData, with FieldID and FieldTime as always.
+// Consumers read both, whatever the option: an entry with a
+// "ce_specversion" field is binary, any other structured. So another
+// service can XADD binary-mode CloudEvents with the plain client; an
+// entry whose fields do not make a valid CloudEvent is dead-lettered with
+// its FieldData and the reason.
+//
 // # Groups and consuming
 //
 // Each subscriber name is a consumer group of the topic's stream, and each
