@@ -233,6 +233,66 @@ func (n *Node) Restart() error {
 	return n.Resume()
 }
 
+// Kill kills the server (SIGKILL to the server and its start script), as
+// a crash of its process would, and waits for it to exit; the data stays
+// for Resume. What the server had written to its files survives, as it
+// does a crash of the process (not of the machine, which would also lose
+// what the kernel had not written to disk yet). The server keeps some of
+// its state in DETS tables, which it saves about half a second after a
+// change: among them Ra's directory of quorum queues, without which a
+// quorum queue declared less than about a second before Kill comes back
+// empty and without a leader, so that no publish to it is confirmed. Sync
+// saves them at once. Killing a stopped node does nothing.
+func (n *Node) Kill() error {
+	if n.cmd == nil {
+		return nil
+	}
+	cmd := n.cmd
+	n.cmd = nil
+	defer n.serverLo.Close()
+	cmd.kill()
+	// The server did not remove its pid file: rabbitmqctl wait in Resume
+	// would read the dead one's pid.
+	if err := os.Remove(filepath.Join(n.dir, "node.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// syncTimeout bounds rabbitmqctl eval in Sync.
+const syncTimeout = 30 * time.Second
+
+// Sync has the running server save every DETS table it has open
+// (dets:sync, through rabbitmqctl eval), as it does by itself about half a
+// second after a change; see Kill.
+func (n *Node) Sync() error {
+	if n.cmd == nil {
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync: node %s is not running", n.name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.ctl, "-n", n.name, "eval", "lists:foreach(fun(T) -> ok = dets:sync(T) end, dets:all()).")
+	cmd.Env = n.env
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync the DETS tables of node %s: %v\n%s", n.name, err, out)
+	}
+	return nil
+}
+
+// Crash saves the server's DETS tables (Sync), kills it (Kill) and starts
+// it again on the same port and data (Resume): the crash of a node whose
+// queues were declared more than a second before, and its start again.
+func (n *Node) Crash() error {
+	if err := n.Sync(); err != nil {
+		return err
+	}
+	if err := n.Kill(); err != nil {
+		return err
+	}
+	return n.Resume()
+}
+
 // Close stops the server and its epmd and removes the node's directory.
 func (n *Node) Close() error {
 	err := n.Stop()
