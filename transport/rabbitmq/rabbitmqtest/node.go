@@ -259,23 +259,36 @@ func (n *Node) Kill() error {
 	return nil
 }
 
-// syncTimeout bounds rabbitmqctl eval in Sync.
-const syncTimeout = 30 * time.Second
+// ctlTimeout bounds each rabbitmqctl command of Ctl and Sync.
+const ctlTimeout = 30 * time.Second
+
+// Ctl runs rabbitmqctl with args against the running node (within 30
+// seconds) and returns its output, without the trailing newline.
+func (n *Node) Ctl(args ...string) (string, error) {
+	if n.cmd == nil {
+		return "", fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: rabbitmqctl %s: node %s is not running", strings.Join(args, " "), n.name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.ctl, append([]string{"-n", n.name}, args...)...)
+	cmd.Env = n.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: rabbitmqctl %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
 
 // Sync has the running server save every DETS table it has open
 // (dets:sync, through rabbitmqctl eval), as it does by itself about half a
 // second after a change; see Kill.
 func (n *Node) Sync() error {
-	if n.cmd == nil {
-		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync: node %s is not running", n.name)
+	out, err := n.Ctl("eval", "lists:foreach(fun(T) -> ok = dets:sync(T) end, dets:all()).")
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, n.ctl, "-n", n.name, "eval", "lists:foreach(fun(T) -> ok = dets:sync(T) end, dets:all()).")
-	cmd.Env = n.env
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "ok" {
-		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync the DETS tables of node %s: %v\n%s", n.name, err, out)
+	if out != "ok" {
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync the DETS tables of node %s: %s", n.name, out)
 	}
 	return nil
 }
