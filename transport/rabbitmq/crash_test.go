@@ -15,7 +15,8 @@ import (
 // loses no event whose Publish returned nil: once the node has started
 // again on its data, the publishing and the consuming Transports reconnect
 // by themselves, Publish succeeds again, and the group gets every event
-// that was confirmed, before the crash or after.
+// that was confirmed, before the crash or after, and the one that waited
+// in a delay queue.
 func TestCrashLosesNothingConfirmed(t *testing.T) {
 	const (
 		beforeCrash  = 200 // confirmed events before the kill
@@ -26,7 +27,13 @@ func TestCrashLosesNothingConfirmed(t *testing.T) {
 	topic := uniqueTopic("crash")
 
 	got := make(chan string, 1<<16)
+	delayed := make(chan error, 1)
 	c, err := sub.Subscribe(ctx, eventbus.ConsumerConfig{Topic: topic, Group: "g"}, func(ctx context.Context, m eventbus.InboundMessage) {
+		if string(m.Data()) == "delayed" && m.Deliveries() == 1 {
+			// Its copy waits in a delay queue across the crash.
+			delayed <- m.Nak(ctx, 3*time.Second)
+			return
+		}
 		// An Ack lost with the connection is no loss: the server
 		// delivers the message again.
 		if err := m.Ack(ctx); err != nil && !errors.Is(err, ErrUnavailable) {
@@ -38,9 +45,18 @@ func TestCrashLosesNothingConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stopConsumer(t, c) })
-	// The group's queue must be in Ra's directory on disk before the
-	// crash, as it is a second after its declaration: see
-	// rabbitmqtest.Node.Kill.
+	publishRaw(t, pub, topic, "delayed")
+	select {
+	case err := <-delayed:
+		if err != nil {
+			t.Fatalf("Nak with a delay: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the message to delay was not delivered")
+	}
+	// The group's queue and the delay queue must be in Ra's directory on
+	// disk before the crash, as they are a second after their declaration:
+	// see rabbitmqtest.Node.Kill.
 	if err := testNode.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +92,7 @@ func TestCrashLosesNothingConfirmed(t *testing.T) {
 			}
 		}
 	}()
-	want := map[string]bool{}
+	want := map[string]bool{"delayed": true}
 	// waitConfirmed reads confirmed events until n more have come.
 	waitConfirmed := func(n int, what string) {
 		t.Helper()
