@@ -74,20 +74,14 @@ func (p *publisher) channel(ctx context.Context) (*pubChannel, error) {
 		return nil, p.t.amqpError(ctx, "open a channel", err)
 	}
 	pc := &pubChannel{ch: ch, gen: gen}
-	// The client's requests do not take a ctx: closing the channel when
-	// ctx ends cuts one that the server does not answer short.
-	unbound := context.AfterFunc(ctx, func() { ch.Close() })
-	defer unbound()
-	if err := ch.Confirm(false); err != nil {
-		ch.Close()
-		return nil, p.t.amqpError(ctx, "enable publisher confirms", err)
-	}
-	if err := p.t.declareExchange(ctx, ch); err != nil {
-		ch.Close()
+	err = p.t.bounded(ctx, ch, "open the publishing channel", func() error {
+		if err := ch.Confirm(false); err != nil {
+			return p.t.amqpError(ctx, "enable publisher confirms", err)
+		}
+		return p.t.declareExchange(ctx, ch)
+	})
+	if err != nil {
 		return nil, err
-	}
-	if !unbound() {
-		return nil, p.t.amqpError(ctx, "open the publishing channel", amqp.ErrClosed)
 	}
 	if p.t.cfg.mandatory {
 		pc.returns = ch.NotifyReturn(make(chan amqp.Return, maxReturnsPending))
