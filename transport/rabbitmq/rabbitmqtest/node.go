@@ -68,15 +68,11 @@ func findRabbitMQ(dir string) (server, ctl, epmd string, err error) {
 	return filepath.Join(dir, "rabbitmq-server"), filepath.Join(dir, "rabbitmqctl"), epmd, nil
 }
 
-// freePort returns a port of 127.0.0.1 that nothing listens on, within
-// [lo, hi) if hi > 0, else any the kernel picks.
+// freePort returns a port of 127.0.0.1 within [lo, hi) that nothing
+// listens on.
 func freePort(lo, hi int) (int, error) {
 	for range 100 {
-		addr := "127.0.0.1:0"
-		if hi > 0 {
-			addr = "127.0.0.1:" + strconv.Itoa(lo+rand.IntN(hi-lo))
-		}
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lo+rand.IntN(hi-lo)))
 		if err != nil {
 			continue
 		}
@@ -105,10 +101,15 @@ func Start() (_ *Node, err error) {
 			_ = n.Close()
 		}
 	}()
+	// The AMQP and epmd ports are below the kernel's range of ports for
+	// outgoing connections (32768 and up by default), so that none of
+	// those takes the AMQP port while the server restarts.
 	var ports [2]int
 	for i := range ports {
-		if ports[i], err = freePort(0, 0); err != nil {
-			return nil, err
+		for ports[i] == 0 || i > 0 && ports[i] == ports[0] {
+			if ports[i], err = freePort(10000, 20000); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// The CLI tools take ports from the distribution port + 10000 on,
