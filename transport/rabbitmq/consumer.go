@@ -15,8 +15,9 @@ const (
 	// the connection or its channel was lost.
 	setupTimeout = 10 * time.Second
 	// cancelTimeout bounds the wait for the server to confirm that a
-	// stopped consumer is cancelled; past it the channel is closed, which
-	// puts its unsettled messages back in the queue.
+	// stopped consumer is cancelled; past it the channel is closed (once
+	// the server answers or the connection is lost), which puts its
+	// unsettled messages back in the queue.
 	cancelTimeout = 10 * time.Second
 )
 
@@ -74,6 +75,7 @@ type session struct {
 	mu          sync.Mutex
 	outstanding int  // messages passed to deliver and not yet settled
 	retired     bool // the consumer no longer reads from it
+	closing     bool // bounded closes the channel, once its request returns
 }
 
 // setup opens a channel on the current connection, declares the exchange,
@@ -88,37 +90,36 @@ func (c *consumer) setup(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, c.t.amqpError(ctx, "open a channel", err)
 	}
-	// The client's requests do not take a ctx: closing the channel when
-	// ctx ends cuts one that the server does not answer short.
-	unbound := context.AfterFunc(ctx, func() { ch.Close() })
-	defer unbound()
-	fail := func(what string, err error) (*session, error) {
-		ch.Close()
-		return nil, c.t.amqpError(ctx, what, err)
-	}
-	if err := c.t.declareExchange(ctx, ch); err != nil {
-		ch.Close()
-		return nil, err
-	}
-	args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	if c.t.cfg.singleActive {
-		args[amqp.SingleActiveConsumerArg] = true
-	}
-	if _, err := ch.QueueDeclare(c.queue, true, false, false, false, args); err != nil {
-		return fail(fmt.Sprintf("declare queue %q", c.queue), err)
-	}
-	if err := ch.QueueBind(c.queue, c.key, c.t.cfg.exchange, false, nil); err != nil {
-		return fail(fmt.Sprintf("bind queue %q to %q", c.queue, c.key), err)
-	}
-	if err := ch.Qos(c.prefetch, 0, false); err != nil {
-		return fail(fmt.Sprintf("set prefetch %d", c.prefetch), err)
-	}
-	deliveries, err := ch.Consume(c.queue, consumerTag, false, false, false, false, nil)
+	var deliveries <-chan amqp.Delivery
+	err = c.t.bounded(ctx, ch, "set up the consumer", func() error {
+		if err := c.t.declareExchange(ctx, ch); err != nil {
+			return err
+		}
+		args := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+		if c.t.cfg.singleActive {
+			args[amqp.SingleActiveConsumerArg] = true
+		}
+		if _, err := ch.QueueDeclare(c.queue, true, false, false, false, args); err != nil {
+			return c.t.amqpError(ctx, fmt.Sprintf("declare queue %q", c.queue), err)
+		}
+		if err := ch.QueueBind(c.queue, c.key, c.t.cfg.exchange, false, nil); err != nil {
+			return c.t.amqpError(ctx, fmt.Sprintf("bind queue %q to %q", c.queue, c.key), err)
+		}
+		if err := ch.Qos(c.prefetch, 0, false); err != nil {
+			return c.t.amqpError(ctx, fmt.Sprintf("set prefetch %d", c.prefetch), err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err // given up: no consuming on a channel to be closed
+		}
+		d, err := ch.Consume(c.queue, consumerTag, false, false, false, false, nil)
+		if err != nil {
+			return c.t.amqpError(ctx, fmt.Sprintf("consume queue %q", c.queue), err)
+		}
+		deliveries = d
+		return nil
+	})
 	if err != nil {
-		return fail(fmt.Sprintf("consume queue %q", c.queue), err)
-	}
-	if !unbound() {
-		return fail("set up the consumer", amqp.ErrClosed) // ctx ended just now
+		return nil, err
 	}
 	return &session{c: c, ch: ch, deliveries: deliveries}, nil
 }
@@ -194,12 +195,18 @@ func (s *session) consume() (lost bool) {
 		case <-c.ctx.Done():
 			// The server sends nothing more once the cancel is confirmed,
 			// and the client then closes deliveries after the messages
-			// it buffered; a lost channel closes it too.
-			unanswered := time.AfterFunc(cancelTimeout, func() { s.ch.Close() })
-			if err := s.ch.Cancel(consumerTag, false); err != nil {
+			// it buffered. If the cancel fails or goes unanswered, the
+			// channel is closed, which hands the messages back.
+			ctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
+			err := c.t.bounded(ctx, s.ch, "cancel the consumer", func() error { return s.ch.Cancel(consumerTag, false) })
+			cancel()
+			if err != nil {
 				c.t.log.Debug("eventbus/rabbitmq: cancelling the consumer", "queue", c.queue, "error", err)
+				s.mu.Lock()
+				s.closing = true
+				s.mu.Unlock()
+				return false
 			}
-			unanswered.Stop()
 			for d := range s.deliveries {
 				s.handBack(d)
 			}
@@ -241,7 +248,14 @@ func (s *session) settled() {
 	}
 }
 
+// closeChannel closes the channel, unless bounded does.
 func (s *session) closeChannel() {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return
+	}
 	if err := s.ch.Close(); err != nil && !s.ch.IsClosed() {
 		s.c.t.log.Debug("eventbus/rabbitmq: closing a consumer's channel", "queue", s.c.queue, "error", err)
 	}

@@ -109,21 +109,27 @@ func (a *admin) declareDelay(ctx context.Context, name, target string, ms int64)
 	}
 	now := time.Now()
 	ch := a.ch
-	// The client's requests do not take a ctx: closing the channel when
-	// ctx ends cuts one that the server does not answer short.
-	unbound := context.AfterFunc(ctx, func() { ch.Close() })
-	defer unbound()
-	_, err = ch.QueueDeclare(name, true, false, false, false, amqp.Table{
-		amqp.QueueTypeArg:           amqp.QueueTypeQuorum,
-		amqp.QueueMessageTTLArg:     ms,
-		amqp.QueueTTLArg:            ms + delayQueueIdle.Milliseconds(),
-		"x-dead-letter-exchange":    "",
-		"x-dead-letter-routing-key": target,
-		"x-dead-letter-strategy":    "at-least-once",
-		amqp.QueueOverflowArg:       amqp.QueueOverflowRejectPublish,
+	what := fmt.Sprintf("declare delay queue %q", name)
+	err = a.t.bounded(ctx, ch, what, func() error {
+		_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{
+			amqp.QueueTypeArg:           amqp.QueueTypeQuorum,
+			amqp.QueueMessageTTLArg:     ms,
+			amqp.QueueTTLArg:            ms + delayQueueIdle.Milliseconds(),
+			"x-dead-letter-exchange":    "",
+			"x-dead-letter-routing-key": target,
+			"x-dead-letter-strategy":    "at-least-once",
+			amqp.QueueOverflowArg:       amqp.QueueOverflowRejectPublish,
+		})
+		if err != nil {
+			return a.t.amqpError(ctx, what, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return a.t.amqpError(ctx, fmt.Sprintf("declare delay queue %q", name), err)
+		// bounded closes the channel once the request has returned; the
+		// next declaration opens another.
+		a.ch = nil
+		return err
 	}
 	a.declared[name] = now
 	return nil

@@ -149,16 +149,30 @@
 //
 // # Replay
 //
-// Transport is not an [eventbus.ReplayTransport]: a group begins with the
-// events published after its queue is bound, and a queue drops what it
-// delivered and had acknowledged. Subscribe fails with an error matching
-// errors.ErrUnsupported when ConsumerConfig.Start is not zero, and so does
-// the bus's Subscribe with WithStart, before it reaches the Transport.
+// Transport does not replay: it is not an [eventbus.ReplayTransport], and
+// Subscribe and SubscribePattern fail with an error matching
+// errors.ErrUnsupported when ConsumerConfig.Start is not zero (FromOldest,
+// FromSequence, FromTime); so does the bus's Subscribe with WithStart,
+// before it reaches the Transport. A group gets the events published after
+// its queue was first bound, and the queue forgets a message once it is
+// acknowledged: there is no past to start from.
+//
 // RabbitMQ streams (x-queue-type stream) keep messages and can be read
-// from an offset, but they hand out every message to every consumer,
-// cannot requeue one and keep no per-group position over AMQP 0-9-1, so a
-// group could not both start in the past and be a set of competing,
-// durable consumers.
+// from an offset or a time, but over AMQP 0-9-1 a stream hands every
+// message to every consumer, cannot requeue a message or count its
+// deliveries, and keeps no position per group. A group on a stream could
+// start in the past but would not be what a group is here: competing
+// consumers that share the events, with redelivery after a Nak and dead
+// letters after MaxDeliveries. So the Transport uses no stream.
+//
+// What to do instead: a group that must not miss the events published
+// while its processes are down needs nothing more, since its queue keeps
+// them from the group's first Subscribe on (subscribe it once, for example
+// at deployment, before the events it needs are published). A subscriber
+// that must read a topic's past (to build a new view of it, or start a new
+// group with the history) needs a transport that replays: NATS JetStream
+// (transport/nats), Kafka (transport/kafka) or Redis Streams
+// (transport/redis), or a store of the events of its own.
 //
 // # Pattern subscriptions
 //
@@ -186,13 +200,30 @@
 // loss are back in their queues and come again, counted; settling one of
 // them fails, as said above, and reaches no other message.
 //
-// A restart of the server loses nothing that was confirmed: quorum
-// queues, the durable exchange and its bindings, and the delay queues with
-// their messages come back, and a message whose delay ran out while the
-// server was down comes back to its group once the server is up.
-// Acknowledgements the server had not processed are lost, so those
-// messages are delivered again; a Publish in flight fails with
-// ErrUnavailable and may or may not have stored its message.
+// A restart of the server, after an orderly stop or a crash of its
+// process (SIGKILL), loses nothing that was confirmed: a quorum queue
+// confirms a message once it is in its log on disk, and the queues, the
+// durable exchange and its bindings, and the delay queues with their
+// messages come back; a message whose delay ran out while the server was
+// down comes back to its group once the server is up. Acknowledgements the
+// server had not processed are lost, so those messages are delivered
+// again; a Publish in flight fails with ErrUnavailable and may or may not
+// have stored its message. Once the server runs again, the Transport
+// reconnects and Publish is confirmed at once, after a crash as after a
+// stop.
+//
+// Except for a queue declared just before a crash: RabbitMQ 3.10 (Ra 2.2)
+// saves its directory of quorum queues about half a second after a
+// change, and a quorum queue that a crash leaves out of it comes back
+// empty and without a leader, which it does not regain, even after
+// another restart. Its confirmed messages are lost, and a Publish to its
+// topic is not confirmed: it fails with ErrUnavailable when its ctx ends,
+// or with ErrNacked when the server gives up on the message. Delete such a
+// queue (rabbitmqctl delete_queue) and subscribe again. This concerns a
+// group whose first Subscribe, and a delay queue whose declaration (the
+// first Nak with its delay, or a Nak after it expired unused), came less
+// than about a second before the crash; an orderly stop saves the
+// directory.
 //
 // Errors wrap the sentinels of this package (ErrInvalidOption, ErrConnect,
 // ErrUnavailable, ErrNacked, ErrUnroutable, ErrRefused, ErrSettled) or of

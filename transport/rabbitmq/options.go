@@ -104,7 +104,11 @@ func WithSingleActiveConsumer() Option {
 // WithMandatory publishes every message as mandatory: Publish fails with
 // ErrUnroutable when the message reached no queue, that is when its topic
 // has no group. Without it such a message is dropped by the server and
-// Publish succeeds.
+// Publish succeeds. A Publish whose ctx ends before the server's confirm
+// fails with ErrUnavailable, routed or not. At most 1024 mandatory
+// messages of a Transport wait for their confirm at a time, including
+// those whose Publish has returned that way: a Publish beyond them waits
+// for a confirm, bounded by its ctx.
 func WithMandatory() Option {
 	return func(c *config) error {
 		c.mandatory = true

@@ -28,6 +28,10 @@ type Transport struct {
 	mu        sync.Mutex
 	closed    bool
 	consumers map[*consumer]struct{}
+
+	// detached counts the goroutines of requests that bounded gave up
+	// waiting for.
+	detached sync.WaitGroup
 }
 
 var (
@@ -102,6 +106,7 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.pub.close()
 	t.adm.close()
 	t.link.close()
+	t.detached.Wait() // the lost connection ended their requests
 	return waitErr
 }
 

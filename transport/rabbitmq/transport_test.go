@@ -223,24 +223,6 @@ func TestSubscribeRefusesBadInput(t *testing.T) {
 	}
 }
 
-// The bus refuses a start in the past on this Transport, which does not
-// replay.
-func TestBusStartInThePastUnsupported(t *testing.T) {
-	b, err := eventbus.New(eventbus.WithTransport(connect(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close(testCtx(t, 10*time.Second)) })
-	tp, err := eventbus.NewTopic[string](b, uniqueTopic("replay"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tp.Subscribe("late", func(context.Context, *eventbus.Event[string]) error { return nil }, eventbus.WithStart(eventbus.FromOldest()))
-	if !errors.Is(err, errors.ErrUnsupported) {
-		t.Fatalf("Subscribe from the oldest event: %v, want errors.ErrUnsupported", err)
-	}
-}
-
 func TestQueueArgumentConflict(t *testing.T) {
 	topic := uniqueTopic("sac")
 	in := newInbox()

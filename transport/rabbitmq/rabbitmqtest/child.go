@@ -64,3 +64,11 @@ func (c *child) stop(timeout time.Duration) bool {
 		return false
 	}
 }
+
+// kill kills the process group at once (SIGKILL), waits for the process
+// to exit and cuts the lifeline.
+func (c *child) kill() {
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	<-c.exited
+	c.line.Close()
+}

@@ -68,15 +68,11 @@ func findRabbitMQ(dir string) (server, ctl, epmd string, err error) {
 	return filepath.Join(dir, "rabbitmq-server"), filepath.Join(dir, "rabbitmqctl"), epmd, nil
 }
 
-// freePort returns a port of 127.0.0.1 that nothing listens on, within
-// [lo, hi) if hi > 0, else any the kernel picks.
+// freePort returns a port of 127.0.0.1 within [lo, hi) that nothing
+// listens on.
 func freePort(lo, hi int) (int, error) {
 	for range 100 {
-		addr := "127.0.0.1:0"
-		if hi > 0 {
-			addr = "127.0.0.1:" + strconv.Itoa(lo+rand.IntN(hi-lo))
-		}
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lo+rand.IntN(hi-lo)))
 		if err != nil {
 			continue
 		}
@@ -105,10 +101,15 @@ func Start() (_ *Node, err error) {
 			_ = n.Close()
 		}
 	}()
+	// The AMQP and epmd ports are below the kernel's range of ports for
+	// outgoing connections (32768 and up by default), so that none of
+	// those takes the AMQP port while the server restarts.
 	var ports [2]int
 	for i := range ports {
-		if ports[i], err = freePort(0, 0); err != nil {
-			return nil, err
+		for ports[i] == 0 || i > 0 && ports[i] == ports[0] {
+			if ports[i], err = freePort(10000, 20000); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// The CLI tools take ports from the distribution port + 10000 on,
@@ -228,6 +229,79 @@ func (n *Node) Stop() error {
 // Restart stops the server and starts it again on the same port and data.
 func (n *Node) Restart() error {
 	if err := n.Stop(); err != nil {
+		return err
+	}
+	return n.Resume()
+}
+
+// Kill kills the server (SIGKILL to the server and its start script), as
+// a crash of its process would, and waits for it to exit; the data stays
+// for Resume. What the server had written to its files survives, as it
+// does a crash of the process (not of the machine, which would also lose
+// what the kernel had not written to disk yet). The server keeps some of
+// its state in DETS tables, which it saves about half a second after a
+// change: among them Ra's directory of quorum queues, without which a
+// quorum queue declared less than about a second before Kill comes back
+// empty and without a leader, so that no publish to it is confirmed. Sync
+// saves them at once. Killing a stopped node does nothing.
+func (n *Node) Kill() error {
+	if n.cmd == nil {
+		return nil
+	}
+	cmd := n.cmd
+	n.cmd = nil
+	defer n.serverLo.Close()
+	cmd.kill()
+	// The server did not remove its pid file: rabbitmqctl wait in Resume
+	// would read the dead one's pid.
+	if err := os.Remove(filepath.Join(n.dir, "node.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// ctlTimeout bounds each rabbitmqctl command of Ctl and Sync.
+const ctlTimeout = 30 * time.Second
+
+// Ctl runs rabbitmqctl with args against the running node (within 30
+// seconds) and returns its output, without the trailing newline.
+func (n *Node) Ctl(args ...string) (string, error) {
+	if n.cmd == nil {
+		return "", fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: rabbitmqctl %s: node %s is not running", strings.Join(args, " "), n.name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.ctl, append([]string{"-n", n.name}, args...)...)
+	cmd.Env = n.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: rabbitmqctl %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Sync has the running server save every DETS table it has open
+// (dets:sync, through rabbitmqctl eval), as it does by itself about half a
+// second after a change; see Kill.
+func (n *Node) Sync() error {
+	out, err := n.Ctl("eval", "lists:foreach(fun(T) -> ok = dets:sync(T) end, dets:all()).")
+	if err != nil {
+		return err
+	}
+	if out != "ok" {
+		return fmt.Errorf("eventbus/rabbitmq/rabbitmqtest: sync the DETS tables of node %s: %s", n.name, out)
+	}
+	return nil
+}
+
+// Crash saves the server's DETS tables (Sync), kills it (Kill) and starts
+// it again on the same port and data (Resume): the crash of a node whose
+// queues were declared more than a second before, and its start again.
+func (n *Node) Crash() error {
+	if err := n.Sync(); err != nil {
+		return err
+	}
+	if err := n.Kill(); err != nil {
 		return err
 	}
 	return n.Resume()
