@@ -13,9 +13,13 @@ import (
 var testOptions = []Option{WithReconnectWait(20*time.Millisecond, 500*time.Millisecond)}
 
 // TestConformance runs the core's transport conformance suite, pattern
-// cases included, against the test binary's RabbitMQ node; its restart is
-// a crash: the node is killed (SIGKILL, after Sync: see
-// rabbitmqtest.Node.Kill) and started again on the same port and data.
+// cases included, against the test binary's RabbitMQ node; its restart
+// stops the node in order (SIGTERM) and starts it again on the same port
+// and data. A crash (SIGKILL) is TestCrashLosesNothingConfirmed's: in about
+// one crash in 170, RabbitMQ 3.10 confirmed events published in the first
+// moments after the restart and never delivered them (see the package
+// documentation), which would make the suite's restart case fail at
+// random.
 func TestConformance(t *testing.T) {
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {
@@ -23,8 +27,8 @@ func TestConformance(t *testing.T) {
 			return tr, func() { closeTransport(t, tr) }
 		},
 		Restart: func(t *testing.T) {
-			if err := testNode.Crash(); err != nil {
-				t.Fatalf("crash and restart the node: %v", err)
+			if err := testNode.Restart(); err != nil {
+				t.Fatalf("restart the node: %v", err)
 			}
 		},
 		Patterns: true,

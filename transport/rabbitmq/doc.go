@@ -225,6 +225,15 @@
 // than about a second before the crash; an orderly stop saves the
 // directory.
 //
+// One loss after a crash is not explained yet: in about one crash in 170
+// of the test node (TestCrashLosesNothingConfirmed in a loop), the first
+// few events published right after the restart were confirmed and never
+// delivered, while the later ones were. The Transport had published them
+// on a new channel and got the server's confirms; the loss is on the
+// server's side, during the quorum queue's recovery. An orderly restart
+// has not shown it. Until it is understood, treat events published in the
+// seconds after a crash of the server as at risk.
+//
 // Errors wrap the sentinels of this package (ErrInvalidOption, ErrConnect,
 // ErrUnavailable, ErrNacked, ErrUnroutable, ErrRefused, ErrSettled) or of
 // eventbus (ErrInvalidTopic, ErrInvalidSubscriber, ErrInvalidPattern,
