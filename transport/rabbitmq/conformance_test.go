@@ -21,9 +21,19 @@ var testOptions = []Option{WithReconnectWait(20*time.Millisecond, 500*time.Milli
 // documentation), which would make the suite's restart case fail at
 // random.
 func TestConformance(t *testing.T) {
+	runConformance(t)
+}
+
+// TestConformanceBinaryMode runs the suite with events written in
+// CloudEvents binary content mode (WithBinaryMode).
+func TestConformanceBinaryMode(t *testing.T) {
+	runConformance(t, WithBinaryMode())
+}
+
+func runConformance(t *testing.T, extra ...Option) {
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {
-			tr := dial(t)
+			tr := dial(t, extra...)
 			return tr, func() { closeTransport(t, tr) }
 		},
 		Restart: func(t *testing.T) {

@@ -51,6 +51,23 @@
 // twice, which the bus's Idempotent middleware absorbs. All publishes of a
 // Transport share one channel.
 //
+// # CloudEvents content modes
+//
+// By default a message carries the CloudEvents document as its body
+// (structured mode). With WithBinaryMode it carries the event in binary
+// mode, as the CloudEvents AMQP binding defines it: each attribute in a
+// header "cloudEvents:" + its name, datacontenttype as the message's
+// content type, the payload as the body. Consumers read both, whatever the
+// option: a message with a "cloudEvents:specversion" (or
+// "cloudEvents_specversion") header and a content type that is not an
+// "application/cloudevents" one is binary, any other structured; header
+// values of any AMQP type are read as their CloudEvents string form. So a
+// service that publishes binary-mode CloudEvents with the plain client or
+// the CloudEvents SDK feeds a topic directly; a binary-mode message whose
+// headers do not make a valid CloudEvent is dead-lettered with its body
+// and the reason. A message's delayed copy (see below) keeps its headers,
+// content type and body.
+//
 // # Consuming and acknowledgements
 //
 // Every Subscribe call opens a channel of its own and consumes the group's

@@ -28,6 +28,8 @@ type inbound struct {
 	s          *session
 	d          amqp.Delivery
 	topic      string
+	data       []byte // the structured-mode document
+	malformed  error  // why a binary-mode message is not a valid event
 	deliveries int
 	settled    atomic.Bool
 }
@@ -37,7 +39,9 @@ func newInbound(s *session, d amqp.Delivery) *inbound {
 	if d.Redelivered && n < 2 {
 		n = 2
 	}
-	return &inbound{s: s, d: d, topic: topicOf(d), deliveries: n}
+	m := &inbound{s: s, d: d, topic: topicOf(d), deliveries: n}
+	m.data, m.malformed = structuredData(d)
+	return m
 }
 
 // topicOf returns the topic a delivery was published on: its routing key,
@@ -72,8 +76,14 @@ func headerInt(h amqp.Table, name string) int {
 	return 0
 }
 
-// Data implements eventbus.InboundMessage.
-func (m *inbound) Data() []byte { return m.d.Body }
+// Data implements eventbus.InboundMessage: the message's CloudEvent as a
+// structured-mode document, its body or, for a binary-mode message, made of
+// its headers, content type and body.
+func (m *inbound) Data() []byte { return m.data }
+
+// Malformed implements eventbus.MalformedMessage: why a binary-mode
+// message does not make a valid CloudEvent, or nil.
+func (m *inbound) Malformed() error { return m.malformed }
 
 // Deliveries implements eventbus.InboundMessage: one more than the quorum
 // queue's count of earlier deliveries (its x-delivery-count header), plus

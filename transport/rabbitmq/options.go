@@ -45,6 +45,7 @@ type config struct {
 	maxWait      time.Duration
 	amqp         amqp.Config
 	logger       *slog.Logger
+	binary       bool
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -141,6 +142,21 @@ func WithAMQPConfig(cfg amqp.Config) Option {
 			return fmt.Errorf("%w: amqp091 Config.Recovery is set: the transport reconnects by itself", ErrInvalidOption)
 		}
 		c.amqp = cfg
+		return nil
+	}
+}
+
+// WithBinaryMode makes Publish write events in CloudEvents binary content
+// mode, as the CloudEvents AMQP binding defines it: each attribute in a
+// header "cloudEvents:" + its name, datacontenttype as the message's
+// content type, the payload as the body. Without it events are written in
+// structured mode, the CloudEvents document as the body with the content
+// type "application/cloudevents+json". Subscribers read both modes either
+// way. Data that is not a CloudEvent (the bus never publishes such) is
+// written as it is.
+func WithBinaryMode() Option {
+	return func(c *config) error {
+		c.binary = true
 		return nil
 	}
 }

@@ -136,12 +136,16 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("eventbus/rabbitmq: publish to %q: %w", m.Topic, err)
 	}
-	return t.pub.publish(ctx, t.cfg.exchange, m.Topic, amqp.Publishing{
+	msg := amqp.Publishing{
 		ContentType:  contentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    m.ID.String(),
 		Body:         m.Data,
-	})
+	}
+	if t.cfg.binary {
+		binaryPublishing(&msg, m.Data)
+	}
+	return t.pub.publish(ctx, t.cfg.exchange, m.Topic, msg)
 }
 
 // Subscribe declares the group's quorum queue, named
