@@ -1,0 +1,397 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/busline/eventbus/eventstore"
+	"github.com/busline/eventbus/eventstore/internal/storekit"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is an eventstore.Store in a PostgreSQL database. Make one with
+// Open.
+type Store struct {
+	pool     *pgxpool.Pool
+	follower *eventstore.Follower
+	listener *listener
+	attempts int // see retry
+	closed   atomic.Bool
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open connects to the PostgreSQL database at url (a URL or a keyword/value
+// connection string, as pgx takes it), creates the store's tables when they
+// are missing, and starts listening for the appends of other processes.
+// Errors about options match eventstore.ErrInvalidOption.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	poolCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: postgres: connection string: %v", eventstore.ErrInvalidOption, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: postgres: connect: %w", err)
+	}
+	if err := createSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Store{pool: pool, attempts: int(poolCfg.MaxConns) + 1}
+	s.follower = eventstore.NewFollower(s.readAllPage, cfg.poll)
+	s.listener = startListener(poolCfg.ConnConfig, s.follower.Notify)
+	return s, nil
+}
+
+// createSchema creates the tables under an advisory lock.
+func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("eventstore: postgres: create tables: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+		return fmt.Errorf("eventstore: postgres: create tables: %w", err)
+	}
+	if _, err := tx.Exec(ctx, schema); err != nil {
+		return fmt.Errorf("eventstore: postgres: create tables: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("eventstore: postgres: create tables: %w", err)
+	}
+	return nil
+}
+
+// Append appends events to stream, as eventstore.Store describes, in one
+// transaction that locks the stream's row, then the head row, which it
+// holds until it commits: see the package documentation for why positions
+// therefore commit in order.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.Event) (eventstore.AppendResult, error) {
+	if s.closed.Load() {
+		return eventstore.AppendResult{}, eventstore.ErrClosed
+	}
+	prepared, err := storekit.Prepare(stream, expected, events, time.Now())
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	res, err := s.append(ctx, stream, expected, prepared)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	s.follower.Notify()
+	return res, nil
+}
+
+func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	var res eventstore.AppendResult
+	what := "append to " + strconv.Quote(stream)
+	n := int64(len(events))
+	cols := newColumns(events)
+	if cols.err != nil {
+		return res, cols.err
+	}
+	var tx pgx.Tx
+	err := retry(ctx, s.attempts, func() (err error) {
+		tx, err = s.pool.Begin(ctx)
+		return err
+	})
+	if err != nil {
+		return res, s.fail(what, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	var version int64
+	var row pgx.Row
+	want, exact := expected.Version()
+	switch {
+	case !exact:
+		row = tx.QueryRow(ctx, appendAny, stream, n)
+	case want == 0:
+		row = tx.QueryRow(ctx, appendNoStream, stream, n)
+	default:
+		row = tx.QueryRow(ctx, appendExactly, stream, n, int64(want))
+	}
+	switch err := row.Scan(&version); {
+	case errors.Is(err, pgx.ErrNoRows):
+		var actual int64
+		switch err := tx.QueryRow(ctx, `SELECT version FROM eventstore_streams WHERE name = $1`, stream).Scan(&actual); {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return res, s.fail(what, err)
+		}
+		return res, expected.Check(stream, uint64(actual))
+	case err != nil:
+		return res, s.fail(what, err)
+	}
+	before := version - n
+
+	batch := &pgx.Batch{}
+	batch.Queue(insertEvents, stream, before, n, cols.ids, cols.types, cols.times, cols.correlations, cols.causations,
+		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data)
+	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
+	results := tx.SendBatch(ctx, batch)
+	rows, err := results.Query()
+	if err != nil {
+		_ = results.Close()
+		return res, s.fail(what, err)
+	}
+	var first, last int64
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			_ = results.Close()
+			return res, s.fail(what, err)
+		}
+		if first == 0 || p < first {
+			first = p
+		}
+		last = max(last, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		_ = results.Close()
+		return res, s.fail(what, err)
+	}
+	if err := results.Close(); err != nil {
+		return res, s.fail(what, err)
+	}
+	if last-first+1 != n {
+		return res, fmt.Errorf("eventstore: postgres: %s: %d events took positions %d to %d", what, n, first, last)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, s.fail(what, err)
+	}
+	return eventstore.AppendResult{
+		FirstVersion: uint64(before) + 1, LastVersion: uint64(version),
+		FirstPosition: uint64(first), LastPosition: uint64(last),
+	}, nil
+}
+
+// columns are the events of an append, column by column.
+type eventColumns struct {
+	ids, causations                                                []pgtype.UUID
+	types, correlations, keys, metadata, traceParents, traceStates []string
+	contentTypes                                                   []string
+	times                                                          []time.Time
+	data                                                           [][]byte
+	err                                                            error
+}
+
+func newColumns(events []eventstore.Event) *eventColumns {
+	c := &eventColumns{}
+	for _, e := range events {
+		meta, err := storekit.EncodeMetadata(e.Envelope.Metadata)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		c.ids = append(c.ids, pgtype.UUID{Bytes: e.Envelope.ID, Valid: true})
+		c.causations = append(c.causations, pgtype.UUID{Bytes: e.Envelope.CausationID, Valid: true})
+		c.types = append(c.types, e.Envelope.Topic)
+		c.times = append(c.times, e.Envelope.Time)
+		c.correlations = append(c.correlations, e.Envelope.CorrelationID)
+		c.keys = append(c.keys, e.Envelope.Key)
+		c.metadata = append(c.metadata, meta)
+		c.traceParents = append(c.traceParents, e.Envelope.TraceParent)
+		c.traceStates = append(c.traceStates, e.Envelope.TraceState)
+		c.contentTypes = append(c.contentTypes, e.ContentType)
+		c.data = append(c.data, e.Data)
+	}
+	return c
+}
+
+// ReadStream yields the events of stream from version from on, as
+// eventstore.Store describes.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[eventstore.Record, error] {
+	if err := eventstore.ValidateStreamName(stream); err != nil {
+		return storekit.Failed(err)
+	}
+	if s.closed.Load() {
+		return storekit.Failed(eventstore.ErrClosed)
+	}
+	if from == 0 {
+		from = 1
+	}
+	if from > eventstore.MaxVersion {
+		return storekit.Failed(fmt.Errorf("%w: read stream %q from version %d", eventstore.ErrVersionOverflow, stream, from))
+	}
+	return func(yield func(eventstore.Record, error) bool) {
+		first := true
+		read := func(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
+			page, err := s.query(ctx, "read stream "+strconv.Quote(stream),
+				`SELECT `+columns+` FROM eventstore_events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(from), limit)
+			if err != nil || !first || len(page) > 0 {
+				first = false
+				return page, err
+			}
+			first = false
+			version, err := s.StreamVersion(ctx, stream)
+			if err == nil && version == 0 {
+				err = fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
+			}
+			return nil, err
+		}
+		storekit.Pages(ctx, from, read, func(r eventstore.Record) uint64 { return r.Version + 1 })(yield)
+	}
+}
+
+// ReadAll yields the events of every stream from position from on, as
+// eventstore.Store describes.
+func (s *Store) ReadAll(ctx context.Context, from uint64) iter.Seq2[eventstore.Record, error] {
+	if s.closed.Load() {
+		return storekit.Failed(eventstore.ErrClosed)
+	}
+	if from == 0 {
+		from = 1
+	}
+	if from > eventstore.MaxVersion {
+		return storekit.Failed(fmt.Errorf("%w: read all from position %d", eventstore.ErrVersionOverflow, from))
+	}
+	return storekit.Pages(ctx, from, s.readAllPage, func(r eventstore.Record) uint64 { return r.Position + 1 })
+}
+
+func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
+	return s.query(ctx, "read all", `SELECT `+columns+` FROM eventstore_events WHERE position >= $1 ORDER BY position LIMIT $2`, int64(from), limit)
+}
+
+// SubscribeAll follows every event from position from on, as
+// eventstore.Store describes. Appends through this store wake a
+// subscription at once, and so do those of other stores on the same
+// database, through a notification the append sends when it commits.
+func (s *Store) SubscribeAll(ctx context.Context, from uint64, handler eventstore.Handler) (*eventstore.Subscription, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	return s.follower.Subscribe(ctx, from, handler)
+}
+
+// Head returns the position of the last event, 0 when there is none.
+func (s *Store) Head(ctx context.Context) (uint64, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	var head int64
+	err := retry(ctx, s.attempts, func() error {
+		return s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(position), 0) FROM eventstore_events`).Scan(&head)
+	})
+	if err != nil {
+		return 0, s.fail("read head", err)
+	}
+	return uint64(head), nil
+}
+
+// StreamVersion returns the version of the stream's last event, 0 when it
+// has none.
+func (s *Store) StreamVersion(ctx context.Context, stream string) (uint64, error) {
+	if err := eventstore.ValidateStreamName(stream); err != nil {
+		return 0, err
+	}
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	var version int64
+	err := retry(ctx, s.attempts, func() error {
+		return s.pool.QueryRow(ctx, `SELECT version FROM eventstore_streams WHERE name = $1`, stream).Scan(&version)
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, s.fail("read version of stream "+strconv.Quote(stream), err)
+	}
+	return uint64(version), nil
+}
+
+// Close stops the subscriptions, waits for their handlers, stops
+// listening and closes the connections, as eventstore.Store describes.
+func (s *Store) Close(ctx context.Context) error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.follower.Close(ctx)
+	err = errors.Join(err, s.listener.stop(ctx))
+	s.pool.Close()
+	return err
+}
+
+// query runs a read of records.
+func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]eventstore.Record, error) {
+	var page []eventstore.Record
+	err := retry(ctx, s.attempts, func() error {
+		page = page[:0]
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				return err
+			}
+			page = append(page, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.fail(what, err)
+	}
+	return page, nil
+}
+
+// scanRecord reads one row of the columns.
+func scanRecord(rows pgx.Rows) (eventstore.Record, error) {
+	var (
+		r                 eventstore.Record
+		position, version int64
+		id, causation     pgtype.UUID
+		meta              string
+	)
+	e := &r.Envelope
+	if err := rows.Scan(&position, &r.Stream, &version, &id, &e.Topic, &e.Time, &e.CorrelationID, &causation,
+		&e.Key, &meta, &e.TraceParent, &e.TraceState, &r.ContentType, &r.Data); err != nil {
+		return r, err
+	}
+	r.Position, r.Version = uint64(position), uint64(version)
+	e.ID, e.CausationID = uuid.UUID(id.Bytes), uuid.UUID(causation.Bytes)
+	e.Time = e.Time.UTC()
+	var err error
+	if e.Metadata, err = storekit.DecodeMetadata(meta); err != nil {
+		return r, err
+	}
+	if r.Data == nil {
+		r.Data = []byte{}
+	}
+	return r, nil
+}
+
+// fail wraps a database error of the operation what: after Close it
+// matches eventstore.ErrClosed, and a number out of range (a version or a
+// position past MaxVersion) eventstore.ErrVersionOverflow.
+func (s *Store) fail(what string, err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("eventstore: postgres: %s: %w", what, eventstore.ErrClosed)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22003" {
+		return fmt.Errorf("%w: postgres: %s: %w", eventstore.ErrVersionOverflow, what, err)
+	}
+	return fmt.Errorf("eventstore: postgres: %s: %w", what, err)
+}
