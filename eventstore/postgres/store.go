@@ -99,6 +99,31 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 }
 
 func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	what := "append to " + strconv.Quote(stream)
+	var tx pgx.Tx
+	err := retry(ctx, s.attempts, func() (err error) {
+		tx, err = s.pool.Begin(ctx)
+		return err
+	})
+	if err != nil {
+		return eventstore.AppendResult{}, s.fail(what, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	res, err := s.appendIn(ctx, tx, stream, expected, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return eventstore.AppendResult{}, s.fail(what, err)
+	}
+	return res, nil
+}
+
+// appendIn does the work of an append in tx, short of committing: it
+// locks the stream's row and checks its version, then takes the next
+// positions under the head row's lock and inserts the events. Both locks
+// are held until tx ends.
+func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	var res eventstore.AppendResult
 	what := "append to " + strconv.Quote(stream)
 	n := int64(len(events))
@@ -106,15 +131,6 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 	if cols.err != nil {
 		return res, cols.err
 	}
-	var tx pgx.Tx
-	err := retry(ctx, s.attempts, func() (err error) {
-		tx, err = s.pool.Begin(ctx)
-		return err
-	})
-	if err != nil {
-		return res, s.fail(what, err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
 	var version int64
 	var row pgx.Row
@@ -175,16 +191,13 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 	if last-first+1 != n {
 		return res, fmt.Errorf("eventstore: postgres: %s: %d events took positions %d to %d", what, n, first, last)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, s.fail(what, err)
-	}
 	return eventstore.AppendResult{
 		FirstVersion: uint64(before) + 1, LastVersion: uint64(version),
 		FirstPosition: uint64(first), LastPosition: uint64(last),
 	}, nil
 }
 
-// columns are the events of an append, column by column.
+// eventColumns are the events of an append, column by column.
 type eventColumns struct {
 	ids, causations                                                []pgtype.UUID
 	types, correlations, keys, metadata, traceParents, traceStates []string
