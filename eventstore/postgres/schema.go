@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS eventstore_events (
 	data           bytea NOT NULL,
 	UNIQUE (stream, version)
 );
+CREATE TABLE IF NOT EXISTS eventstore_checkpoints (
+	name text PRIMARY KEY,
+	next bigint NOT NULL
+);
 `
 
 // schemaLock is the key of the advisory lock under which Open creates the

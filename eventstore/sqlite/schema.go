@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS eventstore_events (
 	data           BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS eventstore_events_stream_version ON eventstore_events (stream, version);
+CREATE TABLE IF NOT EXISTS eventstore_checkpoints (
+	name TEXT PRIMARY KEY,
+	next INTEGER NOT NULL
+) WITHOUT ROWID;
 `
 
 // columns are the columns of a read, in the order scanRecord takes them.
