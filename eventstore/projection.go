@@ -55,11 +55,7 @@ func RunProjection[Tx any](ctx context.Context, store Store, db ProjectionDB[Tx]
 	if p.Apply == nil {
 		return nil, fmt.Errorf("%w: projection %q has no Apply", ErrInvalidOption, p.Name)
 	}
-	var from uint64
-	err := db.InTx(ctx, func(tx Tx) (err error) {
-		from, err = db.Checkpoint(ctx, tx, p.Name)
-		return err
-	})
+	from, err := loadCheckpoint(ctx, db, p.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +99,13 @@ func RebuildProjection[Tx any](ctx context.Context, db ProjectionDB[Tx], p Proje
 		}
 		return db.SetCheckpoint(ctx, tx, p.Name, 0)
 	})
+}
+
+// loadCheckpoint returns the checkpoint of name in db.
+func loadCheckpoint[Tx any](ctx context.Context, db ProjectionDB[Tx], name string) (next uint64, err error) {
+	err = db.InTx(ctx, func(tx Tx) (err error) {
+		next, err = db.Checkpoint(ctx, tx, name)
+		return err
+	})
+	return next, err
 }
