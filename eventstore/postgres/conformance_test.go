@@ -27,7 +27,7 @@ func TestConformance(t *testing.T) {
 
 // newDatabase creates an empty database on the test server and returns
 // its URL.
-func newDatabase(t *testing.T) string {
+func newDatabase(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -51,7 +51,7 @@ func open(t *testing.T, url string, opts ...Option) *Store {
 }
 
 // closeStore closes s.
-func closeStore(t *testing.T, s eventstore.Store) {
+func closeStore(t testing.TB, s eventstore.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

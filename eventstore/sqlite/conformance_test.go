@@ -30,7 +30,7 @@ func TestConformanceMemory(t *testing.T) {
 }
 
 // open opens a store at path; the caller closes it.
-func open(t *testing.T, path string, opts ...Option) *Store {
+func open(t testing.TB, path string, opts ...Option) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -42,7 +42,7 @@ func open(t *testing.T, path string, opts ...Option) *Store {
 }
 
 // closeStore closes s.
-func closeStore(t *testing.T, s eventstore.Store) {
+func closeStore(t testing.TB, s eventstore.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -114,10 +114,9 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 			_ = tx.Rollback()
 		}
 	}()
-	var version uint64
-	switch err := tx.QueryRowContext(ctx, `SELECT version FROM eventstore_streams WHERE name = ?`, stream).Scan(&version); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	var version, head uint64
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT version FROM eventstore_streams WHERE name = ?), 0), COALESCE(MAX(position), 0) FROM eventstore_events`, stream).Scan(&version, &head)
+	if err != nil {
 		return res, s.fail("append to "+strconv.Quote(stream), err)
 	}
 	if err := expected.Check(stream, version); err != nil {
@@ -127,18 +126,20 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 	if n > eventstore.MaxVersion-version {
 		return res, fmt.Errorf("%w: stream %q at version %d cannot take %d more events", eventstore.ErrVersionOverflow, stream, version, n)
 	}
-	var head uint64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM eventstore_events`).Scan(&head); err != nil {
-		return res, s.fail("append to "+strconv.Quote(stream), err)
-	}
 	if n > eventstore.MaxVersion-head {
 		return res, fmt.Errorf("%w: the store at position %d cannot take %d more events", eventstore.ErrVersionOverflow, head, n)
 	}
-	stmt, err := tx.PrepareContext(ctx, insertEvent)
-	if err != nil {
-		return res, s.fail("append to "+strconv.Quote(stream), err)
+	exec := tx.ExecContext
+	if len(events) > 1 {
+		stmt, err := tx.PrepareContext(ctx, insertEvent)
+		if err != nil {
+			return res, s.fail("append to "+strconv.Quote(stream), err)
+		}
+		defer stmt.Close()
+		exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+			return stmt.ExecContext(ctx, args...)
+		}
 	}
-	defer stmt.Close()
 	for i, e := range events {
 		meta, err := storekit.EncodeMetadata(e.Envelope.Metadata)
 		if err != nil {
@@ -150,7 +151,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 		} else {
 			causation = []byte{}
 		}
-		_, err = stmt.ExecContext(ctx, int64(head)+int64(i)+1, stream, int64(version)+int64(i)+1,
+		_, err = exec(ctx, insertEvent, int64(head)+int64(i)+1, stream, int64(version)+int64(i)+1,
 			e.Envelope.ID[:], e.Envelope.Topic, e.Envelope.Time.UnixMicro(), e.Envelope.CorrelationID,
 			causation, e.Envelope.Key, meta, e.Envelope.TraceParent, e.Envelope.TraceState,
 			e.ContentType, e.Data)
