@@ -39,7 +39,7 @@ func newDatabase(t testing.TB) string {
 }
 
 // open opens a store on url; the caller closes it.
-func open(t *testing.T, url string, opts ...Option) *Store {
+func open(t testing.TB, url string, opts ...Option) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

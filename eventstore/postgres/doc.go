@@ -10,19 +10,20 @@
 // misses 7 for good. This is the known cause of events skipped by SQL
 // subscribers and outboxes built on sequences or identity columns.
 //
-// This store takes positions another way. An append, in one transaction
-// at READ COMMITTED:
+// This store takes positions another way. An append is one statement,
+// so one round trip and one transaction, made of common table expressions
+// run at READ COMMITTED:
 //
-//  1. locks its stream's row (eventstore_streams) and checks the
-//     expected version, in one statement per kind of expectation (an
-//     upsert for AnyVersion, an insert for NoStream, a conditional update
-//     for Exactly);
-//  2. adds the number of its events to the single row of eventstore_head
-//     and inserts the events at the positions below the new value, in one
-//     statement: the row lock this update takes is held until the
+//  1. it locks its stream's row (eventstore_streams) and checks the
+//     expected version: an upsert for AnyVersion, an insert for NoStream,
+//     a conditional update for Exactly, each returning no row when the
+//     stream is not at the expected version, which ends the append there;
+//  2. it adds the number of its events to the single row of
+//     eventstore_head and inserts the events at the positions below the
+//     new value: the row lock this update takes is held until the
 //     transaction commits or rolls back;
-//  3. queues a notification on the channel "eventstore", which PostgreSQL
-//     delivers when it commits; then commits.
+//  3. it queues a notification on the channel "eventstore", which
+//     PostgreSQL delivers when the transaction commits.
 //
 // Step 2 serialises position assignment: a second append blocks on the
 // head row until the first ends. If the first commits, the second then
@@ -33,12 +34,14 @@
 // append that took p is visible to every new snapshot. The committed
 // positions are therefore always 1 to n with no hole, and a reader that
 // reads from the position after the last one it saw cannot skip one.
-// Locks are taken in one order, stream then head, so appends do not
+// Locks are taken in one order, stream then head (the head's update is
+// gated by an uncorrelated EXISTS on the stream's result, which PostgreSQL
+// evaluates once before it touches the head row), so appends do not
 // deadlock.
 //
 // The price is that appends to the whole store commit one after another
 // (the work before step 2 runs in parallel); each holds the head row for
-// one insert statement, its notification and its commit. The alternative
+// its insert, its notification and its commit. The alternative
 // of recording each event's transaction ID and reading only below the
 // oldest transaction still running (pg_snapshot_xmin) lets appends commit
 // in parallel, but makes positions sparse and delays every reader behind
@@ -56,10 +59,14 @@
 // lost it connects again, every second, and wakes the subscriptions once
 // reconnected, in case it missed a notification. A subscription that has
 // caught up also reads every poll interval (WithPollInterval) regardless.
-// Reads and the BEGIN of an append are retried over broken connections,
-// so a server restart costs the calls in flight, not the pool.
+// When that connection is lost, the server may have restarted: the store
+// then drops its pooled connections, so that the next calls open new
+// ones. Reads are retried over broken connections; an append only when it
+// failed before anything was sent, since one that was sent may have
+// committed.
 //
-// Open creates the tables eventstore_streams, eventstore_head and
-// eventstore_events when they are missing. Times are stored to the
+// Open creates the tables eventstore_streams, eventstore_head,
+// eventstore_events and eventstore_checkpoints (of projections and
+// outboxes) when they are missing. Times are stored to the
 // microsecond.
 package postgres

@@ -10,8 +10,10 @@ import (
 
 // retry runs op, which must be safe to repeat (a read, or a BEGIN), again
 // while it fails for a broken connection: after a server restart the pool
-// may hold several connections that fail at their first use, and each one
-// that fails is dropped from the pool. It tries at most attempts times.
+// may hold connections that fail at their first use, and each one that
+// fails is dropped from the pool. It tries at most attempts times. An
+// append, which is not safe to repeat once sent, is retried only when it
+// failed before anything was sent (see Store.append).
 func retry(ctx context.Context, attempts int, op func() error) error {
 	var err error
 	for range attempts {

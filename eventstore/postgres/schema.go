@@ -43,34 +43,56 @@ const schemaLock = 0x6576656e7473 // "events"
 // columns are the columns of a read, in the order scanRecord takes them.
 const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data`
 
-// Stream version statements, one per kind of expected version. Each locks
-// the stream's row until the transaction ends and returns its new version,
-// or no row when the stream is not at the expected version.
+// Stream statements, one per kind of expected version, for the CTE
+// "stream" of an append (see appendHead). Each locks the stream's row until the
+// transaction ends and returns its version after the append, or no row
+// when the stream is not at the expected version. $1 is the stream, $2
+// the expected version, $3 the number of events.
 const (
-	// appendAny creates the stream or adds $2 to its version.
-	appendAny = `INSERT INTO eventstore_streams AS s (name, version) VALUES ($1, $2)
-ON CONFLICT (name) DO UPDATE SET version = s.version + $2 RETURNING version`
-	// appendNoStream creates the stream, if it does not exist.
-	appendNoStream = `INSERT INTO eventstore_streams (name, version) VALUES ($1, $2)
-ON CONFLICT (name) DO NOTHING RETURNING version`
-	// appendExactly adds $2 to the version of the stream if it is $3.
-	appendExactly = `UPDATE eventstore_streams SET version = version + $2 WHERE name = $1 AND version = $3 RETURNING version`
+	// streamAny creates the stream or adds $3 to its version.
+	streamAny = `INSERT INTO eventstore_streams AS s (name, version) VALUES ($1, $3)
+	ON CONFLICT (name) DO UPDATE SET version = s.version + $3 RETURNING version`
+	// streamNoStream creates the stream, if it does not exist.
+	streamNoStream = `INSERT INTO eventstore_streams (name, version) VALUES ($1, $3)
+	ON CONFLICT (name) DO NOTHING RETURNING version`
+	// streamExactly adds $3 to the version of the stream if it is $2.
+	streamExactly = `UPDATE eventstore_streams SET version = version + $3 WHERE name = $1 AND version = $2 RETURNING version`
 )
 
-// insertEvents takes the next positions by adding the number of events
-// to the head row, which stays locked until the transaction ends, and
-// inserts the events at them. $1 is the stream, $2 its version before the
-// append, $3 the number of events, and the arrays the events' columns.
-const insertEvents = `WITH head AS (
-	UPDATE eventstore_head SET position = position + $3 WHERE id = 1 RETURNING position
+// An append is one statement: appendHead, the stream statement of its
+// expected version, appendTail. It locks the stream's row first (the
+// uncorrelated EXISTS runs the CTE "stream" before the head row is
+// touched), then takes the next positions by adding the number of events
+// to the head row, which stays locked until the transaction ends, inserts
+// the events at them, and queues a notification that PostgreSQL delivers
+// at the commit. It returns the stream's new version and the last
+// position, or no row when the stream is not at the expected version. $4
+// to $14 are the events' columns; $2 appears in the result so that every
+// variant has a type for it.
+const (
+	appendHead = `WITH stream AS (
+	`
+	appendTail = `
+), head AS (
+	UPDATE eventstore_head SET position = position + $3
+	WHERE id = 1 AND EXISTS (SELECT FROM stream)
+	RETURNING position
+), inserted AS (
+	INSERT INTO eventstore_events (` + columns + `)
+	SELECT head.position - $3 + e.ord, $1, stream.version - $3 + e.ord, e.id, e.type, e.time, e.correlation_id,
+		e.causation_id, e.key, e.metadata, e.trace_parent, e.trace_state, e.content_type, e.data
+	FROM stream, head, unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::uuid[], $9::text[], $10::text[],
+		$11::text[], $12::text[], $13::text[], $14::bytea[])
+		WITH ORDINALITY AS e(id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data, ord)
+), notified AS (
+	SELECT pg_notify('` + notifyChannel + `', '') FROM head
 )
-INSERT INTO eventstore_events (` + columns + `)
-SELECT head.position - $3 + e.ord, $1, $2 + e.ord, e.id, e.type, e.time, e.correlation_id, e.causation_id,
-	e.key, e.metadata, e.trace_parent, e.trace_state, e.content_type, e.data
-FROM head, unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::uuid[], $9::text[], $10::text[],
-	$11::text[], $12::text[], $13::text[], $14::bytea[])
-	WITH ORDINALITY AS e(id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data, ord)
-RETURNING position`
+SELECT stream.version, head.position, (SELECT count(*) FROM notified), $2::bigint FROM stream, head`
+
+	appendAny      = appendHead + streamAny + appendTail
+	appendNoStream = appendHead + streamNoStream + appendTail
+	appendExactly  = appendHead + streamExactly + appendTail
+)
 
 // notifyChannel is the channel on which appends notify the stores that
 // follow the same database.

@@ -55,7 +55,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{pool: pool, attempts: int(poolCfg.MaxConns) + 1}
 	s.follower = eventstore.NewFollower(s.readAllPage, cfg.poll)
-	s.listener = startListener(poolCfg.ConnConfig, s.follower.Notify)
+	s.listener = startListener(poolCfg.ConnConfig, s.follower.Notify, pool.Reset)
 	return s, nil
 }
 
@@ -98,32 +98,25 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return res, nil
 }
 
-func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	what := "append to " + strconv.Quote(stream)
-	var tx pgx.Tx
-	err := retry(ctx, s.attempts, func() (err error) {
-		tx, err = s.pool.Begin(ctx)
-		return err
-	})
-	if err != nil {
-		return eventstore.AppendResult{}, s.fail(what, err)
+func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (res eventstore.AppendResult, err error) {
+	for range s.attempts {
+		res, err = s.appendIn(ctx, s.pool, stream, expected, events)
+		if err == nil || !pgconn.SafeToRetry(err) || ctx.Err() != nil {
+			break
+		}
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	res, err := s.appendIn(ctx, tx, stream, expected, events)
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return eventstore.AppendResult{}, s.fail(what, err)
-	}
-	return res, nil
+	return res, err
 }
 
-// appendIn does the work of an append in tx, short of committing: it
-// locks the stream's row and checks its version, then takes the next
-// positions under the head row's lock and inserts the events. Both locks
-// are held until tx ends.
-func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+// querier runs a statement: the pool, where it is a transaction of its
+// own, or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// appendIn runs the append statement (see appendHead) through q. Its
+// locks are held until q's transaction ends: at once for the pool.
+func (s *Store) appendIn(ctx context.Context, q querier, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	var res eventstore.AppendResult
 	what := "append to " + strconv.Quote(stream)
 	n := int64(len(events))
@@ -131,69 +124,35 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, stream string, expected
 	if cols.err != nil {
 		return res, cols.err
 	}
-
-	var version int64
-	var row pgx.Row
+	statement := appendAny
 	want, exact := expected.Version()
 	switch {
-	case !exact:
-		row = tx.QueryRow(ctx, appendAny, stream, n)
-	case want == 0:
-		row = tx.QueryRow(ctx, appendNoStream, stream, n)
-	default:
-		row = tx.QueryRow(ctx, appendExactly, stream, n, int64(want))
+	case exact && want == 0:
+		statement = appendNoStream
+	case exact:
+		statement = appendExactly
 	}
-	switch err := row.Scan(&version); {
+	var version, last, notified, echo int64
+	err := q.QueryRow(ctx, statement, stream, int64(want), n, cols.ids, cols.types, cols.times, cols.correlations, cols.causations,
+		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data).Scan(&version, &last, &notified, &echo)
+	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		var actual int64
-		switch err := tx.QueryRow(ctx, `SELECT version FROM eventstore_streams WHERE name = $1`, stream).Scan(&actual); {
+		switch err := q.QueryRow(ctx, `SELECT version FROM eventstore_streams WHERE name = $1`, stream).Scan(&actual); {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return res, s.fail(what, err)
 		}
-		return res, expected.Check(stream, uint64(actual))
+		if err := expected.Check(stream, uint64(actual)); err != nil {
+			return res, err
+		}
+		return res, &eventstore.ConflictError{Stream: stream, Expected: expected, Actual: uint64(actual)}
 	case err != nil:
 		return res, s.fail(what, err)
 	}
-	before := version - n
-
-	batch := &pgx.Batch{}
-	batch.Queue(insertEvents, stream, before, n, cols.ids, cols.types, cols.times, cols.correlations, cols.causations,
-		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data)
-	batch.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
-	results := tx.SendBatch(ctx, batch)
-	rows, err := results.Query()
-	if err != nil {
-		_ = results.Close()
-		return res, s.fail(what, err)
-	}
-	var first, last int64
-	for rows.Next() {
-		var p int64
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			_ = results.Close()
-			return res, s.fail(what, err)
-		}
-		if first == 0 || p < first {
-			first = p
-		}
-		last = max(last, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		_ = results.Close()
-		return res, s.fail(what, err)
-	}
-	if err := results.Close(); err != nil {
-		return res, s.fail(what, err)
-	}
-	if last-first+1 != n {
-		return res, fmt.Errorf("eventstore: postgres: %s: %d events took positions %d to %d", what, n, first, last)
-	}
 	return eventstore.AppendResult{
-		FirstVersion: uint64(before) + 1, LastVersion: uint64(version),
-		FirstPosition: uint64(first), LastPosition: uint64(last),
+		FirstVersion: uint64(version - n + 1), LastVersion: uint64(version),
+		FirstPosition: uint64(last - n + 1), LastPosition: uint64(last),
 	}, nil
 }
 
