@@ -21,9 +21,7 @@
 //  2. it adds the number of its events to the single row of
 //     eventstore_head and inserts the events at the positions below the
 //     new value: the row lock this update takes is held until the
-//     transaction commits or rolls back;
-//  3. it queues a notification on the channel "eventstore", which
-//     PostgreSQL delivers when the transaction commits.
+//     transaction commits or rolls back.
 //
 // Step 2 serialises position assignment: a second append blocks on the
 // head row until the first ends. If the first commits, the second then
@@ -41,7 +39,7 @@
 //
 // The price is that appends to the whole store commit one after another
 // (the work before step 2 runs in parallel); each holds the head row for
-// its insert, its notification and its commit. The alternative
+// its insert and its commit. The alternative
 // of recording each event's transaction ID and reading only below the
 // oldest transaction still running (pg_snapshot_xmin) lets appends commit
 // in parallel, but makes positions sparse and delays every reader behind
@@ -53,15 +51,20 @@
 //
 // # Following other processes
 //
-// Appends through a Store wake its subscriptions at once. A Store also
-// keeps one connection of its own that LISTENs on "eventstore", so the
-// appends of other processes wake them too; after that connection is
-// lost it connects again, every second, and wakes the subscriptions once
-// reconnected, in case it missed a notification. A subscription that has
-// caught up also reads every poll interval (WithPollInterval) regardless.
-// When that connection is lost, the server may have restarted: the store
-// then drops its pooled connections, so that the next calls open new
-// ones. Reads are retried over broken connections; an append only when it
+// Appends through a Store wake its subscriptions at once. After its
+// appends commit, a Store also sends a notification on the channel
+// "eventstore", one for all those that committed while it sent the
+// previous one, off the appends' path; and it keeps one connection of its
+// own that LISTENs on that channel, so the appends of other processes
+// wake its subscriptions too. A notification lost to a crash delays
+// them until their poll interval and loses nothing, since subscriptions
+// read by position. After the listening connection is lost it connects
+// again, every second, and wakes the subscriptions once reconnected, in
+// case it missed a notification; a subscription that has caught up also
+// reads every poll interval (WithPollInterval) regardless. A lost
+// listening connection may mean that the server restarted: the store then
+// drops its pooled connections, so that the next calls open new ones.
+// Reads are retried over broken connections; an append only when it
 // failed before anything was sent, since one that was sent may have
 // committed.
 //

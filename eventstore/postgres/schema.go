@@ -64,8 +64,7 @@ const (
 // uncorrelated EXISTS runs the CTE "stream" before the head row is
 // touched), then takes the next positions by adding the number of events
 // to the head row, which stays locked until the transaction ends, inserts
-// the events at them, and queues a notification that PostgreSQL delivers
-// at the commit. It returns the stream's new version and the last
+// the events at them. It returns the stream's new version and the last
 // position, or no row when the stream is not at the expected version. $4
 // to $14 are the events' columns; $2 appears in the result so that every
 // variant has a type for it.
@@ -84,10 +83,8 @@ const (
 	FROM stream, head, unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::uuid[], $9::text[], $10::text[],
 		$11::text[], $12::text[], $13::text[], $14::bytea[])
 		WITH ORDINALITY AS e(id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data, ord)
-), notified AS (
-	SELECT pg_notify('` + notifyChannel + `', '') FROM head
 )
-SELECT stream.version, head.position, (SELECT count(*) FROM notified), $2::bigint FROM stream, head`
+SELECT stream.version, head.position, $2::bigint FROM stream, head`
 
 	appendAny      = appendHead + streamAny + appendTail
 	appendNoStream = appendHead + streamNoStream + appendTail

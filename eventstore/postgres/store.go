@@ -24,6 +24,7 @@ type Store struct {
 	pool     *pgxpool.Pool
 	follower *eventstore.Follower
 	listener *listener
+	notifier *notifier
 	attempts int // see retry
 	closed   atomic.Bool
 }
@@ -56,6 +57,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	s := &Store{pool: pool, attempts: int(poolCfg.MaxConns) + 1}
 	s.follower = eventstore.NewFollower(s.readAllPage, cfg.poll)
 	s.listener = startListener(poolCfg.ConnConfig, s.follower.Notify, pool.Reset)
+	s.notifier = startNotifier(pool)
 	return s, nil
 }
 
@@ -95,6 +97,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		return eventstore.AppendResult{}, err
 	}
 	s.follower.Notify()
+	s.notifier.signal()
 	return res, nil
 }
 
@@ -132,9 +135,9 @@ func (s *Store) appendIn(ctx context.Context, q querier, stream string, expected
 	case exact:
 		statement = appendExactly
 	}
-	var version, last, notified, echo int64
+	var version, last, echo int64
 	err := q.QueryRow(ctx, statement, stream, int64(want), n, cols.ids, cols.types, cols.times, cols.correlations, cols.causations,
-		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data).Scan(&version, &last, &notified, &echo)
+		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data).Scan(&version, &last, &echo)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		var actual int64
@@ -298,7 +301,7 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	err := s.follower.Close(ctx)
-	err = errors.Join(err, s.listener.stop(ctx))
+	err = errors.Join(err, s.listener.stop(ctx), s.notifier.stop(ctx))
 	s.pool.Close()
 	return err
 }
