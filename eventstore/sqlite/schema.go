@@ -33,5 +33,3 @@ CREATE TABLE IF NOT EXISTS eventstore_checkpoints (
 
 // columns are the columns of a read, in the order scanRecord takes them.
 const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data`
-
-const insertEvent = `INSERT INTO eventstore_events (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`

@@ -27,6 +27,7 @@ const Memory = ":memory:"
 type Store struct {
 	path     string
 	write    *sql.DB // one connection: appends are serialised in the process
+	stmts    statements
 	read     *sql.DB // the write connection for an in-memory store
 	follower *eventstore.Follower
 	closed   atomic.Bool
@@ -69,6 +70,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if _, err := write.ExecContext(ctx, schema); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("eventstore: sqlite: create tables in %s: %w", path, err)
+	}
+	if s.stmts, err = prepare(ctx, write); err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("eventstore: sqlite: %s: %w", path, err)
 	}
 	if path != Memory {
 		read, err := sql.Open("sqlite", path+"?"+readQuery+"&_pragma=query_only(1)")
@@ -115,7 +120,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 		}
 	}()
 	var version, head uint64
-	err = tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT version FROM eventstore_streams WHERE name = ?), 0), COALESCE(MAX(position), 0) FROM eventstore_events`, stream).Scan(&version, &head)
+	err = tx.StmtContext(ctx, s.stmts.versions).QueryRowContext(ctx, stream).Scan(&version, &head)
 	if err != nil {
 		return res, s.fail("append to "+strconv.Quote(stream), err)
 	}
@@ -129,17 +134,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 	if n > eventstore.MaxVersion-head {
 		return res, fmt.Errorf("%w: the store at position %d cannot take %d more events", eventstore.ErrVersionOverflow, head, n)
 	}
-	exec := tx.ExecContext
-	if len(events) > 1 {
-		stmt, err := tx.PrepareContext(ctx, insertEvent)
-		if err != nil {
-			return res, s.fail("append to "+strconv.Quote(stream), err)
-		}
-		defer stmt.Close()
-		exec = func(ctx context.Context, _ string, args ...any) (sql.Result, error) {
-			return stmt.ExecContext(ctx, args...)
-		}
-	}
+	insert := tx.StmtContext(ctx, s.stmts.insert)
 	for i, e := range events {
 		meta, err := storekit.EncodeMetadata(e.Envelope.Metadata)
 		if err != nil {
@@ -151,7 +146,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 		} else {
 			causation = []byte{}
 		}
-		_, err = exec(ctx, insertEvent, int64(head)+int64(i)+1, stream, int64(version)+int64(i)+1,
+		_, err = insert.ExecContext(ctx, int64(head)+int64(i)+1, stream, int64(version)+int64(i)+1,
 			e.Envelope.ID[:], e.Envelope.Topic, e.Envelope.Time.UnixMicro(), e.Envelope.CorrelationID,
 			causation, e.Envelope.Key, meta, e.Envelope.TraceParent, e.Envelope.TraceState,
 			e.ContentType, e.Data)
@@ -159,7 +154,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 			return res, s.fail("append to "+strconv.Quote(stream), err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO eventstore_streams (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version`, stream, int64(version+n)); err != nil {
+	if _, err := tx.StmtContext(ctx, s.stmts.setVersion).ExecContext(ctx, stream, int64(version+n)); err != nil {
 		return res, s.fail("append to "+strconv.Quote(stream), err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -278,7 +273,7 @@ func (s *Store) Close(ctx context.Context) error {
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}
-	return errors.Join(err, s.write.Close())
+	return errors.Join(err, s.stmts.close(), s.write.Close())
 }
 
 // query runs a read of records.
