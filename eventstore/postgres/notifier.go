@@ -2,14 +2,18 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// notifyInterval is the least time between two notifications of a store.
+const notifyInterval = 5 * time.Millisecond
+
 // notifier tells the stores of other processes that appends committed:
 // after each append's commit it is signalled, and it sends a notification
-// on notifyChannel, one for all the appends signalled while it was sending
-// the previous one. A notification that is lost (the process dies, the
+// on notifyChannel, at most one per notifyInterval, for all the appends
+// signalled since the previous one. A notification that is lost (the process dies, the
 // server is away) delays the other processes' subscriptions until their
 // poll interval, and loses nothing, since they read by position.
 type notifier struct {
@@ -27,6 +31,8 @@ func startNotifier(pool *pgxpool.Pool) *notifier {
 
 func (n *notifier) run(ctx context.Context, pool *pgxpool.Pool) {
 	defer close(n.done)
+	pause := time.NewTimer(notifyInterval)
+	defer pause.Stop()
 	for {
 		select {
 		case <-n.wake:
@@ -34,6 +40,12 @@ func (n *notifier) run(ctx context.Context, pool *pgxpool.Pool) {
 			return
 		}
 		_, _ = pool.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel)
+		pause.Reset(notifyInterval)
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
