@@ -186,3 +186,25 @@ func stop(t *testing.T, ctx context.Context, sub *eventstore.Subscription) {
 func describe(r eventstore.Record) string {
 	return fmt.Sprintf("%s@%d (position %d)", r.Stream, r.Version, r.Position)
 }
+
+// mustSubscribe subscribes and fails the test on an error.
+func mustSubscribe(t *testing.T, ctx context.Context, st eventstore.Store, from uint64, h eventstore.Handler) *eventstore.Subscription {
+	t.Helper()
+	sub, err := st.SubscribeAll(ctx, from, h)
+	if err != nil {
+		t.Fatalf("subscribe from %d: %v", from, err)
+	}
+	return sub
+}
+
+// blocking returns a handler that waits for its ctx to end, closing
+// entered when it is called and returned when it returns.
+func blocking() (h eventstore.Handler, entered, returned chan struct{}) {
+	entered, returned = make(chan struct{}), make(chan struct{})
+	return func(ctx context.Context, r eventstore.Record) error {
+		close(entered)
+		<-ctx.Done()
+		close(returned)
+		return ctx.Err()
+	}, entered, returned
+}

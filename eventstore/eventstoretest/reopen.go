@@ -17,10 +17,7 @@ func testReopen(t *testing.T, s *suite) {
 	mustAppend(t, ctx, st, "durable", eventstore.NoStream(), events(t, 1, 5)...)
 	mustAppend(t, ctx, st, "other", eventstore.NoStream(), events(t, 6, 2)...)
 	rec := newRecorder(100)
-	sub, err := st.SubscribeAll(ctx, 0, rec.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := mustSubscribe(t, ctx, st, 0, rec.handle)
 	rec.until(t, ctx, 4)
 	stop(t, ctx, sub)
 	resumeAt := sub.Next()
@@ -41,10 +38,7 @@ func testReopen(t *testing.T, s *suite) {
 		t.Errorf("append after reopening: %+v, want version 6 at position 8", res)
 	}
 	rec = newRecorder(100)
-	sub, err = st.SubscribeAll(ctx, resumeAt, rec.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = mustSubscribe(t, ctx, st, resumeAt, rec.handle)
 	checkPositions(t, "resumed after reopening", rec.until(t, ctx, 8), resumeAt, 8)
 	stop(t, ctx, sub)
 }

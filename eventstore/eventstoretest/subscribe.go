@@ -22,15 +22,9 @@ func testSubscribeCatchUpThenLive(t *testing.T, s *suite) {
 		mustAppend(t, ctx, st, fmt.Sprintf("stream-%d", i%3), eventstore.AnyVersion(), events(t, i+1, 100)...)
 	}
 	all := newRecorder(2000)
-	sub, err := st.SubscribeAll(ctx, 0, all.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := mustSubscribe(t, ctx, st, 0, all.handle)
 	mid := newRecorder(2000)
-	subMid, err := st.SubscribeAll(ctx, 700, mid.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	subMid := mustSubscribe(t, ctx, st, 700, mid.handle)
 	got := all.until(t, ctx, 1200)
 	checkPositions(t, "catch-up", got, 1, 1200)
 	select {
@@ -70,10 +64,7 @@ func testConcurrentWriters(t *testing.T, s *suite) {
 	const capacity = writers * appends * 3
 
 	early := newRecorder(capacity)
-	subEarly, err := st.SubscribeAll(ctx, 0, early.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	subEarly := mustSubscribe(t, ctx, st, 0, early.handle)
 	var (
 		mu        sync.Mutex
 		appended  = make(map[uuid.UUID]uint64) // event ID -> position
@@ -120,10 +111,7 @@ func testConcurrentWriters(t *testing.T, s *suite) {
 	}
 	<-halfway
 	late := newRecorder(capacity)
-	subLate, err := st.SubscribeAll(ctx, 0, late.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	subLate := mustSubscribe(t, ctx, st, 0, late.handle)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -197,10 +185,7 @@ func testSubscriberCrashAndResume(t *testing.T, s *suite) {
 		}
 		return rec.handle(ctx, r)
 	}
-	sub, err := st.SubscribeAll(ctx, 0, crashing)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := mustSubscribe(t, ctx, st, 0, crashing)
 	writerDone := make(chan error, 1)
 	go func() {
 		for i := range 20 {
@@ -227,10 +212,7 @@ func testSubscriberCrashAndResume(t *testing.T, s *suite) {
 	first := rec.until(t, ctx, crashAt-1)
 
 	// Resume from Next while the writer may still be appending.
-	resumed, err := st.SubscribeAll(ctx, sub.Next(), rec.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resumed := mustSubscribe(t, ctx, st, sub.Next(), rec.handle)
 	if err := <-writerDone; err != nil {
 		t.Fatal(err)
 	}
@@ -255,10 +237,7 @@ func testSubscriberCrashAndResume(t *testing.T, s *suite) {
 		}
 		break
 	}
-	again, err := st.SubscribeAll(ctx, next, rec.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := mustSubscribe(t, ctx, st, next, rec.handle)
 	if next <= head {
 		third = append(third, rec.until(t, ctx, head)...)
 	}
@@ -279,10 +258,7 @@ func testSubscriptionEnds(t *testing.T, s *suite) {
 	// The ctx given to SubscribeAll ends.
 	subCtx, cancel := s.cancelable(t)
 	rec := newRecorder(10)
-	sub, err := st.SubscribeAll(subCtx, 0, rec.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := mustSubscribe(t, subCtx, st, 0, rec.handle)
 	rec.until(t, ctx, 3)
 	<-sub.Live()
 	cancel()
@@ -292,16 +268,8 @@ func testSubscriptionEnds(t *testing.T, s *suite) {
 	}
 
 	// Stop while the handler waits: its ctx is canceled and Stop waits for it.
-	entered, returned := make(chan struct{}), make(chan struct{})
-	sub, err = st.SubscribeAll(ctx, 2, func(ctx context.Context, r eventstore.Record) error {
-		close(entered)
-		<-ctx.Done()
-		close(returned)
-		return ctx.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waiting, entered, returned := blocking()
+	sub = mustSubscribe(t, ctx, st, 2, waiting)
 	<-entered
 	stop(t, ctx, sub)
 	select {
@@ -319,16 +287,13 @@ func testSubscriptionEnds(t *testing.T, s *suite) {
 	// Stop with a ctx that ends first returns its error.
 	release := make(chan struct{})
 	entered = make(chan struct{})
-	sub, err = st.SubscribeAll(ctx, 1, func(_ context.Context, r eventstore.Record) error {
+	sub = mustSubscribe(t, ctx, st, 1, func(_ context.Context, r eventstore.Record) error {
 		if r.Position == 1 {
 			close(entered)
 			<-release // ignores its ctx
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	<-entered
 	short, cancelShort := s.cancelable(t)
 	cancelShort()
@@ -344,21 +309,10 @@ func testSubscriptionEnds(t *testing.T, s *suite) {
 func testClose(t *testing.T, s *suite) {
 	st, ctx := s.open(t), s.ctx(t)
 	mustAppend(t, ctx, st, "closing", eventstore.NoStream(), events(t, 1, 2)...)
-	entered, returned := make(chan struct{}), make(chan struct{})
-	sub, err := st.SubscribeAll(ctx, 2, func(ctx context.Context, r eventstore.Record) error {
-		close(entered)
-		<-ctx.Done()
-		close(returned)
-		return ctx.Err()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waiting, entered, returned := blocking()
+	sub := mustSubscribe(t, ctx, st, 2, waiting)
 	idle := newRecorder(10)
-	subIdle, err := st.SubscribeAll(ctx, 3, idle.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
+	subIdle := mustSubscribe(t, ctx, st, 3, idle.handle)
 	<-entered
 	<-subIdle.Live()
 	if err := st.Close(ctx); err != nil {
@@ -383,7 +337,7 @@ func testClose(t *testing.T, s *suite) {
 		t.Helper()
 		wantIs(t, what+" after Close", err, eventstore.ErrClosed)
 	}
-	_, err = st.Append(ctx, "closing", eventstore.AnyVersion(), events(t, 3, 1)...)
+	_, err := st.Append(ctx, "closing", eventstore.AnyVersion(), events(t, 3, 1)...)
 	closed("Append", err)
 	_, err = seqErr(st.ReadAll(ctx, 0))
 	closed("ReadAll", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/busline/eventbus/eventstore"
+	"github.com/busline/eventbus/eventstore/internal/benchkit"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,28 +17,6 @@ import (
 // The benchmarks compare the store with plain INSERT and SELECT statements
 // of the same rows, through the same driver, in the same database of the
 // tests' server, in the same run; each reports ns/event.
-
-// benchPayload is the benchmarks' payload.
-type benchPayload struct {
-	ConversationID string `json:"conversationId"`
-	From           string `json:"from"`
-	Text           string `json:"text"`
-}
-
-func benchEvents(b *testing.B, n int) []eventstore.Event {
-	b.Helper()
-	typ, err := eventstore.NewType[benchPayload]("message.sent", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]eventstore.Event, n)
-	for i := range out {
-		if out[i], err = typ.New(benchPayload{ConversationID: "c-1", From: "alice", Text: "Hello, this is a message of moderate length."}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return out
-}
 
 // createPlain creates a table of the events' columns, with the same keys,
 // and no store around it.
@@ -86,7 +65,7 @@ func BenchmarkAppend(b *testing.B) {
 	defer closeStore(b, st)
 	createPlain(b, st.pool)
 	for _, batch := range []int{1, 10} {
-		evs := benchEvents(b, batch)
+		evs := benchkit.Events(b, batch)
 		b.Run(fmt.Sprintf("batch=%d/plain", batch), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
@@ -95,7 +74,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				i++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/event")
+			benchkit.ReportPerEvent(b, i*batch)
 		})
 		b.Run(fmt.Sprintf("batch=%d/store", batch), func(b *testing.B) {
 			i := 0
@@ -105,7 +84,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				i++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/event")
+			benchkit.ReportPerEvent(b, i*batch)
 		})
 	}
 }
@@ -119,7 +98,7 @@ func BenchmarkRead(b *testing.B) {
 	st := open(b, newDatabase(b))
 	defer closeStore(b, st)
 	createPlain(b, st.pool)
-	evs := benchEvents(b, 100)
+	evs := benchkit.Events(b, 100)
 	for i := 0; i < readEvents; i += 100 {
 		if _, err := st.Append(ctx, "bench-"+strconv.Itoa(i%7), eventstore.AnyVersion(), evs...); err != nil {
 			b.Fatal(err)
@@ -146,7 +125,7 @@ func BenchmarkRead(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+		benchkit.ReportPerEvent(b, n)
 	})
 	b.Run("store", func(b *testing.B) {
 		n := 0
@@ -158,6 +137,6 @@ func BenchmarkRead(b *testing.B) {
 				n++
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+		benchkit.ReportPerEvent(b, n)
 	})
 }

@@ -11,39 +11,28 @@ import (
 // after losing its connection.
 const listenRetry = time.Second
 
-// listener holds a connection of its own that LISTENs on notifyChannel
-// and calls notify for each notification, and once each time it has
-// (re)connected, since appends may have committed while it was down. When
-// the connection it listened on is lost it calls lost, since the server
-// may have restarted and taken the other connections with it; it
-// connects again after an error until stopped.
-type listener struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startListener(cfg *pgx.ConnConfig, notify, lost func()) *listener {
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cancel: cancel, done: make(chan struct{})}
-	go l.run(ctx, cfg, notify, lost)
-	return l
-}
-
-func (l *listener) run(ctx context.Context, cfg *pgx.ConnConfig, notify, lost func()) {
-	defer close(l.done)
-	retry := time.NewTimer(0)
-	defer retry.Stop()
-	for {
-		select {
-		case <-retry.C:
-		case <-ctx.Done():
-			return
+// startListener starts a worker that holds a connection of its own,
+// LISTENs on notifyChannel and calls notify for each notification, and
+// once each time it has (re)connected, since appends may have committed
+// while it was down. When the connection it listened on is lost it calls
+// lost, since the server may have restarted and taken the other
+// connections with it; it connects again after an error until stopped.
+func startListener(cfg *pgx.ConnConfig, notify, lost func()) *worker {
+	return startWorker(func(ctx context.Context) {
+		retry := time.NewTimer(0)
+		defer retry.Stop()
+		for {
+			select {
+			case <-retry.C:
+			case <-ctx.Done():
+				return
+			}
+			if listen(ctx, cfg, notify) && ctx.Err() == nil {
+				lost()
+			}
+			retry.Reset(listenRetry)
 		}
-		if listen(ctx, cfg, notify) && ctx.Err() == nil {
-			lost()
-		}
-		retry.Reset(listenRetry)
-	}
+	})
 }
 
 // listen connects, listens and notifies until the connection fails or ctx
@@ -67,17 +56,5 @@ func listen(ctx context.Context, cfg *pgx.ConnConfig, notify func()) bool {
 			return true
 		}
 		notify()
-	}
-}
-
-// stop stops the listener and waits until its connection is closed, or
-// until ctx ends, returning its error.
-func (l *listener) stop(ctx context.Context) error {
-	l.cancel()
-	select {
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

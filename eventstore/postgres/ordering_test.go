@@ -22,29 +22,11 @@ func TestPositionsCommitInOrder(t *testing.T) {
 	url := newDatabase(t)
 	st := open(t, url)
 	defer closeStore(t, st)
-	typ, err := eventstore.NewType[int]("ordering.number", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	event := func(n int) eventstore.Event {
-		e, err := typ.New(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	_, event := numbers(t, "ordering.number")
 	if _, err := st.Append(ctx, "first", eventstore.NoStream(), event(1)); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan eventstore.Record, 10)
-	sub, err := st.SubscribeAll(ctx, 0, func(ctx context.Context, r eventstore.Record) error {
-		got <- r
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Stop(ctx) }()
+	_, got := collector(t, ctx, st, 10)
 	if r := <-got; r.Position != 1 {
 		t.Fatalf("first position %d", r.Position)
 	}

@@ -16,7 +16,7 @@ var _ eventstore.ProjectionDB[pgx.Tx] = (*Store)(nil)
 // back otherwise. Use it to create a read model's tables;
 // eventstore.RunProjection uses it to apply events.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	if s.closed.Load() {
+	if s.core.Closed() {
 		return eventstore.ErrClosed
 	}
 	var tx pgx.Tx

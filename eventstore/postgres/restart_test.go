@@ -20,31 +20,16 @@ func TestServerRestart(t *testing.T) {
 	defer closeStore(t, writer)
 	follower := open(t, url, WithPollInterval(0))
 	defer closeStore(t, follower)
-	typ, err := eventstore.NewType[int]("restart.number", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	typ, event := numbers(t, "restart.number")
 	appendN := func(from, count int) {
 		t.Helper()
 		for i := from; i < from+count; i++ {
-			e, err := typ.New(i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := writer.Append(ctx, "restart", eventstore.Exactly(uint64(i-1)), e); err != nil {
+			if _, err := writer.Append(ctx, "restart", eventstore.Exactly(uint64(i-1)), event(i)); err != nil {
 				t.Fatalf("append %d: %v", i, err)
 			}
 		}
 	}
-	got := make(chan eventstore.Record, 100)
-	sub, err := follower.SubscribeAll(ctx, 0, func(ctx context.Context, r eventstore.Record) error {
-		got <- r
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Stop(ctx) }()
+	sub, got := collector(t, ctx, follower, 100)
 	next := uint64(1)
 	receive := func(last uint64) {
 		t.Helper()

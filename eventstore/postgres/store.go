@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/busline/eventbus/eventstore"
@@ -22,11 +21,10 @@ import (
 // Open.
 type Store struct {
 	pool     *pgxpool.Pool
-	follower *eventstore.Follower
-	listener *listener
+	core     *storekit.Core
+	listener *worker
 	notifier *notifier
 	attempts int // see retry
-	closed   atomic.Bool
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -55,9 +53,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, attempts: int(poolCfg.MaxConns) + 1}
-	s.follower = eventstore.NewFollower(s.readAllPage, cfg.poll)
-	s.listener = startListener(poolCfg.ConnConfig, s.follower.Notify, pool.Reset)
 	s.notifier = startNotifier(pool)
+	s.core = storekit.NewCore(storekit.Backend{
+		Append: s.append, Appended: s.notifier.signal, StreamPage: s.readStreamPage, AllPage: s.readAllPage,
+		Head: s.head, StreamVersion: s.streamVersion, Release: s.release, Poll: cfg.poll,
+	})
+	s.listener = startListener(poolCfg.ConnConfig, s.core.Notify, pool.Reset)
 	return s, nil
 }
 
@@ -85,20 +86,7 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
 // holds until it commits: see the package documentation for why positions
 // therefore commit in order.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	if s.closed.Load() {
-		return eventstore.AppendResult{}, eventstore.ErrClosed
-	}
-	prepared, err := storekit.Prepare(stream, expected, events, time.Now())
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	res, err := s.append(ctx, stream, expected, prepared)
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	s.follower.Notify()
-	s.notifier.signal()
-	return res, nil
+	return s.core.Append(ctx, stream, expected, events)
 }
 
 func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (res eventstore.AppendResult, err error) {
@@ -195,51 +183,18 @@ func newColumns(events []eventstore.Event) *eventColumns {
 // ReadStream yields the events of stream from version from on, as
 // eventstore.Store describes.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[eventstore.Record, error] {
-	if err := eventstore.ValidateStreamName(stream); err != nil {
-		return storekit.Failed(err)
-	}
-	if s.closed.Load() {
-		return storekit.Failed(eventstore.ErrClosed)
-	}
-	if from == 0 {
-		from = 1
-	}
-	if from > eventstore.MaxVersion {
-		return storekit.Failed(fmt.Errorf("%w: read stream %q from version %d", eventstore.ErrVersionOverflow, stream, from))
-	}
-	return func(yield func(eventstore.Record, error) bool) {
-		first := true
-		read := func(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
-			page, err := s.query(ctx, "read stream "+strconv.Quote(stream),
-				`SELECT `+columns+` FROM eventstore_events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(from), limit)
-			if err != nil || !first || len(page) > 0 {
-				first = false
-				return page, err
-			}
-			first = false
-			version, err := s.StreamVersion(ctx, stream)
-			if err == nil && version == 0 {
-				err = fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
-			}
-			return nil, err
-		}
-		storekit.Pages(ctx, from, read, func(r eventstore.Record) uint64 { return r.Version + 1 })(yield)
-	}
+	return s.core.ReadStream(ctx, stream, from)
 }
 
 // ReadAll yields the events of every stream from position from on, as
 // eventstore.Store describes.
 func (s *Store) ReadAll(ctx context.Context, from uint64) iter.Seq2[eventstore.Record, error] {
-	if s.closed.Load() {
-		return storekit.Failed(eventstore.ErrClosed)
-	}
-	if from == 0 {
-		from = 1
-	}
-	if from > eventstore.MaxVersion {
-		return storekit.Failed(fmt.Errorf("%w: read all from position %d", eventstore.ErrVersionOverflow, from))
-	}
-	return storekit.Pages(ctx, from, s.readAllPage, func(r eventstore.Record) uint64 { return r.Position + 1 })
+	return s.core.ReadAll(ctx, from)
+}
+
+func (s *Store) readStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
+	return s.query(ctx, "read stream "+strconv.Quote(stream),
+		`SELECT `+columns+` FROM eventstore_events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(from), limit)
 }
 
 func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
@@ -251,17 +206,13 @@ func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]even
 // subscription at once, and so do those of other stores on the same
 // database, through a notification the append sends when it commits.
 func (s *Store) SubscribeAll(ctx context.Context, from uint64, handler eventstore.Handler) (*eventstore.Subscription, error) {
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	return s.follower.Subscribe(ctx, from, handler)
+	return s.core.SubscribeAll(ctx, from, handler)
 }
 
 // Head returns the position of the last event, 0 when there is none.
-func (s *Store) Head(ctx context.Context) (uint64, error) {
-	if s.closed.Load() {
-		return 0, eventstore.ErrClosed
-	}
+func (s *Store) Head(ctx context.Context) (uint64, error) { return s.core.Head(ctx) }
+
+func (s *Store) head(ctx context.Context) (uint64, error) {
 	var head int64
 	err := retry(ctx, s.attempts, func() error {
 		return s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(position), 0) FROM eventstore_events`).Scan(&head)
@@ -275,12 +226,10 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 // StreamVersion returns the version of the stream's last event, 0 when it
 // has none.
 func (s *Store) StreamVersion(ctx context.Context, stream string) (uint64, error) {
-	if err := eventstore.ValidateStreamName(stream); err != nil {
-		return 0, err
-	}
-	if s.closed.Load() {
-		return 0, eventstore.ErrClosed
-	}
+	return s.core.StreamVersion(ctx, stream)
+}
+
+func (s *Store) streamVersion(ctx context.Context, stream string) (uint64, error) {
 	var version int64
 	err := retry(ctx, s.attempts, func() error {
 		return s.pool.QueryRow(ctx, `SELECT version FROM eventstore_streams WHERE name = $1`, stream).Scan(&version)
@@ -296,12 +245,11 @@ func (s *Store) StreamVersion(ctx context.Context, stream string) (uint64, error
 
 // Close stops the subscriptions, waits for their handlers, stops
 // listening and closes the connections, as eventstore.Store describes.
-func (s *Store) Close(ctx context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	err := s.follower.Close(ctx)
-	err = errors.Join(err, s.listener.stop(ctx), s.notifier.stop(ctx))
+func (s *Store) Close(ctx context.Context) error { return s.core.Close(ctx) }
+
+// release stops the listener and the notifier and closes the pool.
+func (s *Store) release(ctx context.Context) error {
+	err := errors.Join(s.listener.stop(ctx), s.notifier.stop(ctx))
 	s.pool.Close()
 	return err
 }
@@ -310,20 +258,13 @@ func (s *Store) Close(ctx context.Context) error {
 func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]eventstore.Record, error) {
 	var page []eventstore.Record
 	err := retry(ctx, s.attempts, func() error {
-		page = page[:0]
 		rows, err := s.pool.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRecord(rows)
-			if err != nil {
-				return err
-			}
-			page = append(page, r)
-		}
-		return rows.Err()
+		page, err = storekit.Collect(rows, scanRecord)
+		return err
 	})
 	if err != nil {
 		return nil, s.fail(what, err)
@@ -361,7 +302,7 @@ func scanRecord(rows pgx.Rows) (eventstore.Record, error) {
 // matches eventstore.ErrClosed, and a number out of range (a version or a
 // position past MaxVersion) eventstore.ErrVersionOverflow.
 func (s *Store) fail(what string, err error) error {
-	if s.closed.Load() {
+	if s.core != nil && s.core.Closed() {
 		return fmt.Errorf("eventstore: postgres: %s: %w", what, eventstore.ErrClosed)
 	}
 	var pgErr *pgconn.PgError

@@ -10,34 +10,13 @@ import (
 	"time"
 
 	"github.com/busline/eventbus/eventstore"
+	"github.com/busline/eventbus/eventstore/internal/benchkit"
 	"github.com/google/uuid"
 )
 
 // The benchmarks compare the store with plain INSERT and SELECT statements
 // of the same rows, through the same driver, on a file of the same
 // settings, in the same run; each reports ns/event.
-
-// benchPayload is the benchmarks' payload.
-type benchPayload struct {
-	ConversationID string `json:"conversationId"`
-	From           string `json:"from"`
-	Text           string `json:"text"`
-}
-
-func benchEvents(b *testing.B, n int) []eventstore.Event {
-	b.Helper()
-	typ, err := eventstore.NewType[benchPayload]("message.sent", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]eventstore.Event, n)
-	for i := range out {
-		if out[i], err = typ.New(benchPayload{ConversationID: "c-1", From: "alice", Text: "Hello, this is a message of moderate length."}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return out
-}
 
 // openPlain opens the file at path as Open does, with a table of the
 // events' columns and no store around it.
@@ -93,7 +72,7 @@ func plainAppend(db *sql.DB, stream string, version int, evs []eventstore.Event)
 func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
 	for _, batch := range []int{1, 10} {
-		evs := benchEvents(b, batch)
+		evs := benchkit.Events(b, batch)
 		b.Run(fmt.Sprintf("batch=%d/plain", batch), func(b *testing.B) {
 			db := openPlain(b, filepath.Join(b.TempDir(), "plain.db"))
 			i := 0
@@ -103,7 +82,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				i++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/event")
+			benchkit.ReportPerEvent(b, i*batch)
 		})
 		b.Run(fmt.Sprintf("batch=%d/store", batch), func(b *testing.B) {
 			st := open(b, filepath.Join(b.TempDir(), "store.db"))
@@ -115,7 +94,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				i++
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/event")
+			benchkit.ReportPerEvent(b, i*batch)
 		})
 	}
 }
@@ -129,7 +108,7 @@ func BenchmarkRead(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "read.db")
 	st := open(b, path)
 	defer closeStore(b, st)
-	evs := benchEvents(b, 100)
+	evs := benchkit.Events(b, 100)
 	db := openPlain(b, path)
 	for i := 0; i < readEvents; i += 100 {
 		if _, err := st.Append(ctx, "bench-"+strconv.Itoa(i%7), eventstore.AnyVersion(), evs...); err != nil {
@@ -156,7 +135,7 @@ func BenchmarkRead(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+		benchkit.ReportPerEvent(b, n)
 	})
 	b.Run("store", func(b *testing.B) {
 		n := 0
@@ -168,6 +147,6 @@ func BenchmarkRead(b *testing.B) {
 				n++
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+		benchkit.ReportPerEvent(b, n)
 	})
 }

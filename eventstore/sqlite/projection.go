@@ -16,7 +16,7 @@ var _ eventstore.ProjectionDB[*sql.Tx] = (*Store)(nil)
 // it to create a read model's tables; eventstore.RunProjection uses it to
 // apply events.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	if s.closed.Load() {
+	if s.core.Closed() {
 		return eventstore.ErrClosed
 	}
 	tx, err := s.write.BeginTx(ctx, nil)

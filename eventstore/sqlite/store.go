@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/busline/eventbus/eventstore"
@@ -25,12 +24,11 @@ const Memory = ":memory:"
 
 // Store is an eventstore.Store in an SQLite database. Make one with Open.
 type Store struct {
-	path     string
-	write    *sql.DB // one connection: appends are serialised in the process
-	stmts    statements
-	read     *sql.DB // the write connection for an in-memory store
-	follower *eventstore.Follower
-	closed   atomic.Bool
+	path  string
+	write *sql.DB // one connection: appends are serialised in the process
+	stmts statements
+	read  *sql.DB // the write connection for an in-memory store
+	core  *storekit.Core
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -85,7 +83,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		read.SetMaxIdleConns(cfg.readers)
 		s.read = read
 	}
-	s.follower = eventstore.NewFollower(s.readAllPage, cfg.poll)
+	s.core = storekit.NewCore(storekit.Backend{
+		Append: s.append, StreamPage: s.readStreamPage, AllPage: s.readAllPage,
+		Head: s.head, StreamVersion: s.streamVersion, Release: s.release, Poll: cfg.poll,
+	})
 	return s, nil
 }
 
@@ -94,19 +95,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 // read and the events written under SQLite's write lock, so positions
 // commit in order.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	if s.closed.Load() {
-		return eventstore.AppendResult{}, eventstore.ErrClosed
-	}
-	prepared, err := storekit.Prepare(stream, expected, events, time.Now())
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	res, err := s.append(ctx, stream, expected, prepared)
-	if err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	s.follower.Notify()
-	return res, nil
+	return s.core.Append(ctx, stream, expected, events)
 }
 
 func (s *Store) append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.Event) (res eventstore.AppendResult, err error) {
@@ -169,51 +158,18 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 // ReadStream yields the events of stream from version from on, as
 // eventstore.Store describes.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[eventstore.Record, error] {
-	if err := eventstore.ValidateStreamName(stream); err != nil {
-		return storekit.Failed(err)
-	}
-	if s.closed.Load() {
-		return storekit.Failed(eventstore.ErrClosed)
-	}
-	if from == 0 {
-		from = 1
-	}
-	if from > eventstore.MaxVersion {
-		return storekit.Failed(fmt.Errorf("%w: read stream %q from version %d", eventstore.ErrVersionOverflow, stream, from))
-	}
-	return func(yield func(eventstore.Record, error) bool) {
-		first := true
-		read := func(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
-			page, err := s.query(ctx, "read stream "+strconv.Quote(stream),
-				`SELECT `+columns+` FROM eventstore_events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`, stream, int64(from), limit)
-			if err != nil || !first || len(page) > 0 {
-				first = false
-				return page, err
-			}
-			first = false
-			version, err := s.StreamVersion(ctx, stream)
-			if err == nil && version == 0 {
-				err = fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
-			}
-			return nil, err
-		}
-		storekit.Pages(ctx, from, read, func(r eventstore.Record) uint64 { return r.Version + 1 })(yield)
-	}
+	return s.core.ReadStream(ctx, stream, from)
 }
 
 // ReadAll yields the events of every stream from position from on, as
 // eventstore.Store describes.
 func (s *Store) ReadAll(ctx context.Context, from uint64) iter.Seq2[eventstore.Record, error] {
-	if s.closed.Load() {
-		return storekit.Failed(eventstore.ErrClosed)
-	}
-	if from == 0 {
-		from = 1
-	}
-	if from > eventstore.MaxVersion {
-		return storekit.Failed(fmt.Errorf("%w: read all from position %d", eventstore.ErrVersionOverflow, from))
-	}
-	return storekit.Pages(ctx, from, s.readAllPage, func(r eventstore.Record) uint64 { return r.Position + 1 })
+	return s.core.ReadAll(ctx, from)
+}
+
+func (s *Store) readStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
+	return s.query(ctx, "read stream "+strconv.Quote(stream),
+		`SELECT `+columns+` FROM eventstore_events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`, stream, int64(from), limit)
 }
 
 func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
@@ -225,17 +181,13 @@ func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]even
 // at once; those of other processes writing the same file are seen within
 // the poll interval (WithPollInterval).
 func (s *Store) SubscribeAll(ctx context.Context, from uint64, handler eventstore.Handler) (*eventstore.Subscription, error) {
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	return s.follower.Subscribe(ctx, from, handler)
+	return s.core.SubscribeAll(ctx, from, handler)
 }
 
 // Head returns the position of the last event, 0 when there is none.
-func (s *Store) Head(ctx context.Context) (uint64, error) {
-	if s.closed.Load() {
-		return 0, eventstore.ErrClosed
-	}
+func (s *Store) Head(ctx context.Context) (uint64, error) { return s.core.Head(ctx) }
+
+func (s *Store) head(ctx context.Context) (uint64, error) {
 	var head int64
 	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM eventstore_events`).Scan(&head); err != nil {
 		return 0, s.fail("read head", err)
@@ -246,12 +198,10 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 // StreamVersion returns the version of the stream's last event, 0 when it
 // has none.
 func (s *Store) StreamVersion(ctx context.Context, stream string) (uint64, error) {
-	if err := eventstore.ValidateStreamName(stream); err != nil {
-		return 0, err
-	}
-	if s.closed.Load() {
-		return 0, eventstore.ErrClosed
-	}
+	return s.core.StreamVersion(ctx, stream)
+}
+
+func (s *Store) streamVersion(ctx context.Context, stream string) (uint64, error) {
 	var version int64
 	switch err := s.read.QueryRowContext(ctx, `SELECT version FROM eventstore_streams WHERE name = ?`, stream).Scan(&version); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -265,13 +215,13 @@ func (s *Store) StreamVersion(ctx context.Context, stream string) (uint64, error
 // Close stops the subscriptions, waits for their handlers, and closes the
 // database, as eventstore.Store describes. An in-memory store's events are
 // gone then.
-func (s *Store) Close(ctx context.Context) error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	err := s.follower.Close(ctx)
+func (s *Store) Close(ctx context.Context) error { return s.core.Close(ctx) }
+
+// release closes the database.
+func (s *Store) release(context.Context) error {
+	var err error
 	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
+		err = s.read.Close()
 	}
 	return errors.Join(err, s.stmts.close(), s.write.Close())
 }
@@ -283,15 +233,8 @@ func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]e
 		return nil, s.fail(what, err)
 	}
 	defer rows.Close()
-	var page []eventstore.Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, s.fail(what, err)
-		}
-		page = append(page, r)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := storekit.Collect(rows, scanRecord)
+	if err != nil {
 		return nil, s.fail(what, err)
 	}
 	return page, nil
@@ -334,7 +277,7 @@ func scanRecord(rows *sql.Rows) (eventstore.Record, error) {
 // fail wraps a database error of the operation what; after Close it is
 // eventstore.ErrClosed, and a ctx error is kept matchable.
 func (s *Store) fail(what string, err error) error {
-	if s.closed.Load() {
+	if s.core != nil && s.core.Closed() {
 		return fmt.Errorf("eventstore: sqlite: %s: %w", what, eventstore.ErrClosed)
 	}
 	return fmt.Errorf("eventstore: sqlite: %s: %w", what, err)

@@ -70,12 +70,7 @@ func runSQLite(ctx context.Context, w io.Writer, path string, rebuild bool) (err
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				if err := row(rows.Scan); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			return eachRow(rows, row)
 		},
 	}, rebuild)
 }
@@ -103,12 +98,24 @@ func runPostgres(ctx context.Context, w io.Writer, url string, rebuild bool) (er
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				if err := row(rows.Scan); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			return eachRow(rows, row)
 		},
 	}, rebuild)
+}
+
+// rows is what database/sql's and pgx's rows have in common.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// eachRow calls row with the scan function of each row of rs.
+func eachRow(rs rows, row func(scan func(dest ...any) error) error) error {
+	for rs.Next() {
+		if err := row(rs.Scan); err != nil {
+			return err
+		}
+	}
+	return rs.Err()
 }
