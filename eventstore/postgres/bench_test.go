@@ -77,14 +77,7 @@ func BenchmarkAppend(b *testing.B) {
 			benchkit.ReportPerEvent(b, i*batch)
 		})
 		b.Run(fmt.Sprintf("batch=%d/store", batch), func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				if _, err := st.Append(ctx, "bench-"+strconv.Itoa(i%100), eventstore.AnyVersion(), evs...); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			benchkit.ReportPerEvent(b, i*batch)
+			benchkit.Append(b, st, evs)
 		})
 	}
 }
@@ -127,16 +120,5 @@ func BenchmarkRead(b *testing.B) {
 		}
 		benchkit.ReportPerEvent(b, n)
 	})
-	b.Run("store", func(b *testing.B) {
-		n := 0
-		for b.Loop() {
-			for _, err := range st.ReadAll(ctx, 1) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		benchkit.ReportPerEvent(b, n)
-	})
+	b.Run("store", func(b *testing.B) { benchkit.ReadAll(b, st) })
 }

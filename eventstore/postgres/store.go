@@ -285,17 +285,9 @@ func scanRecord(rows pgx.Rows) (eventstore.Record, error) {
 		&e.Key, &meta, &e.TraceParent, &e.TraceState, &r.ContentType, &r.Data); err != nil {
 		return r, err
 	}
-	r.Position, r.Version = uint64(position), uint64(version)
 	e.ID, e.CausationID = uuid.UUID(id.Bytes), uuid.UUID(causation.Bytes)
 	e.Time = e.Time.UTC()
-	var err error
-	if e.Metadata, err = storekit.DecodeMetadata(meta); err != nil {
-		return r, err
-	}
-	if r.Data == nil {
-		r.Data = []byte{}
-	}
-	return r, nil
+	return r, storekit.Complete(&r, position, version, meta)
 }
 
 // fail wraps a database error of the operation what: after Close it

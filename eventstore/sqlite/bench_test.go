@@ -70,7 +70,6 @@ func plainAppend(db *sql.DB, stream string, version int, evs []eventstore.Event)
 }
 
 func BenchmarkAppend(b *testing.B) {
-	ctx := context.Background()
 	for _, batch := range []int{1, 10} {
 		evs := benchkit.Events(b, batch)
 		b.Run(fmt.Sprintf("batch=%d/plain", batch), func(b *testing.B) {
@@ -87,14 +86,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d/store", batch), func(b *testing.B) {
 			st := open(b, filepath.Join(b.TempDir(), "store.db"))
 			defer closeStore(b, st)
-			i := 0
-			for b.Loop() {
-				if _, err := st.Append(ctx, "bench-"+strconv.Itoa(i%100), eventstore.AnyVersion(), evs...); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			benchkit.ReportPerEvent(b, i*batch)
+			benchkit.Append(b, st, evs)
 		})
 	}
 }
@@ -137,16 +129,5 @@ func BenchmarkRead(b *testing.B) {
 		}
 		benchkit.ReportPerEvent(b, n)
 	})
-	b.Run("store", func(b *testing.B) {
-		n := 0
-		for b.Loop() {
-			for _, err := range st.ReadAll(ctx, 1) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		benchkit.ReportPerEvent(b, n)
-	})
+	b.Run("store", func(b *testing.B) { benchkit.ReadAll(b, st) })
 }

@@ -254,8 +254,10 @@ func scanRecord(rows *sql.Rows) (eventstore.Record, error) {
 		&e.Key, &meta, &e.TraceParent, &e.TraceState, &r.ContentType, &r.Data); err != nil {
 		return r, err
 	}
-	r.Position, r.Version = uint64(position), uint64(version)
-	var err error
+	err := storekit.Complete(&r, position, version, meta)
+	if err != nil {
+		return r, err
+	}
 	if e.ID, err = uuid.FromBytes(id); err != nil {
 		return r, fmt.Errorf("stored event id at position %d: %w", position, err)
 	}
@@ -265,12 +267,6 @@ func scanRecord(rows *sql.Rows) (eventstore.Record, error) {
 		}
 	}
 	e.Time = time.UnixMicro(micros).UTC()
-	if e.Metadata, err = storekit.DecodeMetadata(meta); err != nil {
-		return r, err
-	}
-	if r.Data == nil {
-		r.Data = []byte{}
-	}
 	return r, nil
 }
 

@@ -3,6 +3,8 @@
 package benchkit
 
 import (
+	"context"
+	"strconv"
 	"testing"
 
 	"github.com/busline/eventbus/eventstore"
@@ -35,4 +37,34 @@ func Events(b *testing.B, n int) []eventstore.Event {
 // events events.
 func ReportPerEvent(b *testing.B, events int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+}
+
+// Append appends evs to st, to one of a hundred streams in turn, until
+// the benchmark ends, and reports the time per event.
+func Append(b *testing.B, st eventstore.Store, evs []eventstore.Event) {
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		if _, err := st.Append(ctx, "bench-"+strconv.Itoa(i%100), eventstore.AnyVersion(), evs...); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	ReportPerEvent(b, i*len(evs))
+}
+
+// ReadAll reads every event of st until the benchmark ends, and reports
+// the time per event.
+func ReadAll(b *testing.B, st eventstore.Store) {
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		for _, err := range st.ReadAll(ctx, 1) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	ReportPerEvent(b, n)
 }

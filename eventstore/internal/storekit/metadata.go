@@ -3,6 +3,8 @@ package storekit
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/busline/eventbus/eventstore"
 )
 
 // EncodeMetadata returns the stored form of an envelope's metadata: a JSON
@@ -28,4 +30,19 @@ func DecodeMetadata(s string) (map[string]string, error) {
 		return nil, fmt.Errorf("eventstore: stored metadata does not decode: %w", err)
 	}
 	return m, nil
+}
+
+// Complete sets what a scanned record's row holds in another form: its
+// position and version, its metadata from the stored form, and empty data
+// for none.
+func Complete(r *eventstore.Record, position, version int64, meta string) error {
+	r.Position, r.Version = uint64(position), uint64(version)
+	var err error
+	if r.Envelope.Metadata, err = DecodeMetadata(meta); err != nil {
+		return err
+	}
+	if r.Data == nil {
+		r.Data = []byte{}
+	}
+	return nil
 }
