@@ -54,4 +54,22 @@
 // the handler returns an error, or when a read fails; Subscription.Next is
 // then the position to resume from. Follower is the machinery behind it,
 // for implementations of Store.
+//
+// # CQRS
+//
+// Aggregate is the write side: it loads a stream, folds its events into
+// a state, lets a command decide new events from it, and appends them at
+// the version it loaded, retrying on a conflict when asked.
+//
+// Projection is the read side: RunProjection feeds a projection the
+// events from its checkpoint on, applying each in a transaction of the
+// store's database that also advances the checkpoint, so that a read
+// model in the same database neither skips nor repeats an event across
+// crashes; RebuildProjection empties it to build it again from the first
+// event. Both stores implement ProjectionDB.
+//
+// Outbox publishes the stored events on an eventbus.Bus, and through it
+// on any transport, at least once and in order, under their store IDs, so
+// that subscribers behind eventbus.Idempotent handle each once even when
+// the process died between an append and its publish.
 package eventstore

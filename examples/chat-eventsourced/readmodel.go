@@ -27,7 +27,6 @@ const createReadModel = `CREATE TABLE IF NOT EXISTS open_conversations (
 	agent    TEXT NOT NULL
 )`
 
-
 // readModel returns the projection of the open conversations.
 func readModel[Tx any](ts *types, ops sqlOps[Tx], committed func(r eventstore.Record)) eventstore.Projection[Tx] {
 	return eventstore.Projection[Tx]{
