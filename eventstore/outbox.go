@@ -113,7 +113,8 @@ func (o *Outbox) publish(ctx context.Context, r Record) error {
 // RunOutbox runs o on store with its checkpoint in db: from the
 // checkpoint on, it publishes each event and then advances the checkpoint,
 // holding no transaction while it publishes, so that the bus's handlers
-// may append to the store. The returned Subscription stops it; it also
+// may append to the store. Stopping it does not keep the checkpoint of an
+// event it has published from being recorded. The returned Subscription stops it; it also
 // stops when a publish fails, reporting the error, and a new RunOutbox
 // resumes from the event that failed. Run one outbox of a name at a time:
 // two would publish each event twice.
@@ -126,6 +127,9 @@ func RunOutbox[Tx any](ctx context.Context, store Store, db ProjectionDB[Tx], o 
 		if err := o.publish(ctx, r); err != nil {
 			return err
 		}
+		// The event is published: record it even if the outbox is being
+		// stopped, so that the next run does not publish it again.
+		ctx = context.WithoutCancel(ctx)
 		return db.InTx(ctx, func(tx Tx) error { return db.SetCheckpoint(ctx, tx, o.name, r.Position+1) })
 	})
 }

@@ -88,7 +88,7 @@ func TestRunsKeepAndRebuildTheReadModel(t *testing.T) {
 		"[read model]   c2: 2 messages, no agent yet\n",
 	}
 	if got := readModelLines(third); strings.Join(got, "") != strings.Join(wantModel, "") {
-		t.Errorf("the rebuilt read model:\n%s\nwant:\n%s", strings.Join(got, ""), strings.Join(wantModel, ""))
+		t.Errorf("the rebuilt read model:\n%s\nwant:\n%s\n%s", strings.Join(got, ""), strings.Join(wantModel, ""), third)
 	}
 	if strings.Contains(third, "[transcript] c1 ") {
 		t.Errorf("the outbox published the first run's events again:\n%s", third)
