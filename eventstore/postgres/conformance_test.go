@@ -31,7 +31,7 @@ func newDatabase(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	url, err := testServer.createDatabase(ctx)
+	url, err := testServer.CreateDatabase(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestServerRestart(t *testing.T) {
 	}
 	appendN(1, 20)
 	receive(20)
-	if err := testServer.restart(); err != nil {
+	if err := testServer.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	appendN(21, 20)

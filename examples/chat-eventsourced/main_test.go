@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/busline/eventbus/eventstore/postgres/pgtest"
 	"go.uber.org/goleak"
 )
 
@@ -34,13 +35,49 @@ func TestRunsKeepAndRebuildTheReadModel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	path := filepath.Join(t.TempDir(), "chat.db")
+	checkRuns(t, func(rebuild bool) (string, error) {
+		var out bytes.Buffer
+		err := runSQLite(ctx, &out, path, rebuild)
+		return out.String(), err
+	})
+}
+
+// TestRunsOverPostgres is TestRunsKeepAndRebuildTheReadModel on a
+// database of a PostgreSQL server that the test starts.
+func TestRunsOverPostgres(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	url, err := srv.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRuns(t, func(rebuild bool) (string, error) {
+		var out bytes.Buffer
+		err := runPostgres(ctx, &out, url, rebuild)
+		return out.String(), err
+	})
+}
+
+// checkRuns runs the demo three times through run, the third time
+// rebuilding the read model, and checks what they print.
+func checkRuns(t *testing.T, run func(rebuild bool) (string, error)) {
+	t.Helper()
 	runOnce := func(rebuild bool) string {
 		t.Helper()
-		var out bytes.Buffer
-		if err := runSQLite(ctx, &out, path, rebuild); err != nil {
-			t.Fatalf("run: %v\n%s", err, out.String())
+		out, err := run(rebuild)
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, out)
 		}
-		return out.String()
+		return out
 	}
 
 	first := runOnce(false)

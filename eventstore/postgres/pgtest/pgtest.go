@@ -1,4 +1,12 @@
-package postgres
+// Package pgtest starts a PostgreSQL server of a test's own, as a child
+// process of the test binary: a cluster made by initdb in a temp dir,
+// listening on a free port of 127.0.0.1 and on a unix socket in the temp
+// dir, with fsync off. initdb and postgres refuse to run as root, so when
+// the tests run as root both run as the user nobody, owner of the temp dir.
+// The binaries are found on PATH or in Debian's
+// /usr/lib/postgresql/<version>/bin; when they are missing, Start fails
+// with the command that installs them.
+package pgtest
 
 import (
 	"bufio"
@@ -21,19 +29,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// installCommand installs the server the tests start.
-const installCommand = "apt-get install -y --no-install-recommends postgresql"
+// InstallCommand installs the server, on Debian or Ubuntu, as root.
+const InstallCommand = "apt-get install -y --no-install-recommends postgresql"
 
-// serverStartTimeout bounds how long the tests wait for the server to
-// accept connections.
+// serverStartTimeout bounds how long Start and Restart wait for the
+// server to accept connections.
 const serverStartTimeout = 60 * time.Second
 
-// server is a PostgreSQL server, a child process of the test binary:
-// a cluster made by initdb in a temp dir, listening on a free port of
-// 127.0.0.1 and on a unix socket in the temp dir. initdb and postgres
-// refuse to run as root, so when the tests run as root both run as the
-// user nobody, owner of the temp dir.
-type server struct {
+// Server is a PostgreSQL server, a child process of the test binary. Make
+// one with Start and end it with Close.
+type Server struct {
 	bin  string // the directory of initdb and postgres
 	dir  string // the temp dir: data/ and the socket
 	port int
@@ -47,10 +52,10 @@ type server struct {
 	logs *logBuffer
 }
 
-// startServer makes a cluster in a new temp dir and starts its server.
-// It fails, with the command that installs PostgreSQL, if the binaries
-// are missing.
-func startServer() (*server, error) {
+// Start makes a cluster in a new temp dir and starts its server. It
+// fails, with the command that installs PostgreSQL, if the binaries are
+// missing.
+func Start() (*Server, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -59,7 +64,7 @@ func startServer() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{bin: bin, dir: dir}
+	s := &Server{bin: bin, dir: dir}
 	if err := s.init(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -99,11 +104,11 @@ func findBinaries() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", fmt.Errorf("PostgreSQL is not installed (no initdb on PATH nor in /usr/lib/postgresql/*/bin); install it (as root) with: %s", installCommand)
+	return "", fmt.Errorf("PostgreSQL is not installed (no initdb on PATH nor in /usr/lib/postgresql/*/bin); install it (as root) with: %s", InstallCommand)
 }
 
 // init runs initdb, as nobody when running as root.
-func (s *server) init() error {
+func (s *Server) init() error {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("nobody")
 		if err != nil {
@@ -126,7 +131,7 @@ func (s *server) init() error {
 	return nil
 }
 
-func (s *server) dataDir() string { return filepath.Join(s.dir, "data") }
+func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +144,7 @@ func freePort() (int, error) {
 
 // start starts postgres and waits until its log says it accepts
 // connections.
-func (s *server) start() error {
+func (s *Server) start() error {
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dataDir(),
 		"-p", strconv.Itoa(s.port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300",
@@ -191,7 +196,7 @@ func (s *server) start() error {
 // stop sends sig to the server and waits until it is gone: SIGINT shuts
 // it down, SIGQUIT ends it at once, as a crash would, leaving the
 // recovery of its data to the next start. It may be called again.
-func (s *server) stop(sig syscall.Signal) {
+func (s *Server) stop(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
@@ -203,26 +208,27 @@ func (s *server) stop(sig syscall.Signal) {
 	s.cmd = nil
 }
 
-// restart ends the server as a crash would and starts it again on the
+// Restart ends the server as a crash would and starts it again on the
 // same port and data.
-func (s *server) restart() error {
+func (s *Server) Restart() error {
 	s.stop(syscall.SIGQUIT)
 	return s.start()
 }
 
-// close shuts the server down and removes its temp dir.
-func (s *server) close() error {
+// Close shuts the server down and removes its temp dir.
+func (s *Server) Close() error {
 	s.stop(syscall.SIGINT)
 	return os.RemoveAll(s.dir)
 }
 
 // url returns the URL of database db over TCP.
-func (s *server) url(db string) string {
+func (s *Server) url(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&pool_max_conns=16", s.port, db)
 }
 
-// createDatabase creates a new, empty database and returns its URL.
-func (s *server) createDatabase(ctx context.Context) (string, error) {
+// CreateDatabase creates a new, empty database and returns its URL, for
+// the user postgres over TCP, with a pool of at most 16 connections.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 	name := "store_" + strconv.FormatInt(s.dbs.Add(1), 10)
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres", s.dir, s.port))
 	if err != nil {
