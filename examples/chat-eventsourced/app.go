@@ -14,8 +14,9 @@ import (
 	"github.com/busline/eventbus/examples/internal/chatfmt"
 )
 
-// customers are the people who write to support; the others are agents.
-var customers = map[string]bool{"alice": true, "carol": true}
+// isCustomer tells the people who write to support from the agents and
+// the AI.
+func isCustomer(name string) bool { return name == "alice" || name == "carol" }
 
 // app is one run of the demo on a store.
 type app[Tx any] struct {
@@ -190,7 +191,7 @@ func (a *app[Tx]) subscribe(bus *eventbus.Bus) (*eventstore.Outbox, error) {
 // conversation has no agent, through the aggregate, as a consequence of
 // the message.
 func (a *app[Tx]) respond(ctx context.Context, e *eventbus.Event[MessageSent]) error {
-	if !customers[e.Payload.From] {
+	if !isCustomer(e.Payload.From) {
 		return nil
 	}
 	id := e.Payload.ConversationID
