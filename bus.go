@@ -364,6 +364,10 @@ func (b *Bus) waitGoroutines(subs []*Subscription) {
 	}
 }
 
+// Transport returns the bus's Transport (WithTransport), or nil for a bus
+// that runs in process only.
+func (b *Bus) Transport() Transport { return b.transport }
+
 // Done returns a channel that is closed once Close has shut the bus down
 // and every goroutine the bus started has ended: right before Close returns,
 // or, when Close's ctx ended while handlers that ignore their ctx were

@@ -38,12 +38,15 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // EncodeCloudEvent returns e as a CloudEvents 1.0 JSON document (structured
 // mode, media type "application/cloudevents+json").
 //
-// The attributes are specversion "1.0"; id, the text of e.ID; source, the
-// given source, which must be a non-empty URI-reference (otherwise the error
-// matches [ErrInvalidOption]); type, e.Topic, which must be a valid topic
-// name (otherwise the error matches [ErrInvalidTopic]); time, e.Time in UTC as
-// RFC 3339 with nanoseconds, omitted when e.Time is zero; and
-// datacontenttype, codec.ContentType(). A nil codec means [JSONCodec].
+// The attributes are specversion "1.0"; id, the text of e.ID (or the id
+// another producer wrote, e.CloudEvent.ID); source, e.CloudEvent.Source
+// (an event read from a broker), or, when it is empty, the given source, which must be a non-empty URI-reference
+// (otherwise the error matches [ErrInvalidOption]); type, e.Topic, which
+// must be a valid topic name (otherwise the error matches
+// [ErrInvalidTopic]), or e.CloudEvent.Type; time, e.Time in UTC as RFC 3339
+// with nanoseconds, omitted when e.Time is zero; datacontenttype,
+// codec.ContentType(); and subject and dataschema from e.CloudEvent. A nil
+// codec means [JSONCodec].
 //
 // The payload is encoded with codec. When the content type is JSON (its
 // subtype is "json" or ends in "+json"), the bytes must be valid JSON and are
@@ -53,10 +56,13 @@ func (JSONCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // The rest of the envelope goes into extension attributes, each omitted when
 // empty: sequence (e.Sequence as a decimal string, zero-padded to 20 digits
 // so that sequences compare as strings, as the CloudEvents sequence extension
-// requires), correlationid, causationid (omitted for uuid.Nil), partitionkey
+// requires), correlationid (omitted when it is the text of e.ID, as a root
+// event's is: DecodeCloudEvent restores it), causationid (omitted for
+// uuid.Nil), partitionkey
 // (e.Key, the CloudEvents partitioning extension), metadata (e.Metadata as
-// a JSON object, itself encoded as a string), and traceparent and
-// tracestate (the distributed tracing extension).
+// a JSON object, itself encoded as a string), traceparent and tracestate
+// (the distributed tracing extension), then e.CloudEvent's extensions, by
+// name, each as a JSON string, boolean or number as its type says.
 func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrInvalidOption)
@@ -64,6 +70,7 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 	if codec == nil {
 		codec = JSONCodec{}
 	}
+	source = e.SourceOr(source)
 	if err := checkSource(source); err != nil {
 		return nil, fmt.Errorf("%w: cloudevents source: %s", ErrInvalidOption, err)
 	}
@@ -83,22 +90,33 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 	if _, trusted := codec.(JSONCodec); jsonData && !trusted && !json.Valid(payload) {
 		return nil, fmt.Errorf("eventbus: encode payload: %s codec produced invalid json", mediaType)
 	}
-	doc, err := cloudevents.Encode(&cloudevents.Event{
+	correlationID := e.CorrelationID
+	var idText [36]byte
+	if correlationID == idString(e.ID, &idText) {
+		correlationID = "" // a root event's: DecodeCloudEvent restores it
+	}
+	ev := &cloudevents.Event{
 		ID:              e.ID,
 		Source:          source,
 		Type:            e.Topic,
 		Time:            e.Time,
 		DataContentType: contentType,
 		Sequence:        e.Sequence,
-		CorrelationID:   e.CorrelationID,
+		CorrelationID:   correlationID,
 		CausationID:     e.CausationID,
 		PartitionKey:    e.Key,
 		Metadata:        e.Metadata,
-		TraceParent:     e.TraceParent,
-		TraceState:      e.TraceState,
 		Data:            payload,
 		DataBase64:      !jsonData,
-	})
+	}
+	if a := e.CloudEvent; a != nil {
+		ev.RawID, ev.Subject, ev.DataSchema, ev.Extensions = a.ID, a.Subject, a.DataSchema, a.extensions()
+		ev.TraceParent, ev.TraceState = a.TraceParent, a.TraceState
+		if a.Type != "" {
+			ev.Type = a.Type
+		}
+	}
+	doc, err := cloudevents.Encode(ev)
 	if err != nil {
 		var ce *cloudevents.Error
 		if errors.As(err, &ce) && ce.Err != nil {
@@ -111,24 +129,31 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 
 // DecodeCloudEvent parses a CloudEvents 1.0 JSON document (structured mode)
 // into an Event[T], decoding its data with codec; a nil codec means
-// [JSONCodec]. It is the inverse of EncodeCloudEvent, and also accepts
-// events written by other CloudEvents producers.
+// [JSONCodec]. It is the inverse of EncodeCloudEvent, and reads any valid
+// CloudEvent another producer writes.
 //
-// Decoding is strict. The document must be a JSON object; specversion must
-// be "1.0"; id must be a UUID; type must be a valid topic name (see
-// ValidateTopicName); source must be a non-empty URI-reference; time, if
-// present, an RFC 3339 timestamp whose UTC year is in 0000-9999; sequence, if
-// present, a decimal uint64 in a string; causationid, if present, a UUID;
-// metadata, if present, a string holding a JSON object of strings;
-// traceparent and tracestate, if present, strings. A JSON
-// null counts as an absent attribute. At most one of data and data_base64
-// may be present; with neither, the payload is T's zero value. data_base64
-// must be standard base64. A present datacontenttype must be a media type
-// that the codec's content type matches (any two JSON types match); when it
-// is absent, data is taken as JSON. data with a non-JSON content type must
-// be a JSON string, whose text is the payload's bytes. Unknown attributes
-// and extensions are ignored, and so is the source, which the Envelope has
-// no field for.
+// Decoding follows the specification. The document must be a JSON object;
+// specversion must be "1.0"; id a non-empty string; type a valid topic name
+// (see ValidateTopicName), which becomes the event's Topic; source a
+// non-empty URI-reference; time, if present, an RFC 3339 timestamp whose
+// UTC year is in 0000-9999; subject, if present, a string; dataschema, if
+// present, an absolute URI; the extension attributes strings, booleans or
+// 32-bit integers, named by one to twenty lowercase letters and digits. A
+// JSON null counts as an absent attribute. At most one of data and
+// data_base64 may be present; with neither, the payload is T's zero value.
+// data_base64 must be standard base64. A present datacontenttype must be a
+// media type that the codec's content type matches (any two JSON types
+// match); when it is absent, data is taken as JSON. data with a non-JSON
+// content type must be a JSON string, whose text is the payload's bytes.
+//
+// The bus's own extensions (sequence, correlationid, causationid,
+// partitionkey, metadata, traceparent, tracestate) fill the Envelope's
+// fields; one of them written by another producer in a form the bus does
+// not write (a sequence that is not a decimal number, say) is kept among
+// the extensions instead. An id that is not the canonical text of a UUID
+// is kept in CloudEvent.ID, with a UUID derived from it in ID (see
+// CloudEventAttributes); subject, dataschema and the other extensions are
+// kept in CloudEvent as well, which is nil when there are none.
 //
 // Every error matches [ErrMalformedEvent] and says what was wrong.
 //
@@ -136,24 +161,39 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 // extension, or, when that is absent or empty, the text of its ID: the
 // correlation ID of a root event.
 func DecodeCloudEvent[T any](data []byte, codec Codec) (*Event[T], error) {
+	return decodeCloudEvent[T](data, codec, "")
+}
+
+// decodeCloudEvent is DecodeCloudEvent for an event read from the
+// broker's destination of topic, or, when topic is empty, for an event
+// whose type names its topic. An event read from a topic may have any
+// non-empty type: it belongs to the topic, and a type other than the
+// topic's name is kept in CloudEvent.Type.
+func decodeCloudEvent[T any](data []byte, codec Codec, topic string) (*Event[T], error) {
 	if codec == nil {
 		codec = JSONCodec{}
 	}
-	ce, err := cloudevents.Decode(data, codec.ContentType(), ValidateTopicName)
+	var checkType func(string) error
+	if topic == "" {
+		checkType = ValidateTopicName
+	}
+	ce, err := cloudevents.Decode(data, codec.ContentType(), checkType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformedEvent, cloudEventsDetail(err))
 	}
+	if topic == "" {
+		topic = ce.Type
+	}
 	e := &Event[T]{Envelope: Envelope{
 		ID:            ce.ID,
-		Topic:         ce.Type,
+		Topic:         topic,
 		Time:          ce.Time,
 		Sequence:      ce.Sequence,
 		CorrelationID: ce.CorrelationID,
 		CausationID:   ce.CausationID,
 		Key:           ce.PartitionKey,
 		Metadata:      ce.Metadata,
-		TraceParent:   ce.TraceParent,
-		TraceState:    ce.TraceState,
+		CloudEvent:    cloudEventAttributes(&ce, topic),
 	}}
 	if e.CorrelationID == "" {
 		e.CorrelationID = e.ID.String()

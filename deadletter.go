@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"time"
+
+	"github.com/busline/eventbus/internal/cloudevents"
 )
 
 // DefaultDeadLetterTopic is the topic the DeadLetter middleware publishes to
@@ -154,7 +157,11 @@ func publishFailedDelivery(ctx context.Context, s *Subscription, name string, dl
 }
 
 // Republish publishes a dead letter's payload again on topic, with the
-// original ordering key, metadata and correlation ID, plus the metadata
+// original ordering key, metadata, correlation ID and CloudEvents
+// attributes (Envelope.CloudEvent, but for what belongs to the new event:
+// its source and id, the bus's, its trace context, and the extensions
+// named like the bus's own, which the bus writes its own way), plus the
+// metadata
 // entries "eventbus.republished-from" (the original event ID) and
 // "eventbus.dead-letter-error". The payload must be of type T, or, for a
 // dead letter read back from JSON (where it became a map), something that
@@ -173,6 +180,13 @@ func Republish[T any](ctx context.Context, topic *Topic[T], dl FailedDelivery) e
 	}
 	if dl.Envelope.CorrelationID != "" {
 		opts = append(opts, WithCorrelationID(dl.Envelope.CorrelationID))
+	}
+	if a := dl.Envelope.CloudEvent; a != nil {
+		attrs := *a
+		attrs.Source, attrs.ID, attrs.TraceParent, attrs.TraceState = "", "", "", ""
+		attrs.Extensions = maps.Clone(attrs.Extensions)
+		maps.DeleteFunc(attrs.Extensions, func(name string, _ ExtensionValue) bool { return cloudevents.IsKnownAttribute(name) })
+		opts = append(opts, WithCloudEvent(attrs))
 	}
 	return topic.Publish(ctx, payload, opts...)
 }

@@ -31,12 +31,47 @@ type Envelope struct {
 	Key string `json:"key,omitempty"`
 	// Metadata is free-form string metadata given by the publisher.
 	Metadata map[string]string `json:"metadata,omitempty"`
-	// TraceParent and TraceState are the W3C Trace Context of the span
-	// that published the event, or empty: set by a PublishHook (such as the
-	// OpenTelemetry module's) and carried across processes in the
-	// CloudEvents distributed tracing extension (traceparent, tracestate).
-	TraceParent string `json:"traceparent,omitempty"`
-	TraceState  string `json:"tracestate,omitempty"`
+	// CloudEvent holds the event's CloudEvents attributes beyond the fields
+	// above: the source of an event read from a broker, the id and type as
+	// another producer wrote them, subject, dataschema, the trace context
+	// and the other extensions. It is nil when there are none, as for an
+	// event published in this process without WithCloudEvent or a publish
+	// hook that sets a trace context; the bus's source (WithSource) is then
+	// the event's source when it is encoded.
+	CloudEvent *CloudEventAttributes `json:"cloudEvent,omitempty"`
+}
+
+// TraceContext returns the W3C Trace Context of the span that published
+// the event, carried across processes in the CloudEvents distributed
+// tracing extension (traceparent, tracestate); empty when it has none.
+func (e *Envelope) TraceContext() (traceParent, traceState string) {
+	if e.CloudEvent == nil {
+		return "", ""
+	}
+	return e.CloudEvent.TraceParent, e.CloudEvent.TraceState
+}
+
+// SetTraceContext sets the event's trace context (see TraceContext); a
+// PublishHook, such as the OpenTelemetry module's, calls it. It copies
+// CloudEvent before changing it, so that a copy of the envelope shares
+// nothing that changes.
+func (e *Envelope) SetTraceContext(traceParent, traceState string) {
+	var a CloudEventAttributes
+	if e.CloudEvent != nil {
+		a = *e.CloudEvent
+	}
+	a.TraceParent, a.TraceState = traceParent, traceState
+	e.CloudEvent = &a
+}
+
+// SourceOr returns the event's CloudEvents source: the producer's for an
+// event read from a broker, or def, the bus's, for one published in this
+// process.
+func (e *Envelope) SourceOr(def string) string {
+	if e.CloudEvent != nil && e.CloudEvent.Source != "" {
+		return e.CloudEvent.Source
+	}
+	return def
 }
 
 // Event is a published event: its envelope and its typed payload.

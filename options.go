@@ -309,11 +309,12 @@ func checkOptionType[T any](c *subscribeConfig, what string) error {
 // PublishOption configures one publish. It is a small value, so passing
 // options costs no allocation beyond what they carry.
 type PublishOption struct {
-	kind  publishOptionKind
-	text  string
-	value string
-	meta  map[string]string
-	id    uuid.UUID
+	kind       publishOptionKind
+	text       string
+	value      string
+	meta       map[string]string
+	cloudEvent *CloudEventAttributes
+	id         uuid.UUID
 }
 
 type publishOptionKind uint8
@@ -324,6 +325,7 @@ const (
 	optCorrelation
 	optMetadataPair
 	optMetadataMap
+	optCloudEvent
 	optEventID
 	optCausationID
 )
@@ -366,6 +368,7 @@ type publishConfig struct {
 	key           string
 	correlationID string
 	metadata      map[string]string
+	cloudEvent    *CloudEventAttributes
 	id            uuid.UUID
 	causationID   uuid.UUID
 }
@@ -401,6 +404,13 @@ func (c *publishConfig) apply(opts []PublishOption) error {
 				c.metadata = make(map[string]string, len(o.meta))
 			}
 			maps.Copy(c.metadata, o.meta)
+		case optCloudEvent:
+			if err := checkCloudEvent(o.cloudEvent); err != nil {
+				return err
+			}
+			if !o.cloudEvent.isZero() {
+				c.cloudEvent = o.cloudEvent
+			}
 		case optEventID:
 			if o.id == uuid.Nil {
 				return fmt.Errorf("%w: nil event id", ErrInvalidOption)

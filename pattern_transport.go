@@ -91,20 +91,13 @@ type messageDecoder interface {
 }
 
 // decodeMessage decodes a message that a transport delivered for tc, with
-// tc's payload type and codec, checking that it is an event of tc.
+// tc's payload type and codec, as an event of tc (see decodeCloudEvent).
 func (tc *topicCore) decodeMessage(data []byte) (Message, error) {
 	return tc.handle.(messageDecoder).decodeMessage(data)
 }
 
 func (t *Topic[T]) decodeMessage(data []byte) (Message, error) {
-	e, err := DecodeCloudEvent[T](data, t.core.codec)
-	if err != nil {
-		return nil, err
-	}
-	if e.Topic != t.core.name {
-		return nil, fmt.Errorf("%w: an event of topic %q delivered as one of topic %q", ErrMalformedEvent, e.Topic, t.core.name)
-	}
-	return e, nil
+	return decodeCloudEvent[T](data, t.core.codec, t.core.name)
 }
 
 // deadLetterUnknown hands a message of a topic that has no member of ps

@@ -14,10 +14,11 @@ import (
 // dead-letter middleware included, on the publisher's goroutine, with no
 // lock of the bus held. It is called before the event is stamped and
 // handed to any subscriber or to the transport, with the envelope as far
-// as it is known then: Topic, Key, Metadata, CorrelationID and CausationID
-// are set, ID, Time and Sequence are not. The hook may set the envelope's
-// TraceParent and TraceState, which travel with the event, and must change
-// nothing else; Metadata is the publisher's own map.
+// as it is known then: Topic, Key, Metadata, CorrelationID, CausationID
+// and CloudEvent (WithCloudEvent's) are set, ID, Time and Sequence are not.
+// The hook may set the event's trace context (Envelope.SetTraceContext),
+// which travels with the event, and must change nothing else; Metadata is
+// the publisher's own map.
 //
 // It returns a function, or nil, that the bus calls when the publish
 // returns, with the stamped event and the publish's error (PublishSync's
@@ -38,9 +39,9 @@ func WithPublishHook(hook PublishHook) Option {
 }
 
 // beginPublish runs the bus's publish hooks on env and returns their done
-// functions, last first.
-func (b *Bus) beginPublish(ctx context.Context, env *Envelope) []func(Message, error) {
-	var dones []func(Message, error)
+// functions, last first, appended to dones (the caller's, so that a few
+// hooks cost no allocation).
+func (b *Bus) beginPublish(ctx context.Context, env *Envelope, dones []func(Message, error)) []func(Message, error) {
 	for _, hook := range b.publishHooks {
 		if done := b.runHook(ctx, hook, env); done != nil {
 			dones = append(dones, done)

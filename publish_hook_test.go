@@ -30,8 +30,7 @@ func recordingHook(parent string) (PublishHook, func() []hookCall) {
 		i := len(calls)
 		calls = append(calls, hookCall{before: *env})
 		mu.Unlock()
-		env.TraceParent = parent
-		env.TraceState = "vendor=1"
+		env.SetTraceContext(parent, "vendor=1")
 		return func(m Message, err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -75,8 +74,9 @@ func TestPublishHookSeesEveryPublish(t *testing.T) {
 	assert.Equal(t, order.CorrelationID, c[1].before.CorrelationID)
 	assert.Same(t, Message(audit), c[1].after)
 	for _, e := range []*Event[string]{order, audit} {
-		assert.Equal(t, testTraceParent, e.TraceParent)
-		assert.Equal(t, "vendor=1", e.TraceState)
+		parent, state := e.TraceContext()
+		assert.Equal(t, testTraceParent, parent)
+		assert.Equal(t, "vendor=1", state)
 	}
 }
 

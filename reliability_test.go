@@ -271,6 +271,7 @@ func TestTransportStatsCountEachDeliveryOnce(t *testing.T) {
 	}
 	var want SubscriptionStats
 	want.Topic, want.Subscriber = "remote.stats", "reader"
+	want.Capacity = DefaultQueueCapacity
 	for _, c := range cases {
 		data := []byte("not an event")
 		if c.payload != "" {

@@ -3,6 +3,7 @@ package eventbus
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/busline/eventbus/internal/delivery"
 )
@@ -137,8 +138,21 @@ type SubscriptionStats struct {
 	Dropped DropStats
 	// QueueLength is the number of events waiting in the queue.
 	QueueLength int
+	// Capacity is the number of events the queue holds at most
+	// (WithQueueCapacity), rounded up to a multiple of the number of lanes
+	// (WithConcurrency). In a sum of snapshots (BusStats.Totals,
+	// PatternSubscription.Stats) it is the sum of their capacities.
+	Capacity int
 	// InFlight is the number of events being handled.
 	InFlight int
+	// OldestQueuedAge is how long ago the oldest queued event was
+	// published (its Envelope.Time), when the snapshot was taken: of the
+	// event at the head of the queue, or, with several lanes, the oldest of
+	// their heads; zero when nothing is queued. It grows while a handler
+	// holds its lane up, so it tells a stuck subscriber from a busy one.
+	// A replayed event, or one that waited in a broker, is as old as its
+	// publish. In a sum of snapshots it is the largest of them.
+	OldestQueuedAge time.Duration
 }
 
 // String returns a one-line summary of the snapshot, such as
@@ -189,7 +203,9 @@ func (s *SubscriptionStats) add(o SubscriptionStats) {
 	s.Filtered += o.Filtered
 	s.Dropped.add(o.Dropped)
 	s.QueueLength += o.QueueLength
+	s.Capacity += o.Capacity
 	s.InFlight += o.InFlight
+	s.OldestQueuedAge = max(s.OldestQueuedAge, o.OldestQueuedAge)
 }
 
 // BusStats is a snapshot of the bus's counters: the sums over every
@@ -236,6 +252,9 @@ type TopicStats struct {
 	// Retained is the number of events the topic keeps for replay (see
 	// WithRetention).
 	Retained int
+	// Retention is the topic's WithRetention, or the zero Retention for a
+	// topic that keeps no events.
+	Retention Retention
 }
 
 // String returns a one-line summary of the snapshot, such as

@@ -19,18 +19,27 @@ func TestSubscriptionStatsWhileHandlerBlocks(t *testing.T) {
 	g := newGate[int]()
 	s := mustSubscribe(t, tp, "s", g.handle, WithQueueCapacity(10))
 	ctx := testCtx(t)
+	assert.Zero(t, s.Stats().OldestQueuedAge, "nothing queued")
+	before := time.Now()
 	for i := 1; i <= 4; i++ {
 		require.NoError(t, tp.Publish(ctx, i))
 	}
 	recv(t, g.started, "event 1")
 	st := s.Stats()
+	since := time.Since(before)
 	assert.Equal(t, "stats.live", st.Topic)
 	assert.Equal(t, "s", st.Subscriber)
 	assert.Equal(t, uint64(4), st.Enqueued)
 	assert.Equal(t, 3, st.QueueLength)
+	assert.Equal(t, 10, st.Capacity)
 	assert.Equal(t, 1, st.InFlight)
 	assert.Zero(t, st.Delivered)
-	assert.Equal(t, st, subStats(t, b, "stats.live", "s"), "Bus.SubscriptionStats shows the same")
+	assert.Positive(t, st.OldestQueuedAge, "event 2 waits behind the blocked handler")
+	assert.LessOrEqual(t, st.OldestQueuedAge, since, "event 2 was published after the test began")
+	again := subStats(t, b, "stats.live", "s")
+	assert.GreaterOrEqual(t, again.OldestQueuedAge, st.OldestQueuedAge, "the head's age grows while the handler blocks")
+	again.OldestQueuedAge = st.OldestQueuedAge
+	assert.Equal(t, st, again, "Bus.SubscriptionStats shows the same")
 	bs := b.Stats()
 	assert.Equal(t, 3, bs.Totals.QueueLength)
 	assert.Equal(t, 1, bs.Totals.InFlight)
@@ -51,6 +60,7 @@ func TestSubscriptionStatsWhileHandlerBlocks(t *testing.T) {
 	assert.Equal(t, uint64(4), st.Delivered)
 	assert.Zero(t, st.QueueLength)
 	assert.Zero(t, st.InFlight)
+	assert.Zero(t, st.OldestQueuedAge, "nothing queued")
 }
 
 func TestStatsCountOutcomes(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/busline/eventbus/internal/delivery"
 )
@@ -127,7 +128,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		return nil, err
 	}
 	if remote {
-		decode := func(data []byte) (Message, error) { return DecodeCloudEvent[T](data, tc.codec) }
+		decode := func(data []byte) (Message, error) { return decodeCloudEvent[T](data, tc.codec, tc.name) }
 		if err := s.startConsumer(cfg.capacity, cfg.start, decode); err != nil {
 			s.stop(delivery.Unsubscribed)
 			return nil, err
@@ -196,7 +197,28 @@ func (s *Subscription) stats() SubscriptionStats {
 	queued, enqueued := s.queue.Counts()
 	st.QueueLength = queued
 	st.Enqueued += enqueued
+	st.Capacity = s.queue.Capacity()
+	st.OldestQueuedAge = s.oldestQueuedAge()
 	return st
+}
+
+// oldestQueuedAge returns the time since the publish of the oldest event at
+// the head of one of the queue's lanes, or zero when nothing is queued.
+func (s *Subscription) oldestQueuedAge() time.Duration {
+	var buf [4]item
+	var oldest time.Time
+	for _, it := range s.queue.Oldest(buf[:0]) {
+		if it.msg == nil {
+			continue
+		}
+		if t := it.msg.EventEnvelope().Time; oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(s.topic.bus.ids.now().Sub(oldest), 0)
 }
 
 // Unsubscribe stops the subscription now: it takes no new events, the

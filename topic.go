@@ -212,6 +212,7 @@ func (tc *topicCore) stats() TopicStats {
 	}
 	if tc.log != nil {
 		st.Retained = tc.log.length(tc.bus.ids.now())
+		st.Retention = tc.log.policy
 	}
 	return st
 }
@@ -307,6 +308,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	}
 	e := &Event[T]{Payload: payload}
 	e.Topic = tc.name
+	e.CloudEvent = cfg.cloudEvent
 	e.Key = cfg.key
 	e.Metadata = cfg.metadata
 	e.CorrelationID = cfg.correlationID
@@ -326,7 +328,8 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 		e.CausationID = cfg.causationID
 	}
 	if len(b.publishHooks) > 0 {
-		dones := b.beginPublish(ctx, &e.Envelope)
+		var buf [4]func(Message, error)
+		dones := b.beginPublish(ctx, &e.Envelope, buf[:0])
 		err := t.send(ctx, e, wait)
 		b.endPublish(ctx, dones, e, err)
 		return true, err

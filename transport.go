@@ -145,6 +145,17 @@ type InboundMessage interface {
 	Nak(ctx context.Context, delay time.Duration) error
 }
 
+// MalformedMessage is an InboundMessage that its transport may have found
+// malformed before the bus decodes it: a binary-mode CloudEvent whose
+// headers do not make a valid event, say. When Malformed returns an error,
+// the bus dead-letters the message with that error and its Data (the
+// message's body), as it does a message that does not decode, and
+// acknowledges it.
+type MalformedMessage interface {
+	InboundMessage
+	Malformed() error
+}
+
 // Consumer is a running consumer started by Transport.Subscribe.
 type Consumer interface {
 	// Stop makes the consumer fetch no more messages and, once its deliver

@@ -87,6 +87,12 @@ func (s *Subscription) stopConsumer() {
 // decode and queues it on its lane, waiting for room, with the broker's
 // acknowledgement as the delivery's completion.
 func (s *Subscription) deliverInbound(ctx context.Context, im InboundMessage, decode func(data []byte) (Message, error)) {
+	if mm, ok := im.(MalformedMessage); ok {
+		if err := mm.Malformed(); err != nil {
+			s.deadLetterUndecodable(im, err)
+			return
+		}
+	}
 	m, err := decode(im.Data())
 	if err != nil {
 		s.deadLetterUndecodable(im, err)

@@ -249,7 +249,26 @@ func TestTransportDeliveriesAreSettledByOutcome(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("not an event"), dl.Payload.Data)
 	assert.Equal(t, "remote.settle", dl.Payload.Envelope.Topic)
+
+	// A message its transport found malformed is dead-lettered with the
+	// transport's error, whatever its body holds.
+	bad := &malformedMessage{fakeMessage: newFakeMessage(encoded(t, "remote.settle", "fine"), 1), err: errors.New("binary mode: no ce-id header")}
+	fc.deliver(fc.ctx, bad)
+	assert.Equal(t, "ack", bad.waitSettled(t))
+	last = tr.sent()[len(tr.sent())-1]
+	dl, err = DecodeCloudEvent[FailedDelivery](last.Data, JSONCodec{})
+	require.NoError(t, err)
+	assert.Equal(t, "binary mode: no ce-id header", dl.Payload.Error)
+	assert.Equal(t, bad.data, dl.Payload.Data)
 }
+
+// malformedMessage is a fakeMessage its transport found malformed.
+type malformedMessage struct {
+	*fakeMessage
+	err error
+}
+
+func (m *malformedMessage) Malformed() error { return m.err }
 
 func TestTransportGivesBackWhatAStoppedSubscriptionDidNotHandle(t *testing.T) {
 	tr := newRecordingTransport()

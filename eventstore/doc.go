@@ -32,11 +32,11 @@
 //
 // An event is kept with the bus's envelope (eventbus.Envelope: ID, topic
 // as its type, time, correlation and causation IDs, ordering key,
-// metadata, trace context) and its payload's bytes with their content
-// type. A Type binds a topic name to a payload type and an eventbus.Codec:
-// Type.New encodes a payload into an Event to append, Type.FromEvent keeps
-// a bus event's envelope, and Type.Decode turns a Record back into an
-// *eventbus.Event.
+// metadata, CloudEvents attributes such as the trace context) and its
+// payload's bytes with their content type. A Type binds a topic name to a
+// payload type and an eventbus.Codec: Type.New encodes a payload into an
+// Event to append, Type.FromEvent keeps a bus event's envelope, and
+// Type.Decode turns a Record back into an *eventbus.Event.
 //
 //	sent, _ := eventstore.NewType[MessageSent]("message.sent", nil)
 //	e, _ := sent.New(MessageSent{ConversationID: "c-1", Text: "Hi!"})

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"maps"
 	"time"
 
 	"github.com/busline/eventbus"
@@ -55,11 +56,21 @@ func WithMetadata(key, value string) EventOption {
 	}
 }
 
+// WithCloudEvent sets the event's CloudEvents attributes beyond the rest
+// of the envelope (subject, dataschema, trace context, extensions), as
+// eventbus.WithCloudEvent does for a publish, replacing those set before
+// (WithTraceContext after it keeps them); they are copied.
+func WithCloudEvent(attrs eventbus.CloudEventAttributes) EventOption {
+	return func(e *eventbus.Envelope) {
+		attrs.Extensions = maps.Clone(attrs.Extensions)
+		e.CloudEvent = &attrs
+	}
+}
+
 // WithTraceContext sets the event's W3C trace context (traceparent and
-// tracestate).
+// tracestate), keeping its other CloudEvents attributes.
 func WithTraceContext(traceParent, traceState string) EventOption {
 	return func(e *eventbus.Envelope) {
-		e.TraceParent = traceParent
-		e.TraceState = traceState
+		e.SetTraceContext(traceParent, traceState)
 	}
 }

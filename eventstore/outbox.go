@@ -20,7 +20,9 @@ import (
 // subscribers behind eventbus.Idempotent handle it once.
 //
 // Events are published on the bus topic of the route of their type (see
-// Route), with their correlation ID, causation ID, key and metadata, plus
+// Route), with their correlation ID, causation ID, key, metadata and
+// CloudEvents attributes (trace context, subject, extensions; not the
+// source nor a producer's own id, which a publish cannot set), plus
 // the metadata entries "eventstore.stream", "eventstore.version" and
 // "eventstore.position". Events of a type without a route are skipped.
 type Outbox struct {
@@ -103,6 +105,11 @@ func (o *Outbox) publish(ctx context.Context, r Record) error {
 		eventbus.WithMetadata("eventstore.stream", r.Stream),
 		eventbus.WithMetadata("eventstore.version", strconv.FormatUint(r.Version, 10)),
 		eventbus.WithMetadata("eventstore.position", strconv.FormatUint(r.Position, 10)),
+	}
+	if a := r.Envelope.CloudEvent; a != nil {
+		attrs := *a
+		attrs.Source, attrs.ID = "", "" // the bus's own, on a publish
+		opts = append(opts, eventbus.WithCloudEvent(attrs))
 	}
 	if err := route(ctx, r, opts); err != nil {
 		return fmt.Errorf("eventstore: outbox %q: publish the event at position %d: %w", o.name, r.Position, err)

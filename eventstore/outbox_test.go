@@ -163,6 +163,25 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("%d events published twice, want 1: %v", twice, seen)
 	}
 
+	// The CloudEvents attributes cross to the bus.
+	traced, err := c.sent.New(messageSent{Text: "traced"}, eventstore.WithCloudEvent(eventbus.CloudEventAttributes{Subject: "s-1"}),
+		eventstore.WithTraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Append(ctx, "traced", eventstore.NoStream(), traced); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-once:
+		parent, state := e.TraceContext()
+		if e.Payload.Text != "traced" || parent != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" || state != "k=v" || e.CloudEvent.Subject != "s-1" {
+			t.Errorf("published %+v with trace context %q %q and attributes %+v", e.Payload, parent, state, e.CloudEvent)
+		}
+	case <-ctx.Done():
+		t.Fatal("waiting for the traced event")
+	}
+
 	other, err := eventbus.NewTopic[messageSent](bus, "message.other")
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func (t *Type[T]) New(payload T, opts ...EventOption) (Event, error) {
 
 // FromEvent returns a bus event as an event of the type to append,
 // keeping its envelope (ID, time, correlation, causation, key, metadata,
-// trace context) and encoding its payload with the type's codec. The
+// CloudEvents attributes such as the trace context) and encoding its payload with the type's codec. The
 // event's topic must be the type's (otherwise the error matches
 // [ErrInvalidEvent]); an error matching [ErrEncode] tells that the payload
 // does not encode.
@@ -64,6 +64,11 @@ func (t *Type[T]) FromEvent(be *eventbus.Event[T]) (Event, error) {
 	}
 	e := Event{Envelope: be.Envelope}
 	e.Envelope.Metadata = maps.Clone(be.Metadata)
+	if a := be.CloudEvent; a != nil {
+		copied := *a
+		copied.Extensions = maps.Clone(a.Extensions)
+		e.Envelope.CloudEvent = &copied
+	}
 	return t.encode(e, be.Payload)
 }
 

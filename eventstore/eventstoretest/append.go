@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -161,6 +162,10 @@ func testEnvelopeRoundTrip(t *testing.T, s *suite) {
 		eventstore.WithID(id), eventstore.WithTime(when), eventstore.WithKey("conversation-9"),
 		eventstore.WithCorrelationID("request-42"), eventstore.WithCausationID(cause),
 		eventstore.WithMetadata("tenant", "acme"), eventstore.WithMetadata("empty", ""), eventstore.WithMetadata("unicode", "héllo"),
+		eventstore.WithCloudEvent(eventbus.CloudEventAttributes{
+			Subject: "order-17", DataSchema: "https://example.com/schema",
+			Extensions: map[string]eventbus.ExtensionValue{"tenantid": {Type: eventbus.ExtensionString, Value: "acme"}},
+		}),
 		eventstore.WithTraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=value"))
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +186,17 @@ func testEnvelopeRoundTrip(t *testing.T, s *suite) {
 	want := eventbus.Envelope{
 		ID: id, Topic: "suite.payload", Time: when.UTC().Truncate(time.Microsecond),
 		CorrelationID: "request-42", CausationID: cause, Key: "conversation-9", Metadata: meta,
-		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "vendor=value",
+		CloudEvent: &eventbus.CloudEventAttributes{
+			Subject: "order-17", DataSchema: "https://example.com/schema",
+			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "vendor=value",
+			Extensions: map[string]eventbus.ExtensionValue{"tenantid": {Type: eventbus.ExtensionString, Value: "acme"}},
+		},
 	}
 	e := r.Envelope
 	if e.ID != want.ID || e.Topic != want.Topic || !e.Time.Equal(want.Time) || e.Time.Location() != time.UTC ||
 		e.CorrelationID != want.CorrelationID || e.CausationID != want.CausationID || e.Key != want.Key ||
-		!maps.Equal(e.Metadata, want.Metadata) || e.TraceParent != want.TraceParent || e.TraceState != want.TraceState || e.Sequence != 0 {
-		t.Errorf("envelope read back:\n got %+v\nwant %+v", e, want)
+		!maps.Equal(e.Metadata, want.Metadata) || !reflect.DeepEqual(e.CloudEvent, want.CloudEvent) || e.Sequence != 0 {
+		t.Errorf("envelope read back:\n got %+v (cloudevent %+v)\nwant %+v (cloudevent %+v)", e, e.CloudEvent, want, want.CloudEvent)
 	}
 	if r.Stream != "envelope" || r.Version != 1 || r.Position != 1 || r.ContentType != "application/json" {
 		t.Errorf("record: stream %q version %d position %d content type %q", r.Stream, r.Version, r.Position, r.ContentType)
@@ -210,7 +219,7 @@ func testEnvelopeRoundTrip(t *testing.T, s *suite) {
 	if d.Time.Before(before) || d.Time.After(after) || d.Time.Location() != time.UTC {
 		t.Errorf("default time %v, want the time of the append in UTC", d.Time)
 	}
-	if d.CausationID != uuid.Nil || d.Key != "" || len(d.Metadata) != 0 || d.TraceParent != "" {
+	if d.CausationID != uuid.Nil || d.Key != "" || len(d.Metadata) != 0 || d.CloudEvent != nil {
 		t.Errorf("bare envelope got %+v", d)
 	}
 

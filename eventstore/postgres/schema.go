@@ -24,8 +24,7 @@ CREATE TABLE IF NOT EXISTS eventstore_events (
 	causation_id   uuid NOT NULL,
 	key            text NOT NULL,
 	metadata       text NOT NULL,
-	trace_parent   text NOT NULL,
-	trace_state    text NOT NULL,
+	cloudevent     text NOT NULL,
 	content_type   text NOT NULL,
 	data           bytea NOT NULL,
 	UNIQUE (stream, version)
@@ -41,7 +40,7 @@ CREATE TABLE IF NOT EXISTS eventstore_checkpoints (
 const schemaLock = 0x6576656e7473 // "events"
 
 // columns are the columns of a read, in the order scanRecord takes them.
-const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data`
+const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, cloudevent, content_type, data`
 
 // Stream statements, one per kind of expected version, for the CTE
 // "stream" of an append (see appendHead). Each locks the stream's row until the
@@ -66,7 +65,7 @@ const (
 // to the head row, which stays locked until the transaction ends, inserts
 // the events at them. It returns the stream's new version and the last
 // position, or no row when the stream is not at the expected version. $4
-// to $14 are the events' columns; $2 appears in the result so that every
+// to $13 are the events' columns; $2 appears in the result so that every
 // variant has a type for it.
 const (
 	appendHead = `WITH stream AS (
@@ -79,10 +78,10 @@ const (
 ), inserted AS (
 	INSERT INTO eventstore_events (` + columns + `)
 	SELECT head.position - $3 + e.ord, $1, stream.version - $3 + e.ord, e.id, e.type, e.time, e.correlation_id,
-		e.causation_id, e.key, e.metadata, e.trace_parent, e.trace_state, e.content_type, e.data
+		e.causation_id, e.key, e.metadata, e.cloudevent, e.content_type, e.data
 	FROM stream, head, unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::uuid[], $9::text[], $10::text[],
-		$11::text[], $12::text[], $13::text[], $14::bytea[])
-		WITH ORDINALITY AS e(id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data, ord)
+		$11::text[], $12::text[], $13::bytea[])
+		WITH ORDINALITY AS e(id, type, time, correlation_id, causation_id, key, metadata, cloudevent, content_type, data, ord)
 )
 SELECT stream.version, head.position, $2::bigint FROM stream, head`
 

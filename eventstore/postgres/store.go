@@ -125,7 +125,7 @@ func (s *Store) appendIn(ctx context.Context, q querier, stream string, expected
 	}
 	var version, last, echo int64
 	err := q.QueryRow(ctx, statement, stream, int64(want), n, cols.ids, cols.types, cols.times, cols.correlations, cols.causations,
-		cols.keys, cols.metadata, cols.traceParents, cols.traceStates, cols.contentTypes, cols.data).Scan(&version, &last, &echo)
+		cols.keys, cols.metadata, cols.cloudEvents, cols.contentTypes, cols.data).Scan(&version, &last, &echo)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		var actual int64
@@ -149,12 +149,12 @@ func (s *Store) appendIn(ctx context.Context, q querier, stream string, expected
 
 // eventColumns are the events of an append, column by column.
 type eventColumns struct {
-	ids, causations                                                []pgtype.UUID
-	types, correlations, keys, metadata, traceParents, traceStates []string
-	contentTypes                                                   []string
-	times                                                          []time.Time
-	data                                                           [][]byte
-	err                                                            error
+	ids, causations                                  []pgtype.UUID
+	types, correlations, keys, metadata, cloudEvents []string
+	contentTypes                                     []string
+	times                                            []time.Time
+	data                                             [][]byte
+	err                                              error
 }
 
 func newColumns(events []eventstore.Event) *eventColumns {
@@ -172,8 +172,12 @@ func newColumns(events []eventstore.Event) *eventColumns {
 		c.correlations = append(c.correlations, e.Envelope.CorrelationID)
 		c.keys = append(c.keys, e.Envelope.Key)
 		c.metadata = append(c.metadata, meta)
-		c.traceParents = append(c.traceParents, e.Envelope.TraceParent)
-		c.traceStates = append(c.traceStates, e.Envelope.TraceState)
+		attrs, err := storekit.EncodeCloudEvent(e.Envelope.CloudEvent)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		c.cloudEvents = append(c.cloudEvents, attrs)
 		c.contentTypes = append(c.contentTypes, e.ContentType)
 		c.data = append(c.data, e.Data)
 	}
@@ -278,16 +282,16 @@ func scanRecord(rows pgx.Rows) (eventstore.Record, error) {
 		r                 eventstore.Record
 		position, version int64
 		id, causation     pgtype.UUID
-		meta              string
+		meta, attrs       string
 	)
 	e := &r.Envelope
 	if err := rows.Scan(&position, &r.Stream, &version, &id, &e.Topic, &e.Time, &e.CorrelationID, &causation,
-		&e.Key, &meta, &e.TraceParent, &e.TraceState, &r.ContentType, &r.Data); err != nil {
+		&e.Key, &meta, &attrs, &r.ContentType, &r.Data); err != nil {
 		return r, err
 	}
 	e.ID, e.CausationID = uuid.UUID(id.Bytes), uuid.UUID(causation.Bytes)
 	e.Time = e.Time.UTC()
-	return r, storekit.Complete(&r, position, version, meta)
+	return r, storekit.Complete(&r, position, version, meta, attrs)
 }
 
 // fail wraps a database error of the operation what: after Close it

@@ -2,7 +2,9 @@ package sqlite
 
 // schema creates the store's tables when they are missing. Positions are
 // the events' rowids; times are Unix microseconds; IDs are 16-byte blobs,
-// a nil causation ID an empty one.
+// a nil causation ID an empty one;
+// metadata and the other CloudEvents attributes are JSON objects, or
+// empty for none.
 const schema = `
 CREATE TABLE IF NOT EXISTS eventstore_streams (
 	name    TEXT PRIMARY KEY,
@@ -19,8 +21,7 @@ CREATE TABLE IF NOT EXISTS eventstore_events (
 	causation_id   BLOB NOT NULL,
 	key            TEXT NOT NULL,
 	metadata       TEXT NOT NULL,
-	trace_parent   TEXT NOT NULL,
-	trace_state    TEXT NOT NULL,
+	cloudevent     TEXT NOT NULL,
 	content_type   TEXT NOT NULL,
 	data           BLOB NOT NULL
 );
@@ -32,4 +33,4 @@ CREATE TABLE IF NOT EXISTS eventstore_checkpoints (
 `
 
 // columns are the columns of a read, in the order scanRecord takes them.
-const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data`
+const columns = `position, stream, version, id, type, time, correlation_id, causation_id, key, metadata, cloudevent, content_type, data`

@@ -22,7 +22,7 @@ func prepare(ctx context.Context, db *sql.DB) (statements, error) {
 		query string
 	}{
 		{&st.versions, `SELECT COALESCE((SELECT version FROM eventstore_streams WHERE name = ?), 0), COALESCE(MAX(position), 0) FROM eventstore_events`},
-		{&st.insert, `INSERT INTO eventstore_events (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insert, `INSERT INTO eventstore_events (` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.setVersion, `INSERT INTO eventstore_streams (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version`},
 	} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {

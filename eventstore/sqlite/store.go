@@ -129,6 +129,10 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 		if err != nil {
 			return res, err
 		}
+		attrs, err := storekit.EncodeCloudEvent(e.Envelope.CloudEvent)
+		if err != nil {
+			return res, err
+		}
 		var causation []byte
 		if e.Envelope.CausationID != uuid.Nil {
 			causation = e.Envelope.CausationID[:]
@@ -137,7 +141,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 		}
 		_, err = insert.ExecContext(ctx, int64(head)+int64(i)+1, stream, int64(version)+int64(i)+1,
 			e.Envelope.ID[:], e.Envelope.Topic, e.Envelope.Time.UnixMicro(), e.Envelope.CorrelationID,
-			causation, e.Envelope.Key, meta, e.Envelope.TraceParent, e.Envelope.TraceState,
+			causation, e.Envelope.Key, meta, attrs,
 			e.ContentType, e.Data)
 		if err != nil {
 			return res, s.fail("append to "+strconv.Quote(stream), err)
@@ -247,14 +251,14 @@ func scanRecord(rows *sql.Rows) (eventstore.Record, error) {
 		position, version int64
 		id, causation     []byte
 		micros            int64
-		meta              string
+		meta, attrs       string
 	)
 	e := &r.Envelope
 	if err := rows.Scan(&position, &r.Stream, &version, &id, &e.Topic, &micros, &e.CorrelationID, &causation,
-		&e.Key, &meta, &e.TraceParent, &e.TraceState, &r.ContentType, &r.Data); err != nil {
+		&e.Key, &meta, &attrs, &r.ContentType, &r.Data); err != nil {
 		return r, err
 	}
-	err := storekit.Complete(&r, position, version, meta)
+	err := storekit.Complete(&r, position, version, meta, attrs)
 	if err != nil {
 		return r, err
 	}

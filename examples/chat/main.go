@@ -27,11 +27,19 @@
 // Run it with:
 //
 //	go run ./examples/chat
+//
+// With -debug, it also serves the bus's debug page (package debugpage) on
+// the address given, prints its URL, and keeps running after the script
+// until interrupted, publishing each line read from the standard input as
+// a new customer message (see debug.go):
+//
+//	go run ./examples/chat -debug 127.0.0.1:6060
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,12 +88,20 @@ var script = []MessageSent{
 }
 
 // agents assigns each conversation to the agent the notification alerts.
-var agents = map[string]string{"conv-1001": "maria", "conv-1002": "maria", "conv-1003": "sam"}
+var agents = map[string]string{"conv-1001": "maria", "conv-1002": "maria", "conv-1003": "sam", liveConversation: "sam"}
 
 func main() {
+	debugAddr := flag.String("debug", "", "serve the debug page on `addr` (such as 127.0.0.1:0), and publish each line of the standard input as a message until interrupted")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
+	var err error
+	if *debugAddr == "" {
+		err = run(ctx, os.Stdout)
+	} else {
+		err = runDebug(ctx, os.Stdout, *debugAddr, readLines(os.Stdin))
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}
@@ -94,6 +110,12 @@ func main() {
 // run plays the script on a new bus, writing the transcript, a summary and
 // the delivery stats to w. It returns once the bus is closed.
 func run(ctx context.Context, w io.Writer) error {
+	return runChat(ctx, w, nil)
+}
+
+// runChat is run, and with dbg, serves the debug page and follows dbg's
+// lines after the script.
+func runChat(ctx context.Context, w io.Writer, dbg *debugSession) error {
 	opsLog := &lineBuffer{}
 	logger := slog.New(slog.NewTextHandler(opsLog, &slog.HandlerOptions{
 		Level:       slog.LevelWarn,
@@ -107,26 +129,43 @@ func run(ctx context.Context, w io.Writer) error {
 	})
 	// Outermost first: only final failures are logged and dead-lettered;
 	// every attempt is recovered from panics and gets its own deadline.
-	bus, err := eventbus.New(
-		eventbus.WithLogger(logger),
-		eventbus.WithMiddleware(eventbus.DeadLetter(), eventbus.Logging(logger), retry,
-			eventbus.Recover(), eventbus.Timeout(2*time.Second)),
-	)
+	opts := []eventbus.Option{eventbus.WithLogger(logger)}
+	middleware := []eventbus.Middleware{eventbus.DeadLetter(), eventbus.Logging(logger), retry,
+		eventbus.Recover(), eventbus.Timeout(2 * time.Second)}
+	if dbg != nil {
+		var err error
+		if opts, middleware, err = dbg.plugIn(opts, middleware); err != nil {
+			return err
+		}
+	}
+	bus, err := eventbus.New(append(opts, eventbus.WithMiddleware(middleware...))...)
 	if err != nil {
 		return err
 	}
 
-	app, err := newChat(bus)
+	if dbg != nil {
+		err = dbg.serve(bus, w)
+	}
+	var app *chat
+	if err == nil {
+		app, err = newChat(bus)
+	}
 	if err == nil {
 		err = app.play(ctx, w)
 	}
 	if err == nil {
 		err = app.joinLate(ctx, w)
 	}
+	if err == nil && dbg != nil {
+		err = app.follow(ctx, w, dbg.lines)
+	}
 
 	// Close even after an error, so that no goroutine outlives run.
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
+	if dbg != nil {
+		err = errors.Join(err, dbg.stop(closeCtx))
+	}
 	if cerr := bus.Close(closeCtx); cerr != nil {
 		return errors.Join(err, fmt.Errorf("close: %w", cerr))
 	}
@@ -154,6 +193,7 @@ type chat struct {
 
 	shownReplies chan shownReply              // from the chat service's own subscriber
 	deadLetters  chan eventbus.FailedDelivery // from the operations inbox
+	transcript   chan transcriptLine          // from the late transcript writer
 }
 
 // shownReply is an AI reply as the chat service received it.
@@ -171,6 +211,7 @@ func newChat(bus *eventbus.Bus) (*chat, error) {
 		notes:        &lineBuffer{},
 		shownReplies: make(chan shownReply, len(script)),
 		deadLetters:  make(chan eventbus.FailedDelivery, len(script)),
+		transcript:   make(chan transcriptLine, len(script)+1),
 	}
 	var err error
 	// The topic keeps its last 1,000 messages, for subscribers that join
@@ -280,53 +321,64 @@ func (c *chat) play(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "Support chat: %d conversations, %d messages\n\n", len(conversations), len(script))
 
 	for i, m := range script {
-		if err := c.sent.PublishSync(ctx, m); err != nil && !errors.Is(err, eventbus.ErrDeadLettered) {
-			return fmt.Errorf("message %d: %w", i+1, err)
-		}
-		rec, ok := c.audit.last(topicMessageSent)
-		if !ok || rec.payload != any(m) {
-			return fmt.Errorf("message %d: not in the audit log", i+1)
-		}
-
-		who := m.From
-		if m.FromAgent {
-			who += " (agent)"
-		}
-		fmt.Fprintf(w, "[%s] %s: %s\n", m.ConversationID, who, m.Text)
-		if m.Attachment != "" {
-			fmt.Fprintf(w, "          attachment: %s\n", m.Attachment)
-		}
-		fmt.Fprintf(w, "          audit   event %s (seq %d)\n", rec.id, rec.sequence)
-		for _, note := range c.notes.take() {
-			fmt.Fprintf(w, "          %s\n", note)
-		}
-		if m.FromAgent {
-			continue
-		}
-
-		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-		select {
-		case r := <-c.shownReplies:
-			cancel()
-			if r.causationID != rec.id || r.correlationID != rec.correlationID || r.payload.ConversationID != m.ConversationID {
-				return fmt.Errorf("message %d: reply not linked to event %s: correlation %s, causation %s",
-					i+1, rec.id, r.correlationID, r.causationID)
-			}
-			fmt.Fprintf(w, "[%s] AI assistant: %s\n", r.payload.ConversationID, r.payload.Text)
-			fmt.Fprintf(w, "          link    %s\n", chatfmt.Link(r.correlationID, r.causationID))
-		case dl := <-c.deadLetters:
-			cancel()
-			if dl.Envelope.ID.String() != rec.id {
-				return fmt.Errorf("message %d: dead letter for event %s, want %s", i+1, dl.Envelope.ID, rec.id)
-			}
-			fmt.Fprintf(w, "          dead letter from %s after %s: %s\n", dl.Subscriber, chatfmt.Count(dl.Attempts, "attempt", "attempts"), dl.Error)
-			fmt.Fprintf(w, "          ops-inbox: routed to %s for a human answer\n", agents[m.ConversationID])
-		case <-wait.Done():
-			cancel()
-			return fmt.Errorf("message %d: no AI reply: %w", i+1, wait.Err())
+		if err := c.exchange(ctx, w, fmt.Sprintf("message %d", i+1), m); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintln(w)
+	return nil
+}
+
+// exchange publishes m with PublishSync and writes it to the transcript
+// with what its subscribers did: the audit record, the notification's
+// notes, and the AI's reply or the dead letter that replaces it. what
+// names the message in errors.
+func (c *chat) exchange(ctx context.Context, w io.Writer, what string, m MessageSent) error {
+	if err := c.sent.PublishSync(ctx, m); err != nil && !errors.Is(err, eventbus.ErrDeadLettered) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	rec, ok := c.audit.last(topicMessageSent)
+	if !ok || rec.payload != any(m) {
+		return fmt.Errorf("%s: not in the audit log", what)
+	}
+
+	who := m.From
+	if m.FromAgent {
+		who += " (agent)"
+	}
+	fmt.Fprintf(w, "[%s] %s: %s\n", m.ConversationID, who, m.Text)
+	if m.Attachment != "" {
+		fmt.Fprintf(w, "          attachment: %s\n", m.Attachment)
+	}
+	fmt.Fprintf(w, "          audit   event %s (seq %d)\n", rec.id, rec.sequence)
+	for _, note := range c.notes.take() {
+		fmt.Fprintf(w, "          %s\n", note)
+	}
+	if m.FromAgent {
+		return nil
+	}
+
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	select {
+	case r := <-c.shownReplies:
+		cancel()
+		if r.causationID != rec.id || r.correlationID != rec.correlationID || r.payload.ConversationID != m.ConversationID {
+			return fmt.Errorf("%s: reply not linked to event %s: correlation %s, causation %s",
+				what, rec.id, r.correlationID, r.causationID)
+		}
+		fmt.Fprintf(w, "[%s] AI assistant: %s\n", r.payload.ConversationID, r.payload.Text)
+		fmt.Fprintf(w, "          link    %s\n", chatfmt.Link(r.correlationID, r.causationID))
+	case dl := <-c.deadLetters:
+		cancel()
+		if dl.Envelope.ID.String() != rec.id {
+			return fmt.Errorf("%s: dead letter for event %s, want %s", what, dl.Envelope.ID, rec.id)
+		}
+		fmt.Fprintf(w, "          dead letter from %s after %s: %s\n", dl.Subscriber, chatfmt.Count(dl.Attempts, "attempt", "attempts"), dl.Error)
+		fmt.Fprintf(w, "          ops-inbox: routed to %s for a human answer\n", agents[m.ConversationID])
+	case <-wait.Done():
+		cancel()
+		return fmt.Errorf("%s: no AI reply: %w", what, wait.Err())
+	}
 	return nil
 }
 
@@ -344,7 +396,7 @@ type transcriptLine struct {
 // starts from the oldest retained message, so it replays the conversation,
 // and once it has caught up it gets the next message live.
 func (c *chat) joinLate(ctx context.Context, w io.Writer) error {
-	lines := make(chan transcriptLine, len(script)+1)
+	lines := c.transcript
 	sub, err := c.sent.Subscribe("transcript", func(ctx context.Context, e *eventbus.Event[MessageSent]) error {
 		d, _ := eventbus.DeliveryFromContext(ctx)
 		lines <- transcriptLine{sequence: e.Sequence, replayed: d.Replayed, message: e.Payload}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -12,22 +14,27 @@ import (
 // Decode parses a CloudEvents 1.0 JSON document (structured mode). It reads
 // what Encode writes and events written by other CloudEvents producers.
 //
-// Decoding is strict, and reports the first fault in the order that
-// follows. The document must be a JSON object; specversion must be "1.0";
-// id must be a UUID; source must be a non-empty URI-reference; type must be
-// a string that checkType accepts (a nil checkType accepts any); time, if
-// present, an RFC 3339 timestamp whose UTC year is in 0000-9999; sequence,
-// if present, a decimal uint64 in a string; correlationid, if present, a
-// string; causationid, if present, a UUID; partitionkey, if present, a
-// string; metadata, if present, a string holding a JSON object of strings;
-// traceparent and tracestate, if present, strings. A JSON null counts as an absent attribute. Unknown attributes and
-// extensions are ignored.
+// Decoding follows the specification, and reports the first fault in the
+// order that follows. The document must be a JSON object; specversion must
+// be "1.0"; id a non-empty string (see ParseID for ID and RawID); source a
+// non-empty URI-reference; type a non-empty string that checkType accepts
+// (a nil checkType accepts any); subject, if present, a string; time, if
+// present, an RFC 3339 timestamp whose UTC year is in 0000-9999;
+// dataschema, if present, an absolute URI; correlationid, partitionkey,
+// traceparent and tracestate, if present, strings. sequence (a decimal
+// uint64), causationid (a UUID) and metadata (a JSON object of strings),
+// if present, must be strings; one not in the form the bus writes is kept
+// among the Extensions as a String. Every other member is an extension,
+// named by one to twenty lowercase letters and digits, whose value must be
+// a string, a boolean or a 32-bit integer. A JSON null counts as an absent
+// attribute.
 //
 // Then the data. At most one of data and data_base64 may be present; with
 // neither, Decode checks no more and leaves Data nil. Otherwise a present
 // datacontenttype must be a string and a media type; contentType, the
 // content type that the caller reads Data as (a codec's), must be a media
-// type; and the two must match (any two JSON types match). When
+// type; and the two must match (any two JSON types match); an empty
+// contentType accepts the document's own. When
 // datacontenttype is absent, data is taken as JSON. data_base64 must be
 // standard base64; Data is the bytes it encodes, and DataBase64 is true.
 // data with a JSON content type is Data as it is; data with any other must
@@ -59,8 +66,8 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 	if err != nil {
 		return Event{}, err
 	}
-	if ev.ID, err = parseUUID(attrID, id); err != nil {
-		return Event{}, err
+	if id == "" {
+		return Event{}, errorf("attribute %q is empty", attrID)
 	}
 	if ev.Source, err = requiredString(doc, attrSource); err != nil {
 		return Event{}, err
@@ -68,31 +75,41 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 	if err := checkSource(ev.Source); err != nil {
 		return Event{}, &Error{Detail: "source: not a uri-reference", Err: err}
 	}
+	ev.ID, ev.RawID = ParseID(ev.Source, id)
 	if ev.Type, err = requiredString(doc, attrType); err != nil {
 		return Event{}, err
+	}
+	if ev.Type == "" {
+		return Event{}, errorf("attribute %q is empty", attrType)
 	}
 	if checkType != nil {
 		if err := checkType(ev.Type); err != nil {
 			return Event{}, &Error{Detail: "type", Err: err}
 		}
 	}
+	if ev.Subject, _, err = optionalString(doc, attrSubject); err != nil {
+		return Event{}, err
+	}
+	if ev.DataSchema, err = optionalAttribute(doc, attrDataSchema, parseDataSchema); err != nil {
+		return Event{}, err
+	}
 
 	if ev.Time, err = optionalAttribute(doc, attrTime, parseTime); err != nil {
 		return Event{}, err
 	}
-	if ev.Sequence, err = optionalAttribute(doc, attrSequence, parseSequence); err != nil {
+	if ev.Sequence, err = lenientAttribute(doc, attrSequence, parseSequence, &ev); err != nil {
 		return Event{}, err
 	}
 	if ev.CorrelationID, _, err = optionalString(doc, attrCorrelationID); err != nil {
 		return Event{}, err
 	}
-	if ev.CausationID, err = optionalAttribute(doc, attrCausationID, parseCausationID); err != nil {
+	if ev.CausationID, err = lenientAttribute(doc, attrCausationID, parseCausationID, &ev); err != nil {
 		return Event{}, err
 	}
 	if ev.PartitionKey, _, err = optionalString(doc, attrPartitionKey); err != nil {
 		return Event{}, err
 	}
-	if ev.Metadata, err = optionalAttribute(doc, attrMetadata, parseMetadata); err != nil {
+	if ev.Metadata, err = lenientAttribute(doc, attrMetadata, parseMetadata, &ev); err != nil {
 		return Event{}, err
 	}
 	if ev.TraceParent, _, err = optionalString(doc, attrTraceParent); err != nil {
@@ -102,10 +119,57 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 		return Event{}, err
 	}
 
+	for _, m := range doc.extra {
+		if m.value == nil {
+			continue // null: absent
+		}
+		ext, err := parseExtension(m.name, m.value)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Extensions = append(ev.Extensions, ext)
+	}
+	slices.SortFunc(ev.Extensions, compareExtensions)
+
 	if err := decodeData(doc, contentType, &ev); err != nil {
 		return Event{}, err
 	}
 	return ev, nil
+}
+
+// lenientAttribute is optionalAttribute for an extension attribute that
+// the bus writes in a form of its own (sequence, causationid, metadata):
+// a string that is not in that form comes from another producer, which
+// may use the name its own way, and is kept among ev's extensions as a
+// String instead of failing the event. A value that is not a string is an
+// error.
+func lenientAttribute[V any](doc *document, name string, parse func(string) (V, error), ev *Event) (V, error) {
+	var zero V
+	s, ok, err := optionalString(doc, name)
+	if err != nil || !ok {
+		return zero, err
+	}
+	v, err := parse(s)
+	if err != nil {
+		ev.Extensions = append(ev.Extensions, Extension{Name: name, Kind: String, Text: s})
+		return zero, nil
+	}
+	return v, nil
+}
+
+// CheckDataSchema checks a dataschema attribute: an absolute URI. It
+// returns s, to serve as a parse function.
+func CheckDataSchema(s string) (string, error) { return parseDataSchema(s) }
+
+// parseDataSchema checks the dataschema attribute: an absolute URI.
+func parseDataSchema(s string) (string, error) {
+	if err := checkURIReference(s); err != nil {
+		return "", &Error{Detail: "dataschema: not a uri", Err: err}
+	}
+	if i := strings.IndexByte(s, ':'); i <= 0 || !isScheme(s[:i]) {
+		return "", errorf("dataschema %s is not an absolute uri", quoteShort(s))
+	}
+	return s, nil
 }
 
 // decodeData sets ev's DataContentType, Data and DataBase64 from the
@@ -133,12 +197,14 @@ func decodeData(doc *document, contentType string, ev *Event) error {
 	} else if hasData {
 		docMedia = "application/json" // the JSON format's default for data
 	}
-	codecMedia, err := MediaType(contentType)
-	if err != nil {
-		return errorf("codec content type %s is not a media type", quoteShort(contentType))
-	}
-	if docMedia != "" && docMedia != codecMedia && !(IsJSON(docMedia) && IsJSON(codecMedia)) {
-		return errorf("datacontenttype %s does not match the codec's %q", quoteShort(docMedia), codecMedia)
+	if contentType != "" {
+		codecMedia, err := MediaType(contentType)
+		if err != nil {
+			return errorf("codec content type %s is not a media type", quoteShort(contentType))
+		}
+		if docMedia != "" && docMedia != codecMedia && !(IsJSON(docMedia) && IsJSON(codecMedia)) {
+			return errorf("datacontenttype %s does not match the codec's %q", quoteShort(docMedia), codecMedia)
+		}
 	}
 
 	ev.DataContentType = docType
@@ -203,7 +269,7 @@ func parseCausationID(s string) (uuid.UUID, error) { return parseUUID(attrCausat
 // optionalString returns the string value of an attribute and whether it is
 // present. An attribute that is present but not a string is an error.
 func optionalString(doc *document, name string) (string, bool, error) {
-	raw := *doc.attribute(name)
+	raw := doc.value(name)
 	if raw == nil {
 		return "", false, nil
 	}

@@ -8,15 +8,17 @@ import (
 )
 
 // Encode returns ev as a CloudEvents 1.0 JSON document (structured mode),
-// its members in this order: specversion "1.0", id, source, type, time (in
-// UTC, RFC 3339 with nanoseconds), datacontenttype, sequence,
-// correlationid, causationid, partitionkey, metadata, traceparent,
-// tracestate, and data or
-// data_base64. Optional attributes that hold their zero value are left
+// its members in this order: specversion "1.0", id (RawID if set, else
+// the text of ID), source, type, subject, time (in UTC, RFC 3339 with
+// nanoseconds), datacontenttype, dataschema, sequence, correlationid,
+// causationid, partitionkey, metadata, traceparent, tracestate, the other
+// extensions sorted by name (each as a JSON string, boolean or number, as
+// its Kind says), and data or data_base64. Optional attributes that hold their zero value are left
 // out; data or data_base64 is always written. Strings are escaped as
 // encoding/json escapes them without HTML escaping.
 //
-// Encode checks neither the source nor the type. When DataBase64 is false
+// Encode checks neither the source, the type, the dataschema nor the
+// extensions (see CheckExtension). When DataBase64 is false
 // it writes Data, trimmed of surrounding white space, as the value of data
 // without checking that it is JSON. Its error is an *Error: for a time
 // whose UTC year is outside 0000-9999, which RFC 3339 cannot write, or for
@@ -32,12 +34,19 @@ func Encode(ev *Event) ([]byte, error) {
 	// already valid. The root package's FuzzEncodeCloudEvent checks it
 	// against encoding/json.
 	buf := make([]byte, 0, 320+len(ev.Type)+len(ev.PartitionKey)+len(ev.CorrelationID)+len(metadata)+len(ev.TraceParent)+len(ev.TraceState)+len(ev.Data)*4/3)
-	buf = append(buf, `{"specversion":"`+specVersion+`","id":"`...)
-	buf = appendUUID(buf, ev.ID)
-	buf = append(buf, `","source":`...)
+	buf = append(buf, `{"specversion":"`+specVersion+`","id":`...)
+	if ev.RawID != "" {
+		buf = appendJSONString(buf, ev.RawID)
+	} else {
+		buf = append(buf, '"')
+		buf = appendUUID(buf, ev.ID)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, `,"source":`...)
 	buf = appendJSONString(buf, ev.Source)
 	buf = append(buf, `,"type":`...)
 	buf = appendJSONString(buf, ev.Type)
+	buf = appendOptionalString(buf, `,"subject":`, ev.Subject)
 	if !ev.Time.IsZero() {
 		buf = append(buf, `,"time":"`...)
 		if buf, err = appendTime(buf, ev.Time); err != nil {
@@ -47,6 +56,7 @@ func Encode(ev *Event) ([]byte, error) {
 	}
 	buf = append(buf, `,"datacontenttype":`...)
 	buf = appendJSONString(buf, ev.DataContentType)
+	buf = appendOptionalString(buf, `,"dataschema":`, ev.DataSchema)
 	if ev.Sequence != 0 {
 		buf = append(buf, `,"sequence":"`...)
 		buf = appendSequence(buf, ev.Sequence)
@@ -62,6 +72,7 @@ func Encode(ev *Event) ([]byte, error) {
 	buf = appendOptionalString(buf, `,"metadata":`, string(metadata))
 	buf = appendOptionalString(buf, `,"traceparent":`, ev.TraceParent)
 	buf = appendOptionalString(buf, `,"tracestate":`, ev.TraceState)
+	buf = appendExtensions(buf, ev.Extensions)
 	if ev.DataBase64 {
 		buf = append(buf, `,"data_base64":"`...)
 		buf = base64.StdEncoding.AppendEncode(buf, ev.Data)

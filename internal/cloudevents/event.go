@@ -11,12 +11,21 @@ import (
 // optional attribute that holds its zero value, and Decode leaves the field
 // of an absent one at its zero value.
 type Event struct {
-	// ID is the id attribute.
+	// ID is the id attribute when it is the canonical text of a UUID.
+	// Otherwise RawID holds the attribute as written, and Decode sets ID
+	// to the UUID derived from the source and RawID (see DerivedID).
 	ID uuid.UUID
+	// RawID, when not empty, is the id attribute as written: any non-empty
+	// string. Encode writes it instead of ID.
+	RawID string
 	// Source is the source attribute: a non-empty URI-reference.
 	Source string
 	// Type is the type attribute.
 	Type string
+	// Subject is the subject attribute, optional.
+	Subject string
+	// DataSchema is the dataschema attribute, optional: a URI.
+	DataSchema string
 	// Time is the time attribute, optional. Decode returns it in UTC.
 	Time time.Time
 	// DataContentType is the datacontenttype attribute: the content type
@@ -44,6 +53,9 @@ type Event struct {
 	// as they are, without validation.
 	TraceParent string
 	TraceState  string
+	// Extensions are the extension attributes that no field holds, sorted
+	// by name.
+	Extensions []Extension
 
 	// Data is the payload's bytes. When DataBase64 is false they are JSON
 	// text, the value of the data member; otherwise they are carried
@@ -73,6 +85,8 @@ const (
 	attrMetadata        = "metadata"
 	attrTraceParent     = "traceparent"
 	attrTraceState      = "tracestate"
+	attrSubject         = "subject"
+	attrDataSchema      = "dataschema"
 
 	// specVersion is the CloudEvents version of the format.
 	specVersion = "1.0"

@@ -3,6 +3,7 @@ package cloudevents
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // document holds the raw JSON values of the attributes that Decode reads;
@@ -10,14 +11,52 @@ import (
 // null payload).
 type document struct {
 	specVersion, id, source, typ, time, dataContentType []byte
+	subject, dataSchema                                 []byte
 	sequence, correlationID, causationID, partitionKey  []byte
 	metadata, traceParent, traceState                   []byte
 	data, dataBase64                                    []byte
-	ignored                                             []byte // any other member
+	// extra holds the other members, extension attributes, in document
+	// order; a repeated name keeps its last value.
+	extra []member
 }
 
-// attribute returns where the value of the named attribute is kept.
+// member is a member of the document that has no field of its own.
+type member struct {
+	name  string
+	value []byte // nil for null
+}
+
+// value returns the raw value of the named attribute, nil if absent.
+func (d *document) value(name string) []byte {
+	if p := d.known(name); p != nil {
+		return *p
+	}
+	for _, m := range d.extra {
+		if m.name == name {
+			return m.value
+		}
+	}
+	return nil
+}
+
+// attribute returns where the value of the named attribute is kept, making
+// room for it among the extra members if it has no field of its own.
 func (d *document) attribute(name string) *[]byte {
+	if p := d.known(name); p != nil {
+		return p
+	}
+	for i := range d.extra {
+		if d.extra[i].name == name {
+			return &d.extra[i].value
+		}
+	}
+	d.extra = append(d.extra, member{name: name})
+	return &d.extra[len(d.extra)-1].value
+}
+
+// known returns where the value of an attribute with a field of its own is
+// kept, or nil for any other name.
+func (d *document) known(name string) *[]byte {
 	switch name {
 	case attrSpecVersion:
 		return &d.specVersion
@@ -45,12 +84,16 @@ func (d *document) attribute(name string) *[]byte {
 		return &d.traceParent
 	case attrTraceState:
 		return &d.traceState
+	case attrSubject:
+		return &d.subject
+	case attrDataSchema:
+		return &d.dataSchema
 	case attrData:
 		return &d.data
 	case attrDataBase64:
 		return &d.dataBase64
 	}
-	return &d.ignored
+	return nil
 }
 
 // splitCloudEvent checks that data is one JSON object and picks the values
@@ -83,7 +126,7 @@ func splitCloudEvent(data []byte) (*document, error) {
 		}
 
 		var key string
-		if bytes.IndexByte(rawKey, '\\') < 0 {
+		if bytes.IndexByte(rawKey, '\\') < 0 && utf8.Valid(rawKey) {
 			key = string(rawKey[1 : len(rawKey)-1])
 		} else if err := json.Unmarshal(rawKey, &key); err != nil {
 			return nil, errorf("member name %s: %v", rawKey, err)

@@ -30,3 +30,28 @@ func appendUUID(dst []byte, id uuid.UUID) []byte {
 	text[8], text[13], text[18], text[23] = '-', '-', '-', '-'
 	return append(dst, text[:]...)
 }
+
+// ParseID returns the UUID that stands for the id attribute id of an event
+// from source, and id itself as raw when it is not the canonical text of
+// that UUID (lowercase, hyphenated), so that it can be written back as
+// sent: for the canonical text of a UUID, that UUID and ""; for another
+// form of a UUID (uppercase, braces, a urn:uuid: prefix), that UUID and id;
+// for any other string, DerivedID(source, id) and id.
+func ParseID(source, id string) (u uuid.UUID, raw string) {
+	if parsed, err := uuid.Parse(id); err == nil {
+		if len(id) == 36 && string(appendUUID(nil, parsed)) == id {
+			return parsed, ""
+		}
+		return parsed, id
+	}
+	return DerivedID(source, id), id
+}
+
+// DerivedID returns the UUID that stands for an id attribute that is not a
+// UUID: the version 5 (SHA-1, name-based) UUID, in the URL namespace, of
+// the name source + "#" + id. Source and id together identify a
+// CloudEvent, so events of different sources with the same id get
+// different UUIDs, and the same event read twice gets the same one.
+func DerivedID(source, id string) uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(source+"#"+id))
+}

@@ -361,6 +361,19 @@ func (rr *ringRig) publish(n int) (pos uint64, blocked []*Lane[num, string]) {
 	return pos, blocked
 }
 
+// publishHeld publishes item 1, which the slow reader's worker takes and
+// holds at its gate, then items 2 to n, for which both readers have room.
+func (rr *ringRig) publishHeld(t *testing.T, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		_, blocked := rr.publish(i)
+		require.Empty(t, blocked, "item %d", i)
+		if i == 1 {
+			recv(t, rr.slow.started, "item 1, held at the slow reader's gate")
+		}
+	}
+}
+
 func TestRingReadersShareOneWrite(t *testing.T) {
 	rr := newRingRig(t)
 	require.True(t, rr.slow.q.Probe(0).RingReader)
@@ -392,13 +405,7 @@ func TestRingReadersShareOneWrite(t *testing.T) {
 func TestRingCancelKeepsTheCapacity(t *testing.T) {
 	rr := newRingRig(t)
 	slow := rr.slow.q.Lane(0)
-	_, blocked := rr.publish(1)
-	require.Empty(t, blocked)
-	recv(t, rr.slow.started, "item 1, held at the gate")
-	for i := 2; i <= 5; i++ {
-		_, blocked := rr.publish(i)
-		require.Empty(t, blocked)
-	}
+	rr.publishHeld(t, 5)
 	type wait struct {
 		res RingWait
 		err error

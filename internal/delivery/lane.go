@@ -23,9 +23,13 @@ import (
 // just before delivering it, with an atomic increment of claim: they still
 // count against the capacity, DropOldest can still evict the oldest of
 // them, and a discarding close still drops them, each of those claiming
-// under mu in the same way, so every item is claimed exactly once. All
-// other state is guarded by mu, which is never held while the root's code
-// runs.
+// under mu in the same way, so every item is claimed exactly once. The
+// worker only reads the batch's slots as it claims them; slots are written
+// under mu alone (the worker's refill, an eviction, a discarding close), so
+// Oldest may read the first unclaimed slot under mu. A claimed item stays
+// in its slot until the next refill, or until the worker parks or exits.
+// All other state is guarded by mu, which is never held while the root's
+// code runs.
 //
 // The lane also keeps its queue's admission counts (enqueued, and the
 // Counters of items dropped or refused) under mu, so that no count can land
@@ -64,8 +68,9 @@ type Lane[T comparable, O any] struct {
 	refills, tickRefills uint16
 
 	// batch holds the items the worker took out of the lane; batch[:held]
-	// is written only by the worker under mu, when claim >= held. Made with
-	// the first worker.
+	// is refilled only by the worker under mu, when claim >= held, and a
+	// slot is otherwise written only under mu, by whoever claimed it (an
+	// eviction, a discarding close). Made with the first worker.
 	batch []T
 	held  atomic.Int32
 	// claim counts the batch items claimed; it may run past held.
@@ -562,9 +567,7 @@ func (l *Lane[T, O]) claimNext() (T, bool) {
 		var none T
 		return none, false
 	}
-	it := l.batch[i]
-	var none T
-	l.batch[i] = none
+	it := l.batch[i] // left in place: only mu's holders write the batch
 	if l.dropsWhenFull && l.drops.Load()&dropFull != 0 {
 		l.drops.And(^uint32(dropFull)) // the claim made room
 	}
@@ -583,6 +586,8 @@ func (l *Lane[T, O]) claimNext() (T, bool) {
 func (l *Lane[T, O]) next() (st step, finished bool) {
 	l.mu.Lock()
 	if l.fifo.n == 0 && l.ringWaiting() == 0 {
+		// Every batch item is claimed: let go of them before waiting.
+		clear(l.batch[:l.held.Load()])
 		if l.closed {
 			l.running = false
 			l.setNeedsWake(true) // a closed lane gets no more positions
@@ -631,6 +636,9 @@ func (l *Lane[T, O]) next() (st step, finished bool) {
 		}
 	} else {
 		k = l.takeRingLocked(l.batch)
+	}
+	if held := int(l.held.Load()); k < held {
+		clear(l.batch[k:held]) // claimed items of the previous batch
 	}
 	l.held.Store(int32(k))
 	l.claim.Store(0)

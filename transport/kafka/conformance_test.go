@@ -22,12 +22,22 @@ import (
 // So ConnectShared's transports create topics of 2 partitions, and
 // Connect's of 1 (DefaultPartitions).
 func TestConformance(t *testing.T) {
+	runConformance(t)
+}
+
+// TestConformanceBinaryMode runs the suite with events written in
+// CloudEvents binary content mode (WithBinaryMode).
+func TestConformanceBinaryMode(t *testing.T) {
+	runConformance(t, WithBinaryMode())
+}
+
+func runConformance(t *testing.T, extra ...Option) {
 	c := startCluster(t)
 	connect := func(partitions int32) func(t *testing.T) (eventbus.Transport, func()) {
 		return func(t *testing.T) (eventbus.Transport, func()) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 			defer cancel()
-			tr, err := Connect(ctx, c.brokers, testOptions(WithPartitions(partitions))...)
+			tr, err := Connect(ctx, c.brokers, testOptions(append([]Option{WithPartitions(partitions)}, extra...)...)...)
 			if err != nil {
 				t.Fatalf("connect: %v", err)
 			}

@@ -50,6 +50,21 @@
 // which the consumers' at-least-once handling (the Idempotent middleware)
 // absorbs.
 //
+// # CloudEvents content modes
+//
+// By default a record carries the CloudEvents document as its value
+// (structured mode, content type "application/cloudevents+json"). With
+// WithBinaryMode it carries the event in binary mode, as the CloudEvents
+// Kafka binding defines it: each attribute in a "ce_" header,
+// datacontenttype in "content-type", the payload as the value (and
+// HeaderTime). Consumers read both, whatever the option: a record with a
+// "ce_specversion" header and a content type that is not an
+// "application/cloudevents" one is binary, any other structured. So a
+// service that produces binary-mode CloudEvents with the plain client or
+// the CloudEvents SDK feeds a topic directly; a binary-mode record whose
+// headers do not make a valid CloudEvent is dead-lettered with its value
+// and the reason.
+//
 // # Groups and consuming
 //
 // Each subscriber name is a Kafka consumer group of the topic, named

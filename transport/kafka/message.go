@@ -20,8 +20,14 @@ var (
 	_ eventbus.Positioned     = (*inbound)(nil)
 )
 
-// Data implements eventbus.InboundMessage: the record's value.
-func (m *inbound) Data() []byte { return m.e.rec.Value }
+// Data implements eventbus.InboundMessage: the record's CloudEvent as a
+// structured-mode document, its value or, for a binary-mode record, made of
+// its headers and value.
+func (m *inbound) Data() []byte { return m.e.data }
+
+// Malformed implements eventbus.MalformedMessage: why a binary-mode record
+// does not make a valid CloudEvent, or nil.
+func (m *inbound) Malformed() error { return m.e.malformed }
 
 // Deliveries implements eventbus.InboundMessage. The count is kept in the
 // memory of the consumer that owns the record's partition: 1 for a record

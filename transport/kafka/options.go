@@ -63,6 +63,7 @@ type config struct {
 	sessionTimeout    time.Duration
 	logger            *slog.Logger
 	clientOpts        []kgo.Opt
+	binary            bool
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -222,6 +223,20 @@ func WithSessionTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: session timeout %v, want > 0", ErrInvalidOption, d)
 		}
 		c.sessionTimeout = d
+		return nil
+	}
+}
+
+// WithBinaryMode makes Publish write events in CloudEvents binary content
+// mode, as the CloudEvents Kafka binding defines it: the attributes in "ce_"
+// headers, datacontenttype in "content-type", the payload as the record's
+// value (and HeaderTime as always). Without it events are written in
+// structured mode, the CloudEvents document as the value. Subscribers read
+// both modes either way. Data that is not a CloudEvent (the bus never
+// publishes such) is written as it is.
+func WithBinaryMode() Option {
+	return func(c *config) error {
+		c.binary = true
 		return nil
 	}
 }

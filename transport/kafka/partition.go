@@ -51,6 +51,8 @@ func newPartition(id int32) *partition {
 // entry is one record delivered from a partition, for all its deliveries.
 type entry struct {
 	rec        *kgo.Record
+	data       []byte // the structured-mode document (see structuredData)
+	malformed  error  // why a binary-mode record is not a valid event
 	part       *partition
 	settled    bool
 	deliveries int       // deliveries so far
@@ -70,6 +72,7 @@ func (p *partition) take(r *kgo.Record) bool {
 // deliver records a first delivery of r.
 func (p *partition) deliver(r *kgo.Record) *entry {
 	e := &entry{rec: r, part: p, deliveries: 1}
+	e.data, e.malformed = structuredData(r)
 	p.pending = append(p.pending, e)
 	p.outstanding++
 	return e

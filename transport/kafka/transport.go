@@ -179,15 +179,16 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		return err
 	}
 	now := time.Now()
-	rec := &kgo.Record{
-		Topic:     t.KafkaTopic(m.Topic),
-		Value:     m.Data,
-		Timestamp: now,
-		Headers: []kgo.RecordHeader{
+	timeHeader := kgo.RecordHeader{Key: HeaderTime, Value: strconv.AppendInt(nil, now.UnixNano(), 10)}
+	rec := &kgo.Record{Topic: t.KafkaTopic(m.Topic), Timestamp: now}
+	// In binary mode ce_id and content-type come with the attributes.
+	if !t.cfg.binary || !binaryRecord(rec, m.Data, timeHeader) {
+		rec.Value = m.Data
+		rec.Headers = []kgo.RecordHeader{
 			{Key: HeaderID, Value: []byte(m.ID.String())},
 			{Key: HeaderContentType, Value: []byte(cloudEventsContentType)},
-			{Key: HeaderTime, Value: strconv.AppendInt(nil, now.UnixNano(), 10)},
-		},
+			timeHeader,
+		}
 	}
 	if m.Key != "" {
 		rec.Key = []byte(m.Key)

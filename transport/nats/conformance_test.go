@@ -29,7 +29,13 @@ func TestConformanceSharedStream(t *testing.T) {
 	runConformance(t, true)
 }
 
-func runConformance(t *testing.T, shared bool) {
+// TestConformanceBinaryMode runs the suite with events written in
+// CloudEvents binary content mode (WithBinaryMode), in the default layout.
+func TestConformanceBinaryMode(t *testing.T) {
+	runConformance(t, false, WithBinaryMode())
+}
+
+func runConformance(t *testing.T, shared bool, extra ...Option) {
 	outer := t
 	dir := t.TempDir()
 	var mu sync.Mutex
@@ -40,7 +46,7 @@ func runConformance(t *testing.T, shared bool) {
 		defer mu.Unlock()
 		return srv
 	}
-	opts := []Option{WithAckWait(5 * time.Second), WithReconnectWait(50 * time.Millisecond)}
+	opts := append([]Option{WithAckWait(5 * time.Second), WithReconnectWait(50 * time.Millisecond)}, extra...)
 	discard := func(t *testing.T, topic string, before uint64) { purgeBefore(t, current(), topic, before) }
 	if shared {
 		opts = append(opts, WithSharedStream(conformanceStream))

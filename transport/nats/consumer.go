@@ -204,20 +204,29 @@ func (c *consumer) nak(msg jetstream.Msg) {
 // inbound is the eventbus.InboundMessage of one JetStream delivery.
 type inbound struct {
 	msg        jetstream.Msg
+	data       []byte // the structured-mode document
+	malformed  error  // why a binary-mode message is not a valid event
 	deliveries int
 	doubleAck  bool
 }
 
 func newInbound(msg jetstream.Msg, doubleAck bool) *inbound {
 	m := &inbound{msg: msg, deliveries: 1, doubleAck: doubleAck}
+	m.data, m.malformed = structuredData(msg.Headers(), msg.Data())
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
 		m.deliveries = int(min(md.NumDelivered, uint64(1<<31-1)))
 	}
 	return m
 }
 
-// Data implements eventbus.InboundMessage.
-func (m *inbound) Data() []byte { return m.msg.Data() }
+// Data implements eventbus.InboundMessage: the message's CloudEvent as a
+// structured-mode document, converted from binary mode when the message's
+// headers carry it that way.
+func (m *inbound) Data() []byte { return m.data }
+
+// Malformed implements eventbus.MalformedMessage: why a binary-mode
+// message does not make a valid CloudEvent, or nil.
+func (m *inbound) Malformed() error { return m.malformed }
 
 // Deliveries implements eventbus.InboundMessage, from the delivery count
 // that the server puts in the message's metadata.

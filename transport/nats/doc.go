@@ -70,6 +70,19 @@
 // deduplication work (about a sixth of a publish's cost, BENCHMARKS.md);
 // a retried Publish may then store the event twice.
 //
+// # CloudEvents content modes
+//
+// An event is written as a CloudEvents document in the message body
+// (structured mode), or, with WithBinaryMode, in binary mode as the
+// CloudEvents NATS binding defines it: each attribute in a "ce-" header
+// (its value percent-encoded), datacontenttype in "content-type", the
+// payload as the body. Consumers read both, whatever the option: a message
+// with a "ce-" header (in any case) is binary, any other structured. So a
+// service that writes binary-mode CloudEvents with the plain client or the
+// CloudEvents SDK feeds a topic directly; a binary-mode message whose
+// headers do not make a valid CloudEvent is dead-lettered with its body
+// and the reason.
+//
 // # Groups and consuming
 //
 // Each group (the bus's subscriber name) is a durable pull consumer of the

@@ -58,6 +58,7 @@ type config struct {
 	maxAckPending   int
 	doubleAck       bool
 	noDedup         bool
+	binary          bool
 	logger          *slog.Logger
 
 	// Connect only.
@@ -248,6 +249,20 @@ func WithoutDeduplication() Option {
 func WithDoubleAck() Option {
 	return func(c *config) error {
 		c.doubleAck = true
+		return nil
+	}
+}
+
+// WithBinaryMode makes Publish write events in CloudEvents binary content
+// mode: the attributes in "ce-" headers (percent-encoded), datacontenttype
+// in "content-type", the payload as the message body, as the CloudEvents
+// NATS binding defines it. Without it events are written in structured
+// mode, one JSON document per message. Subscribers read both modes either
+// way. Data that is not a CloudEvent (the bus never publishes such) is
+// written as it is.
+func WithBinaryMode() Option {
+	return func(c *config) error {
+		c.binary = true
 		return nil
 	}
 }

@@ -210,15 +210,19 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 	}
 	subject := subjectFor(t.cfg.prefix, m.Topic)
 	spec := t.cfg.streamOf(m.Topic)
+	msg := &natsgo.Msg{Subject: subject, Data: m.Data}
+	if t.cfg.binary {
+		msg = binaryMsg(subject, m.Data)
+	}
 	for attempt := 0; ; attempt++ {
 		if err := t.ensureStream(ctx, spec, attempt > 0); err != nil {
 			return err
 		}
 		var err error
 		if t.cfg.noDedup {
-			_, err = t.js.Publish(ctx, subject, m.Data)
+			_, err = t.js.PublishMsg(ctx, msg)
 		} else {
-			_, err = t.js.Publish(ctx, subject, m.Data,
+			_, err = t.js.PublishMsg(ctx, msg,
 				jetstream.WithMsgID(m.ID.String()),
 				jetstream.WithExpectStream(spec.name))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,13 +23,37 @@ var benchRun atomic.Int64
 // same on the same redis-server: P publishers each add their share of b.N
 // entries (XADD, waiting for each reply), and one consumer of one group
 // reads them (XREADGROUP with BLOCK) and acknowledges each batch read with
-// one XACK; for the bus, a subscription whose handler does nothing. ns/op is the time per
-// event, from the first publish to the last event handled.
+// one XACK; for the bus, a subscription whose handler does nothing. The
+// plain client's entries have the same fields as the Transport's, of the
+// same sizes, and its consumer a name of the same form, so that both write
+// the same bytes to the server's append-only file. ns/op is the time per
+// event, from the first publish to the last event handled; cpu-ns/op is
+// the CPU time the test process (not the server) used per event meanwhile.
 func BenchmarkPublishToHandler(b *testing.B) {
 	s := startServer(b)
 	for _, publishers := range []int{1, 8} {
 		b.Run(fmt.Sprintf("bus/publishers=%d", publishers), func(b *testing.B) { benchBus(b, s, publishers) })
 		b.Run(fmt.Sprintf("go-redis/publishers=%d", publishers), func(b *testing.B) { benchPlain(b, s, publishers) })
+	}
+}
+
+// cpuMeter reports, as the metric cpu-ns/op, the CPU time the test process
+// used per event between its start and stop: the publishers' and the
+// consumer's, not redis-server's.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU() cpuMeter {
+	start, ok := processCPU()
+	return cpuMeter{start: start, ok: ok}
+}
+
+func (m cpuMeter) stop(b *testing.B) {
+	end, ok := processCPU()
+	if m.ok && ok && b.N > 0 {
+		b.ReportMetric(float64(end-m.start)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -81,16 +106,19 @@ func benchBus(b *testing.B, s *server, publishers int) {
 	}
 	ctx := context.Background()
 	b.ResetTimer()
+	cpu := startCPU()
 	publishAll(b, publishers, b.N, func(i int) error { return tp.Publish(ctx, i) })
 	waitAll(b, done)
 	// Not the closing of the bus, which waits for the consumer's blocking
 	// read in flight.
 	b.StopTimer()
+	cpu.stop(b)
 }
 
 func benchPlain(b *testing.B, s *server, publishers int) {
 	ctx := context.Background()
-	key := fmt.Sprintf("bench:plain%d", benchRun.Add(1))
+	topic := fmt.Sprintf("bench.raw%d", benchRun.Add(1)) // as long as the bus's "bench.bus%d"
+	key := streamKey(DefaultKeyPrefix, topic)
 	producer := s.client(b)
 	reader := s.client(b)
 	if err := producer.XGroupCreateMkStream(ctx, key, "bench", "$").Err(); err != nil {
@@ -100,11 +128,12 @@ func benchPlain(b *testing.B, s *server, publishers int) {
 	defer stop()
 	done, exited := make(chan struct{}), make(chan struct{})
 	n := b.N
+	consumer := newConsumerName()
 	go func() {
 		defer close(exited)
 		for got := 0; got < n; {
 			streams, err := reader.XReadGroup(readCtx, &goredis.XReadGroupArgs{
-				Group: "bench", Consumer: "c", Streams: []string{key, ">"}, Count: 128, Block: 250 * time.Millisecond,
+				Group: "bench", Consumer: consumer, Streams: []string{key, ">"}, Count: 128, Block: 250 * time.Millisecond,
 			}).Result()
 			if errors.Is(err, goredis.Nil) {
 				continue
@@ -132,18 +161,25 @@ func benchPlain(b *testing.B, s *server, publishers int) {
 		}
 	}()
 	defer func() { stop(); <-exited }()
-	// The same bytes as the bus's entries: a CloudEvents document.
+	// The same fields as the bus's entries, of the same sizes: the
+	// CloudEvents document the bus makes of an event published without
+	// options (its correlation ID is then its ID), the ID and the time.
+	id := uuid.Must(uuid.NewV7())
+	now := time.Now()
 	payload, err := eventbus.EncodeCloudEvent(&eventbus.Event[int]{
-		Envelope: eventbus.Envelope{ID: uuid.Must(uuid.NewV7()), Topic: "bench.plain", Time: time.Now(), Sequence: 1, CorrelationID: "c"},
+		Envelope: eventbus.Envelope{ID: id, Topic: topic, Time: now, Sequence: 1, CorrelationID: id.String()},
 		Payload:  1,
-	}, "/bench", eventbus.JSONCodec{})
+	}, eventbus.DefaultSource, eventbus.JSONCodec{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	values := []any{FieldData, payload, FieldID, id.String(), FieldTime, strconv.FormatInt(now.UnixNano(), 10)}
 	b.ResetTimer()
+	cpu := startCPU()
 	publishAll(b, publishers, b.N, func(int) error {
-		return producer.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: []any{FieldData, payload}}).Err()
+		return producer.XAdd(ctx, &goredis.XAddArgs{Stream: key, Values: values}).Err()
 	})
 	waitAll(b, done)
 	b.StopTimer()
+	cpu.stop(b)
 }

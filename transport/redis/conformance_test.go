@@ -15,12 +15,22 @@ import (
 // server's append-only file, fsynced on every write, holds everything it
 // acknowledged. Discard trims the topic's stream (XTRIM MINID).
 func TestConformance(t *testing.T) {
+	runConformance(t)
+}
+
+// TestConformanceBinaryMode runs the suite with events written in
+// CloudEvents binary content mode (WithBinaryMode).
+func TestConformanceBinaryMode(t *testing.T) {
+	runConformance(t, WithBinaryMode())
+}
+
+func runConformance(t *testing.T, extra ...Option) {
 	s := startServer(t)
 	eventbustest.Run(t, eventbustest.Harness{
 		Connect: func(t *testing.T) (eventbus.Transport, func()) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			tr, err := Connect(ctx, s.URL(), testOptions()...)
+			tr, err := Connect(ctx, s.URL(), append(testOptions(), extra...)...)
 			if err != nil {
 				t.Fatalf("connect: %v", err)
 			}

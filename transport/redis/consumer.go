@@ -119,44 +119,28 @@ func (c *consumer) run() {
 	defer c.finish()
 	rereadOwn := false
 	wait := minRetryWait
-	// ahead is the read of new entries in flight while the previous batch
-	// is dispatched, if any.
-	var ahead chan readResult
-	defer func() {
-		if ahead != nil {
-			if r := <-ahead; len(r.batch) > 0 {
-				c.handBack(r.batch)
-			}
-		}
-	}()
 	for c.ctx.Err() == nil {
+		free := c.free()
+		if free <= 0 {
+			select {
+			case <-c.wake:
+			case <-c.ctx.Done():
+			}
+			continue
+		}
 		var (
 			batch  []goredis.XMessage
 			counts map[string]int
 			err    error
 		)
-		if ahead != nil {
-			r := <-ahead
-			ahead = nil
-			batch, err = r.batch, r.err
-		} else {
-			free := c.free()
-			if free <= 0 {
-				select {
-				case <-c.wake:
-				case <-c.ctx.Done():
-				}
-				continue
-			}
-			switch due := c.nextClaim(); {
-			case rereadOwn:
-				batch, counts, err = c.readOwn(free)
-				rereadOwn = err != nil
-			case !time.Now().Before(due):
-				batch, counts, err = c.claim(free)
-			default:
-				batch, err = c.readNew(free, time.Until(due))
-			}
+		switch due := c.nextClaim(); {
+		case rereadOwn:
+			batch, counts, err = c.readOwn(free)
+			rereadOwn = err != nil
+		case !time.Now().Before(due):
+			batch, counts, err = c.claim(free)
+		default:
+			batch, err = c.readNew(free, time.Until(due))
 		}
 		if err != nil {
 			if c.ctx.Err() != nil {
@@ -176,43 +160,14 @@ func (c *consumer) run() {
 			continue
 		}
 		wait = minRetryWait
-		if len(batch) > 0 {
-			ahead = c.readAhead(len(batch))
-		}
+		// The next read is sent once this batch is dispatched, from this
+		// goroutine. Reading ahead from another goroutine while the batch is
+		// dispatched gets the read to the server a few microseconds sooner,
+		// but costs a goroutine and a hand-over per read: more CPU per
+		// event, which on a small machine delays the server's fsyncs more
+		// than the earlier read gains (see BENCHMARKS.md).
 		c.dispatch(batch, counts)
 	}
-}
-
-// readResult is the outcome of a read of new entries.
-type readResult struct {
-	batch []goredis.XMessage
-	err   error
-}
-
-// readAhead starts the next read of new entries, for as many as the
-// consumer may deliver once it has delivered the held entries it read
-// and has still to dispatch, unless there is no room for any or a claim
-// is due. It returns the channel of the read's result, or nil if it
-// started none.
-//
-// Reading ahead, while the previous batch is being dispatched, sends the
-// read as soon as the previous one was answered. It then reaches the
-// server before the publishers' next XADDs, blocks, and is served in the
-// pass of the XADD that wakes it, sharing its fsync (see readNew), rather
-// than arriving after them, finding their entries waiting, and costing a
-// pass and an fsync of its own.
-func (c *consumer) readAhead(held int) chan readResult {
-	free := c.free() - held
-	due := c.nextClaim()
-	if free <= 0 || !time.Now().Before(due) || c.ctx.Err() != nil {
-		return nil
-	}
-	ch := make(chan readResult, 1)
-	go func() {
-		batch, err := c.readNew(free, time.Until(due))
-		ch <- readResult{batch, err}
-	}()
-	return ch
 }
 
 // free returns how many more entries the consumer may deliver now.
@@ -444,9 +399,7 @@ func (c *consumer) dispatch(batch []goredis.XMessage, counts map[string]int) {
 			return
 		}
 		im := &inbound{c: c, id: m.ID, deliveries: max(counts[m.ID], 1)}
-		if s, ok := m.Values[FieldData].(string); ok {
-			im.data = []byte(s)
-		}
+		im.data, im.malformed = structuredData(m.Values)
 		c.mu.Lock()
 		c.unsettled++
 		c.held[m.ID]++

@@ -50,6 +50,20 @@
 // consumers' at-least-once handling (the Idempotent middleware) absorbs
 // such duplicates as it absorbs redeliveries.
 //
+// # CloudEvents content modes
+//
+// By default an entry carries the CloudEvents document in FieldData
+// (structured mode). With WithBinaryMode it carries the event in binary
+// mode: CloudEvents defines no binding for Redis Streams, so the Transport
+// follows the Kafka binding's naming, each attribute in a field "ce_" +
+// its name (datacontenttype too, an entry having no content type of its
+// own) and the payload in FieldData, with FieldID and FieldTime as always.
+// Consumers read both, whatever the option: an entry with a
+// "ce_specversion" field is binary, any other structured. So another
+// service can XADD binary-mode CloudEvents with the plain client; an
+// entry whose fields do not make a valid CloudEvent is dead-lettered with
+// its FieldData and the reason.
+//
 // # Groups and consuming
 //
 // Each subscriber name is a consumer group of the topic's stream, and each
@@ -66,18 +80,16 @@
 // Every Subscribe starts one goroutine that reads the entries new to the
 // group (XREADGROUP >, blocking for at most a quarter of a second, or the
 // claim interval if shorter), at most ConsumerConfig.MaxInFlight
-// (DefaultMaxInFlight if zero) delivered, or read and waiting to be, and
-// not settled at a time, and passes them to deliver one at a time. It sends
-// each read as soon as the previous one is answered, while it passes the
-// entries of that one to deliver: a blocked deliver stops the reading once
-// that read is answered. Every WithClaimInterval it also claims
-// (XAUTOCLAIM) the group's entries that have been pending for longer than
-// the ack timeout (ConsumerConfig.AckTimeout, WithAckTimeout by default),
-// from any consumer of the group: those of a process that crashed, of a
-// read whose reply was lost, or of a handler slower than the ack timeout,
-// which then runs twice. After a failed read it first rereads its own
-// pending entries (XREADGROUP 0) that it has not delivered, then goes on
-// with new ones.
+// (DefaultMaxInFlight if zero) delivered and not settled at a time, and
+// passes them to deliver one at a time, sending its next read once it has
+// passed them all: a blocked deliver stops the reading. Every
+// WithClaimInterval it also claims (XAUTOCLAIM) the group's entries that
+// have been pending for longer than the ack timeout
+// (ConsumerConfig.AckTimeout, WithAckTimeout by default), from any
+// consumer of the group: those of a process that crashed, of a read whose
+// reply was lost, or of a handler slower than the ack timeout, which then
+// runs twice. After a failed read it first rereads its own pending entries
+// (XREADGROUP 0) that it has not delivered, then goes on with new ones.
 //
 // Stop makes the goroutine read no more. Once its blocking read in flight
 // and its deliver call in progress have returned, it hands the entries it
@@ -158,23 +170,42 @@
 //
 // # Ordering
 //
-// A stream keeps a topic's entries in the order the server stored them,
-// and a group hands its new entries out in that order. So one subscription
-// (one process, one Subscribe) of a group gets the events in publish order
-// as long as nothing is delivered again, and the bus's lanes keep the
-// order per key within the process. Nothing more is promised: an entry
-// that is Nak'ed or whose ack timeout passes comes again after later
-// ones; the subscriptions of a group in several processes split the
-// entries without regard to their key, so events with the same key may be
-// handled concurrently and in any order across processes; and events
-// published concurrently are stored in whichever order they reach the
-// server. OutgoingMessage.Key is not sent to the server. An application
-// that needs per-key order across processes can partition by key itself:
-// publish each event on one of N topics ("orders.0" ... "orders.N-1")
-// chosen by a hash of its key, and subscribe each process, under its own
-// subscriber name, to its own share of those topics, so that each key is
-// handled by one process at a time; when a process goes, another must take
-// its topics over under the same subscriber names.
+// What the default keeps: a topic is one stream, a log in the order the
+// server stored its entries, and a group hands its new entries out in that
+// order. One subscription of a group (one Subscribe in one process)
+// therefore gets the events in the order they were stored, and the bus's
+// lanes keep the order per key within the process, as long as nothing is
+// delivered again: an entry that is Nak'ed, or whose ack timeout passes,
+// comes again after later ones. Events that one goroutine publishes one
+// after the other are stored in that order; events published concurrently
+// are stored in whichever order they reach the server.
+//
+// What it does not keep: the order of a key across the subscriptions of a
+// group, in several processes or in one. They are competing consumers of
+// the one stream: each entry goes to whichever of them reads first,
+// whatever its key (OutgoingMessage.Key is not sent to the server), so
+// two events with the same key can be handled at the same time by two
+// processes, and the later one can be done first.
+//
+// What an application that needs per-key order across processes can do:
+//
+//   - Subscribe each subscriber name from one process only. The order then
+//     holds as above, and the other processes share none of that work.
+//     Redis has no single active consumer of its own: the application must
+//     see to it that one process at a time subscribes (one replica, or a
+//     lock); a process that takes over gets the entries the old one left
+//     unsettled once their ack timeout has passed, possibly after newer
+//     ones.
+//   - Partition the topic by key: publish each event on one of N topics
+//     ("orders.0" ... "orders.N-1") chosen by a hash of its key, and have
+//     each of those topics subscribed, under the subscriber name, by one
+//     process at a time, each process taking its share. Every key then
+//     stays in one stream, read by one process. When a process goes,
+//     another takes its topics over under the same subscriber name, so
+//     that their groups resume where they stopped, with the same caveat
+//     on entries left unsettled; changing N moves keys between topics. The
+//     Transport does not do this partitioning: the topics, the hash and
+//     who subscribes to which are the application's.
 //
 // Pattern subscriptions are not supported: a consumer group reads one
 // stream, and Transport does not implement eventbus.PatternTransport, so

@@ -14,6 +14,7 @@ type inbound struct {
 	c          *consumer
 	id         string
 	data       []byte
+	malformed  error // why a binary-mode entry is not a valid event
 	deliveries int
 	settled    atomic.Bool
 }
@@ -23,10 +24,15 @@ var (
 	_ eventbus.Positioned     = (*inbound)(nil)
 )
 
-// Data implements eventbus.InboundMessage: the entry's FieldData, or nil
-// for an entry without one (added by another client), which the bus
-// dead-letters as undecodable.
+// Data implements eventbus.InboundMessage: the entry's CloudEvent as a
+// structured-mode document, its FieldData or, for a binary-mode entry,
+// made of its fields; nil for an entry without FieldData (added by another
+// client), which the bus dead-letters as undecodable.
 func (m *inbound) Data() []byte { return m.data }
+
+// Malformed implements eventbus.MalformedMessage: why a binary-mode entry
+// does not make a valid CloudEvent, or nil.
+func (m *inbound) Malformed() error { return m.malformed }
 
 // Deliveries implements eventbus.InboundMessage: the delivery count that
 // the server keeps for the entry in the group's pending entries list,

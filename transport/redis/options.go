@@ -44,6 +44,7 @@ type config struct {
 	claimInterval time.Duration
 	logger        *slog.Logger
 	redisOptions  []func(*goredis.Options)
+	binary        bool
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -139,6 +140,20 @@ func WithClaimInterval(d time.Duration) Option {
 			return fmt.Errorf("%w: claim interval %v, want at least 1ms", ErrInvalidOption, d)
 		}
 		c.claimInterval = d
+		return nil
+	}
+}
+
+// WithBinaryMode makes Publish write events in CloudEvents binary content
+// mode: each attribute in a field "ce_" + its name (datacontenttype too),
+// the payload in FieldData, with FieldID and FieldTime as always; see the
+// package documentation. Without it events are written in structured mode,
+// the CloudEvents document in FieldData. Subscribers read both modes either
+// way. Data that is not a CloudEvent (the bus never publishes such) is
+// written as it is.
+func WithBinaryMode() Option {
+	return func(c *config) error {
+		c.binary = true
 		return nil
 	}
 }

@@ -183,6 +183,11 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 		Stream: key,
 		Values: []any{FieldData, m.Data, FieldID, m.ID.String(), FieldTime, strconv.FormatInt(now.UnixNano(), 10)},
 	}
+	if t.cfg.binary {
+		if values, ok := binaryValues(m.Data, FieldID, m.ID.String(), FieldTime, strconv.FormatInt(now.UnixNano(), 10)); ok {
+			args.Values = values
+		}
+	}
 	var err error
 	switch {
 	case t.cfg.maxLen > 0 && t.cfg.maxAge > 0:

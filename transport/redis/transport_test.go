@@ -199,13 +199,22 @@ func TestOutageAndReconnect(t *testing.T) {
 	if err := tp.Publish(testCtx(t, waitLong), 3); err != nil {
 		t.Fatalf("Publish after the restart: %v", err)
 	}
-	select {
-	case n := <-got:
-		if n != 3 && n != 2 { // 2 if the failed Publish stored it after all
+	// 1 may come again: its acknowledgement goes with the consumer's next
+	// read, which the stop may have cut off, and at least once allows it.
+	// 2 comes if the failed Publish stored it after all.
+	for {
+		select {
+		case n := <-got:
+			switch n {
+			case 1:
+				continue
+			case 2, 3:
+				return
+			}
 			t.Fatalf("after the restart got %d", n)
+		case <-time.After(waitLong):
+			t.Fatal("the subscription did not resume after the restart")
 		}
-	case <-time.After(waitLong):
-		t.Fatal("the subscription did not resume after the restart")
 	}
 }
 

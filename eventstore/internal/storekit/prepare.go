@@ -53,6 +53,11 @@ func Prepare(stream string, expected eventstore.ExpectedVersion, events []events
 		}
 		e.Envelope.Sequence = 0
 		e.Envelope.Metadata = maps.Clone(e.Envelope.Metadata)
+		if a := e.Envelope.CloudEvent; a != nil {
+			copied := *a
+			copied.Extensions = maps.Clone(a.Extensions)
+			e.Envelope.CloudEvent = &copied
+		}
 		if e.Data == nil {
 			e.Data = []byte{}
 		}
