@@ -25,7 +25,7 @@ func createPlain(b *testing.B, pool *pgxpool.Pool) {
 	if _, err := pool.Exec(context.Background(), `CREATE TABLE IF NOT EXISTS plain_events (
 	position bigserial PRIMARY KEY, stream text NOT NULL, version bigint NOT NULL, id uuid NOT NULL, type text NOT NULL,
 	time timestamptz NOT NULL, correlation_id text NOT NULL, causation_id uuid NOT NULL, key text NOT NULL, metadata text NOT NULL,
-	trace_parent text NOT NULL, trace_state text NOT NULL, content_type text NOT NULL, data bytea NOT NULL,
+	cloudevent text NOT NULL, content_type text NOT NULL, data bytea NOT NULL,
 	UNIQUE (stream, version))`); err != nil {
 		b.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func plainAppend(ctx context.Context, pool *pgxpool.Pool, stream string, version
 		times = append(times, time.Now())
 		data = append(data, e.Data)
 	}
-	_, err := pool.Exec(ctx, `INSERT INTO plain_events (stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data)
-SELECT $1, e.version, e.id, e.type, e.time, e.correlation_id, e.causation_id, '', '', '', '', e.content_type, e.data
+	_, err := pool.Exec(ctx, `INSERT INTO plain_events (stream, version, id, type, time, correlation_id, causation_id, key, metadata, cloudevent, content_type, data)
+SELECT $1, e.version, e.id, e.type, e.time, e.correlation_id, e.causation_id, '', '', '', e.content_type, e.data
 FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::uuid[], $8::text[], $9::bytea[])
 	AS e(version, id, type, time, correlation_id, causation_id, content_type, data)`,
 		stream, versions, ids, types, times, correlations, causations, contentType, data)

@@ -31,15 +31,15 @@ func openPlain(b *testing.B, path string) *sql.DB {
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS plain_events (
 	position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL, id BLOB NOT NULL, type TEXT NOT NULL,
 	time INTEGER NOT NULL, correlation_id TEXT NOT NULL, causation_id BLOB NOT NULL, key TEXT NOT NULL, metadata TEXT NOT NULL,
-	trace_parent TEXT NOT NULL, trace_state TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL);
+	cloudevent TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS plain_events_stream_version ON plain_events (stream, version)`); err != nil {
 		b.Fatal(err)
 	}
 	return db
 }
 
-const plainInsert = `INSERT INTO plain_events (stream, version, id, type, time, correlation_id, causation_id, key, metadata, trace_parent, trace_state, content_type, data)
-VALUES (?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?)`
+const plainInsert = `INSERT INTO plain_events (stream, version, id, type, time, correlation_id, causation_id, key, metadata, cloudevent, content_type, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, '', '', '', ?, ?)`
 
 // plainAppend inserts the events in one transaction, or alone.
 func plainAppend(db *sql.DB, stream string, version int, evs []eventstore.Event) error {
