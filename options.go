@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+
+	"github.com/google/uuid"
 )
 
 // Option configures a Bus. Options are validated by New; an invalid one
@@ -312,6 +314,7 @@ type PublishOption struct {
 	value      string
 	meta       map[string]string
 	cloudEvent *CloudEventAttributes
+	id         uuid.UUID
 }
 
 type publishOptionKind uint8
@@ -323,6 +326,8 @@ const (
 	optMetadataPair
 	optMetadataMap
 	optCloudEvent
+	optEventID
+	optCausationID
 )
 
 // WithKey sets the event's ordering key (Envelope.Key). Subscriptions
@@ -347,11 +352,25 @@ func WithMetadataMap(m map[string]string) PublishOption {
 	return PublishOption{kind: optMetadataMap, meta: m}
 }
 
+// WithEventID publishes the event with ID id instead of a new UUIDv7: for
+// publishing again an event kept elsewhere, such as an event store's, so
+// that the Idempotent middleware of its subscribers recognises the second
+// publish of one event. The nil UUID is refused with [ErrInvalidOption].
+// The event's correlation ID, unless set or inherited, is the text of id.
+func WithEventID(id uuid.UUID) PublishOption { return PublishOption{kind: optEventID, id: id} }
+
+// WithCausationID sets the event's causation ID, replacing the one it
+// would inherit from a handler's ctx: for publishing again an event kept
+// elsewhere with its own causation.
+func WithCausationID(id uuid.UUID) PublishOption { return PublishOption{kind: optCausationID, id: id} }
+
 type publishConfig struct {
 	key           string
 	correlationID string
 	metadata      map[string]string
 	cloudEvent    *CloudEventAttributes
+	id            uuid.UUID
+	causationID   uuid.UUID
 }
 
 func (c *publishConfig) apply(opts []PublishOption) error {
@@ -392,6 +411,13 @@ func (c *publishConfig) apply(opts []PublishOption) error {
 			if !o.cloudEvent.isZero() {
 				c.cloudEvent = o.cloudEvent
 			}
+		case optEventID:
+			if o.id == uuid.Nil {
+				return fmt.Errorf("%w: nil event id", ErrInvalidOption)
+			}
+			c.id = o.id
+		case optCausationID:
+			c.causationID = o.id
 		default:
 			return fmt.Errorf("%w: zero PublishOption", ErrInvalidOption)
 		}

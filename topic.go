@@ -312,6 +312,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	e.Key = cfg.key
 	e.Metadata = cfg.metadata
 	e.CorrelationID = cfg.correlationID
+	e.ID = cfg.id
 	if e.CorrelationID == "" {
 		e.CorrelationID, _ = ctx.Value(correlationKey{}).(string)
 	}
@@ -322,6 +323,9 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 				e.CorrelationID = h.CorrelationID
 			}
 		}
+	}
+	if cfg.causationID != uuid.Nil {
+		e.CausationID = cfg.causationID
 	}
 	if len(b.publishHooks) > 0 {
 		var buf [4]func(Message, error)
@@ -342,7 +346,7 @@ func (t *Topic[T]) send(ctx context.Context, e *Event[T], wait *syncWait) error 
 		return publishRetained(ctx, tc, e, wait)
 	}
 	now := b.ids.now()
-	e.stamp(b.ids.next(now), now)
+	e.stamp(b.ids, now)
 	e.Sequence = tc.sequence.Add(1)
 
 	if b.transport != nil {
@@ -355,12 +359,15 @@ func (t *Topic[T]) send(ctx context.Context, e *Event[T], wait *syncWait) error 
 }
 
 // stamp sets the event's ID and time, and its correlation ID to the text of
-// its ID when it has none yet.
-func (e *Event[T]) stamp(id uuid.UUID, now time.Time) {
-	e.ID = id
+// its ID when it has none yet. An event published WithEventID keeps its
+// ID; the others get the next one of ids.
+func (e *Event[T]) stamp(ids *idGenerator, now time.Time) {
+	if e.ID == uuid.Nil {
+		e.ID = ids.next(now)
+	}
 	e.Time = now
 	if e.CorrelationID == "" {
-		e.CorrelationID = idString(id, &e.idText)
+		e.CorrelationID = idString(e.ID, &e.idText)
 	}
 }
 
@@ -376,7 +383,7 @@ func publishRetained[T any](ctx context.Context, tc *topicCore, e *Event[T], wai
 	}
 	l.mu.Lock()
 	now := l.stampTime(b.ids.now())
-	e.stamp(b.ids.next(now), now)
+	e.stamp(b.ids, now)
 	e.Sequence = l.next // the log numbers a retained topic's events: see published
 	l.appendLocked(e, now)
 	readers, pos, queues := tc.ring.Publish(newItem(e, wait), wait.sharesFunc())

@@ -31,16 +31,18 @@ fi
 
 # A module whose tests start a server lists it in a file named
 # test-servers, one "command package" pair per line (the command the tests
-# run, the Debian package that has it). A missing command is installed with
-# apt-get when this runs as root; otherwise the module fails with the
-# command that installs it.
+# run, the Debian package that has it; a command in Debian's
+# /usr/lib/postgresql/<version>/bin counts as installed, since PostgreSQL's
+# are not on PATH). A missing command is installed with apt-get when this
+# runs as root; otherwise the module fails with the command that installs it.
 apt_updated=0
 need_servers() {
 	local list="$1/test-servers" cmd pkg
 	[ -f "$list" ] || return 0
 	while read -r cmd pkg; do
 		case "$cmd" in '' | '#'*) continue ;; esac
-		if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/lib/rabbitmq/bin/$cmd" ]; then
+		if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/lib/rabbitmq/bin/$cmd" ] ||
+			compgen -G "/usr/lib/postgresql/*/bin/$cmd" >/dev/null; then
 			continue
 		fi
 		if [ "$(id -u)" -ne 0 ]; then
