@@ -84,8 +84,11 @@ func TestOutage(t *testing.T) {
 		d := in.next(t)
 		body := string(d.m.Data())
 		got[body]++
-		if body == "delayed" && d.m.Deliveries() != 2 {
-			t.Errorf("the delayed message came back with Deliveries() = %d, want 2", d.m.Deliveries())
+		// 2: the first delivery and this one; 3 when its delay ran out
+		// before the node had stopped and the server delivered it once
+		// more, to the channel the stop then closed.
+		if body == "delayed" && (d.m.Deliveries() < 2 || d.m.Deliveries() > 3) {
+			t.Errorf("the delayed message came back with Deliveries() = %d, want 2 (or 3)", d.m.Deliveries())
 		}
 		if got[body] > 1 {
 			t.Fatalf("message %q delivered twice after the outage without a failure", body)
