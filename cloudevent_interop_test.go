@@ -24,7 +24,7 @@ type pullRequest struct {
 }
 
 func TestDecodeAForeignCloudEvent(t *testing.T) {
-	e, err := decodeCloudEvent[pullRequest]([]byte(foreignDoc), nil, "github.prs")
+	e, err := decodeCloudEvent[pullRequest]([]byte(foreignDoc), nil, "github.prs", "")
 	require.NoError(t, err)
 	assert.Equal(t, "github.prs", e.Topic, "the event belongs to the topic it was read from")
 	assert.Equal(t, "https://github.com/cloudevents/spec/pull", e.SourceOr("/bus"))
@@ -145,7 +145,7 @@ func TestRepublishKeepsCloudEventAttributes(t *testing.T) {
 	tp := mustTopic[pullRequest](t, b, "github.prs")
 	got := make(chan *Event[pullRequest], 1)
 	mustSubscribe(t, tp, "s", func(_ context.Context, e *Event[pullRequest]) error { got <- e; return nil })
-	foreign, err := decodeCloudEvent[pullRequest]([]byte(foreignDoc), nil, "github.prs")
+	foreign, err := decodeCloudEvent[pullRequest]([]byte(foreignDoc), nil, "github.prs", "")
 	require.NoError(t, err)
 	dl := FailedDelivery{Envelope: foreign.Envelope, Payload: foreign.Payload, Error: "boom"}
 	raw, err := json.Marshal(dl)
@@ -180,7 +180,7 @@ func TestBinaryContentMode(t *testing.T) {
 
 	doc, err := CloudEventFromBinary(bin)
 	require.NoError(t, err)
-	e, err := decodeCloudEvent[pullRequest](doc, nil, "github.prs")
+	e, err := decodeCloudEvent[pullRequest](doc, nil, "github.prs", "")
 	require.NoError(t, err)
 	assert.Equal(t, "Fix it", e.Payload.Title)
 	assert.Equal(t, ExtensionValue{ExtensionString, "5"}, e.CloudEvent.Extensions["comexampleothervalue"], "binary mode carries strings")

@@ -161,15 +161,17 @@ func EncodeCloudEvent[T any](e *Event[T], source string, codec Codec) ([]byte, e
 // extension, or, when that is absent or empty, the text of its ID: the
 // correlation ID of a root event.
 func DecodeCloudEvent[T any](data []byte, codec Codec) (*Event[T], error) {
-	return decodeCloudEvent[T](data, codec, "")
+	return decodeCloudEvent[T](data, codec, "", "")
 }
 
 // decodeCloudEvent is DecodeCloudEvent for an event read from the
 // broker's destination of topic, or, when topic is empty, for an event
-// whose type names its topic. An event read from a topic may have any
+// whose type names its topic. source is the receiving bus's own source,
+// which the events of its peers usually carry: the decoded event shares
+// that string instead of holding a copy. An event read from a topic may have any
 // non-empty type: it belongs to the topic, and a type other than the
 // topic's name is kept in CloudEvent.Type.
-func decodeCloudEvent[T any](data []byte, codec Codec, topic string) (*Event[T], error) {
+func decodeCloudEvent[T any](data []byte, codec Codec, topic, source string) (*Event[T], error) {
 	if codec == nil {
 		codec = JSONCodec{}
 	}
@@ -177,7 +179,9 @@ func decodeCloudEvent[T any](data []byte, codec Codec, topic string) (*Event[T],
 	if topic == "" {
 		checkType = ValidateTopicName
 	}
-	ce, err := cloudevents.Decode(data, codec.ContentType(), checkType)
+	ce, err := cloudevents.Decode(data, cloudevents.DecodeOptions{
+		ContentType: codec.ContentType(), CheckType: checkType, Type: topic, Source: source,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformedEvent, cloudEventsDetail(err))
 	}

@@ -649,8 +649,8 @@ func FuzzCloudEventBinary(f *testing.F) {
 			if err != nil {
 				t.Fatalf("binary form of a valid document %s does not convert back: %v", doc, err)
 			}
-			want, err1 := cloudevents.Decode(doc, "", nil)
-			got, err2 := cloudevents.Decode(back, "", nil)
+			want, err1 := cloudevents.Decode(doc, cloudevents.DecodeOptions{})
+			got, err2 := cloudevents.Decode(back, cloudevents.DecodeOptions{})
 			if err1 != nil || err2 != nil {
 				t.Fatalf("structured %v, through binary %v", err1, err2)
 			}

@@ -97,7 +97,7 @@ func (tc *topicCore) decodeMessage(data []byte) (Message, error) {
 }
 
 func (t *Topic[T]) decodeMessage(data []byte) (Message, error) {
-	return decodeCloudEvent[T](data, t.core.codec, t.core.name)
+	return decodeCloudEvent[T](data, t.core.codec, t.core.name, t.core.bus.source)
 }
 
 // deadLetterUnknown hands a message of a topic that has no member of ps

@@ -128,7 +128,7 @@ func (t *Topic[T]) Subscribe(name string, handler Handler[T], opts ...SubscribeO
 		return nil, err
 	}
 	if remote {
-		decode := func(data []byte) (Message, error) { return decodeCloudEvent[T](data, tc.codec, tc.name) }
+		decode := func(data []byte) (Message, error) { return decodeCloudEvent[T](data, tc.codec, tc.name, tc.bus.source) }
 		if err := s.startConsumer(cfg.capacity, cfg.start, decode); err != nil {
 			s.stop(delivery.Unsubscribed)
 			return nil, err

@@ -168,6 +168,13 @@ func (d *inboundDelivery) finish(err error) { d.settle(err, nil) }
 // counters then never lag behind the broker's next delivery.
 func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 	s := d.sub
+	if err == nil {
+		ctx := newLazyTimeout(settleTimeout)
+		settleErr := d.msg.Ack(ctx)
+		ctx.stop()
+		s.settleError(settleErr)
+		return
+	}
 	b := s.topic.bus
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
@@ -178,8 +185,6 @@ func (d *inboundDelivery) settle(err error, counted func(deadLettered bool)) {
 	}
 	var settleErr error
 	switch {
-	case err == nil:
-		settleErr = d.msg.Ack(ctx)
 	case isDrop(err):
 		settleErr = d.msg.Nak(ctx, 0)
 	default:

@@ -25,12 +25,12 @@ type Binary struct {
 // or data's (the JSON text for a JSON content type, the string's text
 // otherwise) become Data.
 func ToBinary(doc []byte) (Binary, error) {
-	ev, err := Decode(doc, "", nil)
+	ev, err := Decode(doc, DecodeOptions{})
 	if err != nil {
 		return Binary{}, err
 	}
-	split, err := splitCloudEvent(doc)
-	if err != nil {
+	var split document
+	if err := splitCloudEvent(doc, &split); err != nil {
 		return Binary{}, err
 	}
 	b := Binary{Attributes: make(map[string]string), Data: ev.Data}
@@ -114,7 +114,7 @@ func FromBinary(b Binary) ([]byte, error) {
 		}
 	}
 	doc = append(doc, '}')
-	if _, err := Decode(doc, "", nil); err != nil {
+	if _, err := Decode(doc, DecodeOptions{}); err != nil {
 		return nil, err
 	}
 	return doc, nil

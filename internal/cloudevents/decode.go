@@ -11,14 +11,27 @@ import (
 	"github.com/google/uuid"
 )
 
+// DecodeOptions say how Decode reads a document.
+type DecodeOptions struct {
+	// ContentType is the content type that the caller reads Data as (a
+	// codec's); empty accepts the document's own.
+	ContentType string
+	// CheckType, when not nil, checks the type attribute.
+	CheckType func(string) error
+	// Type and Source, when the document's type or source is the same
+	// text, are returned instead of a copy of it: the strings most
+	// documents a receiver reads carry, such as its topic's name.
+	Type, Source string
+}
+
 // Decode parses a CloudEvents 1.0 JSON document (structured mode). It reads
 // what Encode writes and events written by other CloudEvents producers.
 //
 // Decoding follows the specification, and reports the first fault in the
 // order that follows. The document must be a JSON object; specversion must
 // be "1.0"; id a non-empty string (see ParseID for ID and RawID); source a
-// non-empty URI-reference; type a non-empty string that checkType accepts
-// (a nil checkType accepts any); subject, if present, a string; time, if
+// non-empty URI-reference; type a non-empty string that opts.CheckType
+// accepts; subject, if present, a string; time, if
 // present, an RFC 3339 timestamp whose UTC year is in 0000-9999;
 // dataschema, if present, an absolute URI; correlationid, partitionkey,
 // traceparent and tracestate, if present, strings. sequence (a decimal
@@ -31,91 +44,94 @@ import (
 //
 // Then the data. At most one of data and data_base64 may be present; with
 // neither, Decode checks no more and leaves Data nil. Otherwise a present
-// datacontenttype must be a string and a media type; contentType, the
-// content type that the caller reads Data as (a codec's), must be a media
-// type; and the two must match (any two JSON types match); an empty
-// contentType accepts the document's own. When
+// datacontenttype must be a string and a media type; opts.ContentType, if
+// not empty, must be a media type; and the two must match (any two JSON
+// types match). When
 // datacontenttype is absent, data is taken as JSON. data_base64 must be
 // standard base64; Data is the bytes it encodes, and DataBase64 is true.
-// data with a JSON content type is Data as it is; data with any other must
-// be a JSON string, and Data is its text.
+// data with a JSON content type is Data as it is, sharing data's memory;
+// data with any other must be a JSON string, and Data is its text.
 //
 // Every error is an *Error and says what was wrong; the error that
-// checkType returns becomes its Err.
-func Decode(data []byte, contentType string, checkType func(string) error) (Event, error) {
+// CheckType returns becomes its Err.
+func Decode(data []byte, opts DecodeOptions) (Event, error) {
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 {
 		return Event{}, errorf("not a json object: empty input")
 	} else if trimmed[0] != '{' {
 		return Event{}, errorf("not a json object: %s", jsonKind(trimmed))
 	}
-	doc, err := splitCloudEvent(data)
-	if err != nil {
+	var doc document
+	if err := splitCloudEvent(data, &doc); err != nil {
 		return Event{}, err
 	}
 
-	version, err := requiredString(doc, attrSpecVersion)
+	version, err := requiredBytes(&doc, attrSpecVersion)
 	if err != nil {
 		return Event{}, err
 	}
-	if version != specVersion {
-		return Event{}, errorf("specversion %s is not %q", quoteShort(version), specVersion)
+	if string(version) != specVersion {
+		return Event{}, errorf("specversion %s is not %q", quoteShort(string(version)), specVersion)
 	}
 
 	var ev Event
-	id, err := requiredString(doc, attrID)
+	id, err := requiredBytes(&doc, attrID)
 	if err != nil {
 		return Event{}, err
 	}
-	if id == "" {
+	if len(id) == 0 {
 		return Event{}, errorf("attribute %q is empty", attrID)
 	}
-	if ev.Source, err = requiredString(doc, attrSource); err != nil {
+	source, err := requiredBytes(&doc, attrSource)
+	if err != nil {
 		return Event{}, err
 	}
+	ev.Source = reuse(source, opts.Source)
 	if err := checkSource(ev.Source); err != nil {
 		return Event{}, &Error{Detail: "source: not a uri-reference", Err: err}
 	}
-	ev.ID, ev.RawID = ParseID(ev.Source, id)
-	if ev.Type, err = requiredString(doc, attrType); err != nil {
+	ev.ID, ev.RawID = parseIDBytes(ev.Source, id)
+	typ, err := requiredBytes(&doc, attrType)
+	if err != nil {
 		return Event{}, err
 	}
-	if ev.Type == "" {
+	if len(typ) == 0 {
 		return Event{}, errorf("attribute %q is empty", attrType)
 	}
-	if checkType != nil {
-		if err := checkType(ev.Type); err != nil {
+	ev.Type = reuse(typ, opts.Type)
+	if opts.CheckType != nil {
+		if err := opts.CheckType(ev.Type); err != nil {
 			return Event{}, &Error{Detail: "type", Err: err}
 		}
 	}
-	if ev.Subject, _, err = optionalString(doc, attrSubject); err != nil {
+	if ev.Subject, _, err = optionalString(&doc, attrSubject); err != nil {
 		return Event{}, err
 	}
-	if ev.DataSchema, err = optionalAttribute(doc, attrDataSchema, parseDataSchema); err != nil {
+	if ev.DataSchema, err = optionalAttribute(&doc, attrDataSchema, parseDataSchema); err != nil {
 		return Event{}, err
 	}
 
-	if ev.Time, err = optionalAttribute(doc, attrTime, parseTime); err != nil {
+	if ev.Time, err = optionalAttribute(&doc, attrTime, parseTime); err != nil {
 		return Event{}, err
 	}
-	if ev.Sequence, err = lenientAttribute(doc, attrSequence, parseSequence, &ev); err != nil {
+	if ev.Sequence, err = lenientAttribute(&doc, attrSequence, parseSequence, &ev); err != nil {
 		return Event{}, err
 	}
-	if ev.CorrelationID, _, err = optionalString(doc, attrCorrelationID); err != nil {
+	if ev.CorrelationID, _, err = optionalString(&doc, attrCorrelationID); err != nil {
 		return Event{}, err
 	}
-	if ev.CausationID, err = lenientAttribute(doc, attrCausationID, parseCausationID, &ev); err != nil {
+	if ev.CausationID, err = lenientAttribute(&doc, attrCausationID, parseCausationID, &ev); err != nil {
 		return Event{}, err
 	}
-	if ev.PartitionKey, _, err = optionalString(doc, attrPartitionKey); err != nil {
+	if ev.PartitionKey, _, err = optionalString(&doc, attrPartitionKey); err != nil {
 		return Event{}, err
 	}
-	if ev.Metadata, err = lenientAttribute(doc, attrMetadata, parseMetadata, &ev); err != nil {
+	if ev.Metadata, err = lenientAttribute(&doc, attrMetadata, parseMetadata, &ev); err != nil {
 		return Event{}, err
 	}
-	if ev.TraceParent, _, err = optionalString(doc, attrTraceParent); err != nil {
+	if ev.TraceParent, _, err = optionalString(&doc, attrTraceParent); err != nil {
 		return Event{}, err
 	}
-	if ev.TraceState, _, err = optionalString(doc, attrTraceState); err != nil {
+	if ev.TraceState, _, err = optionalString(&doc, attrTraceState); err != nil {
 		return Event{}, err
 	}
 
@@ -131,10 +147,19 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 	}
 	slices.SortFunc(ev.Extensions, compareExtensions)
 
-	if err := decodeData(doc, contentType, &ev); err != nil {
+	if err := decodeData(&doc, opts.ContentType, &ev); err != nil {
 		return Event{}, err
 	}
 	return ev, nil
+}
+
+// reuse returns known when text is the same text, and a copy of text
+// otherwise.
+func reuse(text []byte, known string) string {
+	if string(text) == known {
+		return known
+	}
+	return string(text)
 }
 
 // lenientAttribute is optionalAttribute for an extension attribute that
@@ -143,15 +168,15 @@ func Decode(data []byte, contentType string, checkType func(string) error) (Even
 // may use the name its own way, and is kept among ev's extensions as a
 // String instead of failing the event. A value that is not a string is an
 // error.
-func lenientAttribute[V any](doc *document, name string, parse func(string) (V, error), ev *Event) (V, error) {
+func lenientAttribute[V any](doc *document, name string, parse func([]byte) (V, error), ev *Event) (V, error) {
 	var zero V
-	s, ok, err := optionalString(doc, name)
+	b, ok, err := optionalBytes(doc, name)
 	if err != nil || !ok {
 		return zero, err
 	}
-	v, err := parse(s)
+	v, err := parse(b)
 	if err != nil {
-		ev.Extensions = append(ev.Extensions, Extension{Name: name, Kind: String, Text: s})
+		ev.Extensions = append(ev.Extensions, Extension{Name: name, Kind: String, Text: string(b)})
 		return zero, nil
 	}
 	return v, nil
@@ -159,10 +184,13 @@ func lenientAttribute[V any](doc *document, name string, parse func(string) (V, 
 
 // CheckDataSchema checks a dataschema attribute: an absolute URI. It
 // returns s, to serve as a parse function.
-func CheckDataSchema(s string) (string, error) { return parseDataSchema(s) }
+func CheckDataSchema(s string) (string, error) { return checkDataSchema(s) }
 
-// parseDataSchema checks the dataschema attribute: an absolute URI.
-func parseDataSchema(s string) (string, error) {
+// parseDataSchema reads the dataschema attribute: an absolute URI.
+func parseDataSchema(b []byte) (string, error) { return checkDataSchema(string(b)) }
+
+// checkDataSchema checks the dataschema attribute: an absolute URI.
+func checkDataSchema(s string) (string, error) {
 	if err := checkURIReference(s); err != nil {
 		return "", &Error{Detail: "dataschema: not a uri", Err: err}
 	}
@@ -185,10 +213,11 @@ func decodeData(doc *document, contentType string, ev *Event) error {
 		return nil
 	}
 
-	docType, hasType, err := optionalString(doc, attrDataContentType)
+	rawType, hasType, err := optionalBytes(doc, attrDataContentType)
 	if err != nil {
 		return err
 	}
+	docType := reuse(rawType, contentType)
 	var docMedia string
 	if hasType {
 		if docMedia, err = MediaType(docType); err != nil {
@@ -231,59 +260,67 @@ func decodeData(doc *document, contentType string, ev *Event) error {
 	return nil
 }
 
-// requiredString returns the string value of a required attribute.
-func requiredString(doc *document, name string) (string, error) {
-	s, ok, err := optionalString(doc, name)
+// requiredBytes returns the text of a required string attribute.
+func requiredBytes(doc *document, name string) ([]byte, error) {
+	b, ok, err := optionalBytes(doc, name)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !ok {
-		return "", errorf("missing required attribute %q", name)
+		return nil, errorf("missing required attribute %q", name)
 	}
-	return s, nil
+	return b, nil
 }
 
-// optionalAttribute returns the value that parse makes of the string value
-// of an optional attribute, and V's zero value when it is absent.
-func optionalAttribute[V any](doc *document, name string, parse func(string) (V, error)) (V, error) {
-	s, ok, err := optionalString(doc, name)
+// optionalAttribute returns the value that parse makes of the text of an
+// optional string attribute, and V's zero value when it is absent.
+func optionalAttribute[V any](doc *document, name string, parse func([]byte) (V, error)) (V, error) {
+	b, ok, err := optionalBytes(doc, name)
 	if err != nil || !ok {
 		var zero V
 		return zero, err
 	}
-	return parse(s)
+	return parse(b)
 }
 
 // parseUUID parses the value of the named attribute as a UUID.
-func parseUUID(name, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
+func parseUUID(name string, b []byte) (uuid.UUID, error) {
+	id, err := uuid.ParseBytes(b)
 	if err != nil {
-		return uuid.Nil, errorf("%s %s is not a uuid", name, quoteShort(s))
+		return uuid.Nil, errorf("%s %s is not a uuid", name, quoteShort(string(b)))
 	}
 	return id, nil
 }
 
 // parseCausationID parses the causationid extension: a UUID.
-func parseCausationID(s string) (uuid.UUID, error) { return parseUUID(attrCausationID, s) }
+func parseCausationID(b []byte) (uuid.UUID, error) { return parseUUID(attrCausationID, b) }
 
 // optionalString returns the string value of an attribute and whether it is
 // present. An attribute that is present but not a string is an error.
 func optionalString(doc *document, name string) (string, bool, error) {
+	b, ok, err := optionalBytes(doc, name)
+	return string(b), ok, err
+}
+
+// optionalBytes returns the text of a string attribute and whether it is
+// present; the text shares the document's memory when the string has no
+// escapes. An attribute that is present but not a string is an error.
+func optionalBytes(doc *document, name string) ([]byte, bool, error) {
 	raw := doc.value(name)
 	if raw == nil {
-		return "", false, nil
+		return nil, false, nil
 	}
 	if len(raw) < 2 || raw[0] != '"' {
-		return "", false, errorf("attribute %q is %s, not a string", name, jsonKind(raw))
+		return nil, false, errorf("attribute %q is %s, not a string", name, jsonKind(raw))
 	}
 	// The document is valid JSON, so a string without escapes is its own
 	// text; encoding/json would only change invalid UTF-8.
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1]), true, nil
+	if text := raw[1 : len(raw)-1]; bytes.IndexByte(text, '\\') < 0 && utf8.Valid(text) {
+		return text, true, nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
-		return "", false, errorf("attribute %q is %s, not a string", name, jsonKind(raw))
+		return nil, false, errorf("attribute %q is %s, not a string", name, jsonKind(raw))
 	}
-	return s, true, nil
+	return []byte(s), true, nil
 }

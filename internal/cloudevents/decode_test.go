@@ -13,7 +13,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 	in := fullEvent()
 	doc, err := Encode(in)
 	require.NoError(t, err)
-	out, err := Decode(doc, "application/json", nil)
+	out, err := Decode(doc, DecodeOptions{ContentType: "application/json"})
 	require.NoError(t, err)
 
 	assert.True(t, in.Time.Equal(out.Time), "time %v != %v", in.Time, out.Time)
@@ -31,7 +31,7 @@ func TestDecodeBase64RoundTrip(t *testing.T) {
 		in.DataBase64 = true
 		doc, err := Encode(in)
 		require.NoError(t, err)
-		out, err := Decode(doc, "text/plain; charset=utf-8", nil)
+		out, err := Decode(doc, DecodeOptions{ContentType: "text/plain; charset=utf-8"})
 		require.NoError(t, err)
 		assert.True(t, out.DataBase64)
 		assert.Equal(t, "text/plain", out.DataContentType)
@@ -56,7 +56,7 @@ func TestDecodeData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := Decode([]byte(tt.doc), tt.contentType, nil)
+			ev, err := Decode([]byte(tt.doc), DecodeOptions{ContentType: tt.contentType})
 			require.NoError(t, err)
 			assert.False(t, ev.DataBase64)
 			assert.Equal(t, tt.data == nil, ev.Data == nil, "Data %q", ev.Data)
@@ -70,10 +70,10 @@ func TestDecodeCheckType(t *testing.T) {
 	require.NoError(t, err)
 	errBadType := errors.New("eventbus: invalid topic")
 	var checked string
-	_, err = Decode(doc, "application/json", func(typ string) error {
+	_, err = Decode(doc, DecodeOptions{ContentType: "application/json", CheckType: func(typ string) error {
 		checked = typ
 		return errBadType
-	})
+	}})
 	assert.Equal(t, "order.placed", checked)
 	var ce *Error
 	require.True(t, errors.As(err, &ce), "%v", err)
@@ -84,7 +84,7 @@ func TestDecodeCheckType(t *testing.T) {
 
 func TestDecodeErrorsAreErrors(t *testing.T) {
 	for _, doc := range []string{"", "[]", "{", `{}`, `{"specversion":"1.0","id":"x"}`} {
-		_, err := Decode([]byte(doc), "application/json", nil)
+		_, err := Decode([]byte(doc), DecodeOptions{ContentType: "application/json"})
 		var ce *Error
 		require.True(t, errors.As(err, &ce), "%q: %v", doc, err)
 		assert.Nil(t, ce.Err)

@@ -70,7 +70,7 @@ func TestAppendSequence(t *testing.T) {
 	for _, seq := range []uint64{0, 1, 9, 10, 12345, 1<<32 + 1, 1<<63 + 12345, 1<<64 - 1} {
 		got := string(appendSequence([]byte("x"), seq))
 		assert.Equal(t, fmt.Sprintf("x%020d", seq), got)
-		back, err := parseSequence(got[1:])
+		back, err := parseSequence([]byte(got[1:]))
 		require.NoError(t, err)
 		assert.Equal(t, seq, back)
 	}

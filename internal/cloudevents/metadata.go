@@ -22,9 +22,9 @@ func encodeMetadata(md map[string]string) ([]byte, error) {
 
 // parseMetadata parses the metadata extension: a JSON object of strings.
 // An empty object gives a nil map.
-func parseMetadata(s string) (map[string]string, error) {
+func parseMetadata(b []byte) (map[string]string, error) {
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
 		return nil, errorf("metadata is not a json object")
 	}
 	if len(raw) == 0 {

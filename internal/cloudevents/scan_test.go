@@ -3,6 +3,7 @@ package cloudevents
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -16,9 +17,14 @@ func FuzzSplitCloudEvent(f *testing.F) {
 		`{"data":{"a":[1,"}",{"b":"\""}]},"type":"t"}`, `{"sequence":12,"metadata":"{}"}`,
 		` { "source" : "/s" , "specversion" : "1.0" } `, `{"id":"x",}`, `{"id"}`,
 		`{"ext":1,"ext":"two","other":null,"subject":"s","dataschema":"urn:x"}`,
+		`{"a":"\x"}`, `{"a":"\u12G4"}`, `{"a":"\u00e9\ud83d\ude00"}`, "{\"a\":\"\x01\"}", "{\"\xff\":1}",
+		`{"a":-}`, `{"a":01}`, `{"a":1.}`, `{"a":1e}`, `{"a":-0.5E+7}`, `{"a":tru}`, `{"a":nulll}`,
+		`{"a":[1,]}`, `{"a":{"b" 1}}`, `{"a":1}x`, `{"a":1} {}`, `{"a":[{}, [], "", 0]}`,
 	} {
 		f.Add([]byte(seed))
 	}
+	f.Add([]byte(nested(maxNestingDepth - 1)))
+	f.Add([]byte(nested(maxNestingDepth)))
 	known := append([]string{attrData, attrDataBase64}, knownAttributes...)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -27,7 +33,8 @@ func FuzzSplitCloudEvent(f *testing.F) {
 		}
 		var want map[string]json.RawMessage
 		wantErr := json.Unmarshal(data, &want)
-		doc, err := splitCloudEvent(data)
+		var doc document
+		err := splitCloudEvent(data, &doc)
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("scanner error %v, encoding/json error %v", err, wantErr)
 		}
@@ -57,4 +64,26 @@ func FuzzSplitCloudEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// nested returns an object whose member holds arrays nested depth deep,
+// the object itself one level more.
+func nested(depth int) string {
+	return `{"a":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + "}"
+}
+
+// TestSplitCloudEventDepth checks the nesting limit against encoding/json's.
+func TestSplitCloudEventDepth(t *testing.T) {
+	for _, depth := range []int{maxNestingDepth - 1, maxNestingDepth} {
+		data := []byte(nested(depth))
+		var doc document
+		err := splitCloudEvent(data, &doc)
+		if json.Valid(data) != (err == nil) {
+			t.Fatalf("depth %d: json.Valid %v, scanner error %v", depth+1, json.Valid(data), err)
+		}
+	}
+	var doc document
+	if err := splitCloudEvent([]byte(nested(maxNestingDepth-1)), &doc); err != nil {
+		t.Fatalf("the deepest nesting encoding/json accepts: %v", err)
+	}
 }

@@ -1,6 +1,9 @@
 package cloudevents
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // sequenceDigits is the number of decimal digits of the largest uint64.
 // Sequences are zero-padded to it, because the CloudEvents sequence
@@ -18,18 +21,24 @@ func appendSequence(dst []byte, seq uint64) []byte {
 
 // parseSequence parses a sequence written by appendSequence or any other
 // decimal representation of a uint64, with or without leading zeros.
-func parseSequence(s string) (uint64, error) {
-	if s == "" {
+func parseSequence(b []byte) (uint64, error) {
+	if len(b) == 0 {
 		return 0, errorf("sequence is empty")
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, errorf("sequence %s is not a decimal number", quoteShort(s))
+	var seq uint64
+	overflow := false
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errorf("sequence %s is not a decimal number", quoteShort(string(b)))
 		}
+		d := uint64(c - '0')
+		if seq > (math.MaxUint64-d)/10 {
+			overflow = true
+		}
+		seq = seq*10 + d
 	}
-	seq, err := strconv.ParseUint(s, 10, 64) // leading zeros are fine in base 10
-	if err != nil {
-		return 0, errorf("sequence %s does not fit in 64 bits", quoteShort(s))
+	if overflow {
+		return 0, errorf("sequence %s does not fit in 64 bits", quoteShort(string(b)))
 	}
 	return seq, nil
 }

@@ -1,7 +1,7 @@
 package cloudevents
 
 import (
-	"strings"
+	"bytes"
 	"time"
 )
 
@@ -17,14 +17,14 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 
 // parseTime parses an RFC 3339 timestamp and returns it in UTC, refusing
 // one that has no RFC 3339 form in UTC.
-func parseTime(s string) (time.Time, error) {
+func parseTime(b []byte) (time.Time, error) {
 	var t time.Time
-	if err := t.UnmarshalText([]byte(s)); err != nil || !strictRFC3339(s) {
-		return time.Time{}, errorf("time %s is not an rfc 3339 timestamp", quoteShort(s))
+	if err := t.UnmarshalText(b); err != nil || !strictRFC3339(b) {
+		return time.Time{}, errorf("time %s is not an rfc 3339 timestamp", quoteShort(string(b)))
 	}
 	t = t.UTC()
 	if !inRFC3339Years(t) {
-		return time.Time{}, errorf("time %s is outside the years 0000-9999 in utc", quoteShort(s))
+		return time.Time{}, errorf("time %s is outside the years 0000-9999 in utc", quoteShort(string(b)))
 	}
 	return t, nil
 }
@@ -39,11 +39,11 @@ func inRFC3339Years(t time.Time) bool {
 // strictRFC3339 refuses what time.Time.UnmarshalText accepts beyond RFC
 // 3339, given a string that it accepted: a comma before the fraction of a
 // second, and an offset of 24 hours.
-func strictRFC3339(s string) bool {
-	if strings.IndexByte(s, ',') >= 0 {
+func strictRFC3339(s []byte) bool {
+	if bytes.IndexByte(s, ',') >= 0 {
 		return false
 	}
-	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') && s[n-5:n-3] > "23" {
+	if n := len(s); n >= 6 && (s[n-6] == '+' || s[n-6] == '-') && string(s[n-5:n-3]) > "23" {
 		return false
 	}
 	return true

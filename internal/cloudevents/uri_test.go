@@ -97,7 +97,7 @@ func FuzzCheckURIReference(f *testing.F) {
 		if err != nil {
 			t.Fatalf("encode with source %q: %v", s, err)
 		}
-		out, err := Decode(data, "application/json", nil)
+		out, err := Decode(data, DecodeOptions{ContentType: "application/json"})
 		if err != nil {
 			t.Fatalf("decode with source %q: %v", s, err)
 		}

@@ -47,6 +47,20 @@ func ParseID(source, id string) (u uuid.UUID, raw string) {
 	return DerivedID(source, id), id
 }
 
+// parseIDBytes is ParseID for the text of an id attribute, which it copies
+// only when it is not the canonical text of a UUID.
+func parseIDBytes(source string, id []byte) (u uuid.UUID, raw string) {
+	if len(id) == 36 {
+		if parsed, err := uuid.ParseBytes(id); err == nil {
+			var text [36]byte
+			if string(appendUUID(text[:0], parsed)) == string(id) {
+				return parsed, ""
+			}
+		}
+	}
+	return ParseID(source, string(id))
+}
+
 // DerivedID returns the UUID that stands for an id attribute that is not a
 // UUID: the version 5 (SHA-1, name-based) UUID, in the URL namespace, of
 // the name source + "#" + id. Source and id together identify a
