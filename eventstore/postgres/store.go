@@ -197,12 +197,12 @@ func (s *Store) ReadAll(ctx context.Context, from uint64) iter.Seq2[eventstore.R
 }
 
 func (s *Store) readStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
-	return s.query(ctx, "read stream "+strconv.Quote(stream),
+	return s.query(ctx, "read stream "+strconv.Quote(stream), limit,
 		`SELECT `+columns+` FROM eventstore_events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(from), limit)
 }
 
 func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
-	return s.query(ctx, "read all", `SELECT `+columns+` FROM eventstore_events WHERE position >= $1 ORDER BY position LIMIT $2`, int64(from), limit)
+	return s.query(ctx, "read all", limit, `SELECT `+columns+` FROM eventstore_events WHERE position >= $1 ORDER BY position LIMIT $2`, int64(from), limit)
 }
 
 // SubscribeAll follows every event from position from on, as
@@ -258,8 +258,8 @@ func (s *Store) release(ctx context.Context) error {
 	return err
 }
 
-// query runs a read of records.
-func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]eventstore.Record, error) {
+// query runs a read of at most limit records.
+func (s *Store) query(ctx context.Context, what string, limit int, query string, args ...any) ([]eventstore.Record, error) {
 	var page []eventstore.Record
 	err := retry(ctx, s.attempts, func() error {
 		rows, err := s.pool.Query(ctx, query, args...)
@@ -267,7 +267,7 @@ func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]e
 			return err
 		}
 		defer rows.Close()
-		page, err = storekit.Collect(rows, scanRecord)
+		page, err = storekit.Collect(rows, scanRecord, limit)
 		return err
 	})
 	if err != nil {

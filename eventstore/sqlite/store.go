@@ -172,12 +172,12 @@ func (s *Store) ReadAll(ctx context.Context, from uint64) iter.Seq2[eventstore.R
 }
 
 func (s *Store) readStreamPage(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
-	return s.query(ctx, "read stream "+strconv.Quote(stream),
+	return s.query(ctx, "read stream "+strconv.Quote(stream), limit,
 		`SELECT `+columns+` FROM eventstore_events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`, stream, int64(from), limit)
 }
 
 func (s *Store) readAllPage(ctx context.Context, from uint64, limit int) ([]eventstore.Record, error) {
-	return s.query(ctx, "read all", `SELECT `+columns+` FROM eventstore_events WHERE position >= ? ORDER BY position LIMIT ?`, int64(from), limit)
+	return s.query(ctx, "read all", limit, `SELECT `+columns+` FROM eventstore_events WHERE position >= ? ORDER BY position LIMIT ?`, int64(from), limit)
 }
 
 // SubscribeAll follows every event from position from on, as
@@ -230,14 +230,14 @@ func (s *Store) release(context.Context) error {
 	return errors.Join(err, s.stmts.close(), s.write.Close())
 }
 
-// query runs a read of records.
-func (s *Store) query(ctx context.Context, what, query string, args ...any) ([]eventstore.Record, error) {
+// query runs a read of at most limit records.
+func (s *Store) query(ctx context.Context, what string, limit int, query string, args ...any) ([]eventstore.Record, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail(what, err)
 	}
 	defer rows.Close()
-	page, err := storekit.Collect(rows, scanRecord)
+	page, err := storekit.Collect(rows, scanRecord, limit)
 	if err != nil {
 		return nil, s.fail(what, err)
 	}

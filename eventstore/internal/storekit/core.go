@@ -129,9 +129,10 @@ type Rows interface {
 	Err() error
 }
 
-// Collect returns the records that scan reads from each of rows.
-func Collect[R Rows](rows R, scan func(R) (eventstore.Record, error)) ([]eventstore.Record, error) {
-	var page []eventstore.Record
+// Collect returns the records that scan reads from each of rows, of which
+// there are at most limit.
+func Collect[R Rows](rows R, scan func(R) (eventstore.Record, error), limit int) ([]eventstore.Record, error) {
+	page := make([]eventstore.Record, 0, limit)
 	for rows.Next() {
 		r, err := scan(rows)
 		if err != nil {
