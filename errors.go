@@ -322,3 +322,23 @@ func trimPrefix(err error) string {
 	}
 	return strings.TrimPrefix(err.Error(), "eventbus: ")
 }
+
+// BatchError is returned by PublishBatch on a bus with a transport when the
+// broker did not store every event of the batch. It matches [ErrTransport]
+// and the causes in Err.
+type BatchError struct {
+	Topic string
+	// Failed holds the indexes in the batch, ascending, of the events that
+	// the broker did not acknowledge: not stored, or stored without the bus
+	// hearing of it. The others are stored.
+	Failed []int
+	// Err holds the causes, joined with errors.Join.
+	Err error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("eventbus: publish batch to topic %q: %d events not acknowledged by the broker: %v", e.Topic, len(e.Failed), e.Err)
+}
+
+// Unwrap returns ErrTransport and the causes.
+func (e *BatchError) Unwrap() []error { return []error{ErrTransport, e.Err} }

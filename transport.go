@@ -63,6 +63,21 @@ type Transport interface {
 	Subscribe(ctx context.Context, c ConsumerConfig, deliver func(ctx context.Context, m InboundMessage)) (Consumer, error)
 }
 
+// BatchTransport is a Transport that stores several messages in one call,
+// for Topic.PublishBatch. A Transport that is not one gets a batch one
+// Publish at a time, each waiting for the broker.
+type BatchTransport interface {
+	Transport
+	// PublishBatch stores ms on the broker, sending them in order without
+	// waiting for each acknowledgement in turn, and returns once the broker
+	// has acknowledged or refused every one, or ctx has ended. It returns
+	// nil when every message was stored, and otherwise a *BatchError
+	// whose Failed lists, in ascending order, the indexes of the messages
+	// whose storage the broker did not confirm. Messages that the broker
+	// stored keep their order.
+	PublishBatch(ctx context.Context, ms []OutgoingMessage) error
+}
+
 // OutgoingMessage is one encoded event on its way to the broker.
 type OutgoingMessage struct {
 	// Topic is the topic's name.

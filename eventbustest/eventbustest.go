@@ -104,6 +104,7 @@ func Run(t *testing.T, h Harness) {
 		{"FanOutToNames", testFanOutToNames},
 		{"CompetingConsumers", testCompetingConsumers},
 		{"PerKeyOrdering", testPerKeyOrdering},
+		{"PublishBatch", testPublishBatch},
 		{"RedeliveryAfterError", testRedeliveryAfterError},
 		{"DeadLetterAfterMaxDeliveries", testDeadLetterAfterMaxDeliveries},
 		{"UndecodableMessage", testUndecodableMessage},

@@ -205,6 +205,49 @@ func (r *Ring[T, O]) Publish(it T, shares func(readers int)) (readers []*Lane[T,
 	return r.readers, pos, r.subs
 }
 
+// PublishBatch is Publish for several items, which it writes to
+// consecutive positions under one acquisition of the lock, from first on.
+// The readers it returns are the readers of every one of them, and subs
+// the queues to offer every one to. its must not be longer than
+// MaxBatchItems.
+func (r *Ring[T, O]) PublishBatch(its []T) (readers []*Lane[T, O], first uint64, subs []*Queue[T, O]) {
+	if lanes := r.lanesOnly.Load(); lanes != nil {
+		return nil, 0, *lanes
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.readers) == 0 || len(its) == 0 {
+		return r.readers, r.tail.Load(), r.subs
+	}
+	first = r.tail.Load()
+	sp := r.slots.Load()
+	if sp == nil {
+		sp = new(make([]T, RingInitialSlots))
+		r.slots.Store(sp)
+	}
+	slots := *sp
+	// Room for the last position is room for all: a reader demoted to make
+	// it is demoted before any of them is written, so that each queue gets
+	// every item of the batch one way.
+	last := first + uint64(len(its)) - 1
+	if last-r.minTaken >= uint64(len(slots)) {
+		slots = r.makeRoom(last)
+	}
+	if len(r.readers) > 0 {
+		mask := uint64(len(slots) - 1)
+		for i, it := range its {
+			slots[(first+uint64(i))&mask] = it
+		}
+		r.tail.Store(last + 1)
+	}
+	return r.readers, first, r.subs
+}
+
+// MaxBatchItems is the most items PublishBatch takes at once: a quarter of
+// the largest ring, so that a batch never needs more room than a ring can
+// make without demoting a reader that keeps up.
+const MaxBatchItems = MaxRingSlots / 4
+
 // makeRoom frees the slot of position t: it finds the holders' lowest taken
 // position, grows the ring, or, at its maximum size, demotes the reader
 // furthest behind.
