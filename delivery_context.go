@@ -52,6 +52,13 @@ type deliveryContext struct {
 	// deadLettered holds the handler chain's error once the DeadLetter
 	// middleware has published the event as a dead letter.
 	deadLettered atomic.Pointer[error]
+
+	// Only the lane's worker uses these (see Subscription.deliver).
+	// inFlight says that the subscription's InFlight counts the lane, and
+	// delivered counts the deliveries of the lane's current batch that
+	// succeeded and are not yet in the subscription's Delivered.
+	inFlight  bool
+	delivered uint64
 }
 
 func (d *deliveryContext) Value(key any) any {

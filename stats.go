@@ -98,7 +98,13 @@ func (d *DropStats) add(o DropStats) {
 //	Enqueued == Delivered + Failed + DeadLettered + Dropped.Evicted +
 //	            Dropped.Unsubscribed + Dropped.Shutdown
 //
-// holds exactly, and while it runs the difference is QueueLength + InFlight.
+// holds exactly. While it runs, the difference is QueueLength + InFlight,
+// plus the events a worker has handled in the batch it is working through
+// and not counted yet: a worker takes up to 16 queued events at once and
+// counts the successes of events published with Publish when it has
+// finished them, so a snapshot lags by at most the events a worker has
+// taken. An outcome that someone waits for (PublishSync, a broker's
+// delivery) and every failure are counted before anyone hears of it.
 //
 // On a bus with a Transport the counters count deliveries, not events: the
 // broker delivers an event again after a failure, and every delivery is
@@ -143,7 +149,9 @@ type SubscriptionStats struct {
 	// (WithConcurrency). In a sum of snapshots (BusStats.Totals,
 	// PatternSubscription.Stats) it is the sum of their capacities.
 	Capacity int
-	// InFlight is the number of events being handled.
+	// InFlight is the number of events being handled: each worker that is
+	// working through the events it took out of the queue at once counts
+	// as one until it has finished them.
 	InFlight int
 	// OldestQueuedAge is how long ago the oldest queued event was
 	// published (its Envelope.Time), when the snapshot was taken: of the

@@ -156,14 +156,15 @@ func newSubscription(tc *topicCore, name string, handler MessageHandler, cfg sub
 		s.contexts[i].Context, s.contexts[i].sub = ctx, s
 	}
 	s.queue.Init(delivery.QueueConfig[item, *Subscription]{
-		Owner:    s,
-		Lanes:    cfg.concurrency,
-		Capacity: cfg.capacity,
-		Policy:   delivery.Policy(cfg.overflow),
-		Counters: &s.counters,
-		Workers:  tc.bus.workers,
-		Deliver:  (*Subscription).deliver,
-		Finished: (*Subscription).retire,
+		Owner:     s,
+		Lanes:     cfg.concurrency,
+		Capacity:  cfg.capacity,
+		Policy:    delivery.Policy(cfg.overflow),
+		Counters:  &s.counters,
+		Workers:   tc.bus.workers,
+		Deliver:   (*Subscription).deliver,
+		BatchDone: (*Subscription).batchDone,
+		Finished:  (*Subscription).retire,
 	})
 	return s
 }

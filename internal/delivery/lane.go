@@ -110,8 +110,9 @@ type Lane[T comparable, O any] struct {
 	// owner and deliver are the queue's, copied here so that the worker
 	// reads nothing per item from the queue, whose lane-choice counter
 	// producers write.
-	owner   O
-	deliver func(owner O, lane int, it T)
+	owner     O
+	deliver   func(owner O, lane int, it T)
+	batchDone func(owner O, lane int)
 	// work is the worker's body, made once so that starting a worker
 	// allocates nothing.
 	work func()
@@ -124,7 +125,7 @@ const batchSlots = 16
 
 func newLane[T comparable, O any](q *Queue[T, O], cfg QueueConfig[T, O], index, capacity int) *Lane[T, O] {
 	l := &Lane[T, O]{
-		q: q, index: int32(index), capacity: capacity, owner: cfg.Owner, deliver: cfg.Deliver,
+		q: q, index: int32(index), capacity: capacity, owner: cfg.Owner, deliver: cfg.Deliver, batchDone: cfg.BatchDone,
 		fifo: newFIFO[T](capacity), mirrored: cfg.Lanes > 1,
 		dropsWhenFull: cfg.Policy == DropNewest || cfg.Policy == Fail,
 	}
@@ -537,6 +538,9 @@ func (l *Lane[T, O]) run() {
 		if it, ok := l.claimNext(); ok {
 			l.deliver(l.owner, int(l.index), it)
 			continue
+		}
+		if l.batchDone != nil {
+			l.batchDone(l.owner, int(l.index))
 		}
 		st, finished := l.next()
 		switch st {

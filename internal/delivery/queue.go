@@ -40,6 +40,12 @@ type QueueConfig[T comparable, O any] struct {
 	// one at a time and in order, with Owner. (A method expression, such
 	// as (*Sub).deliver, spares the call a closure.)
 	Deliver func(owner O, lane int, it T)
+	// BatchDone, if not nil, is called by the worker of lane lane, with
+	// Owner, once it has delivered the items it took out of the lane at
+	// once (at most a batch of them), before it takes more, parks or
+	// exits: the root may count the batch's outcomes then rather than one
+	// by one.
+	BatchDone func(owner O, lane int)
 	// Finished is called once, with Owner, when the queue has closed and
 	// every lane has finished: nothing is queued, no worker runs, no
 	// producer waits.
