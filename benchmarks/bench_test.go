@@ -89,16 +89,18 @@ func BenchmarkTopics(b *testing.B) {
 const (
 	latencyRate  = 100_000 // events per second
 	latencyRound = 10_000  // events per benchmark iteration (100ms)
-	latencySubs  = 4
 )
 
-// BenchmarkLatency: publish-to-handler latency of four subscribers at a
-// paced 100,000 events/s. One iteration is latencyRound events; the
-// percentiles are over every delivery of every iteration.
+// BenchmarkLatency: publish-to-handler latency of one and of four
+// subscribers at a paced 100,000 events/s. One iteration is latencyRound
+// events; the percentiles are over every delivery of every iteration, of
+// every subscriber.
 func BenchmarkLatency(b *testing.B) {
-	b.Run(fmt.Sprintf("rate=100k/subs=%d", latencySubs), func(b *testing.B) {
-		forEachImpl(b, false, runLatency)
-	})
+	for _, subs := range []int{1, 4} {
+		b.Run(fmt.Sprintf("rate=100k/subs=%d", subs), func(b *testing.B) {
+			forEachImpl(b, false, func(b *testing.B, im Impl) { runLatency(b, im, subs) })
+		})
+	}
 }
 
 type latencyRecorder struct {
@@ -107,16 +109,16 @@ type latencyRecorder struct {
 	mu  sync.Mutex // uncontended but for asaskevich, which calls a subscriber from many goroutines at once
 }
 
-func runLatency(b *testing.B, im Impl) {
+func runLatency(b *testing.B, im Impl, subs int) {
 	events := b.N * latencyRound
-	total := int64(events) * latencySubs
+	total := int64(events) * int64(subs)
 	d := newDeliveries(total)
-	recs := make([]*latencyRecorder, latencySubs)
+	recs := make([]*latencyRecorder, subs)
 	for i := range recs {
 		recs[i] = &latencyRecorder{lat: make([]int64, events)}
 	}
 	sys := newSystem(b, im, Config{Topics: 1})
-	subscribeAll(b, sys, 1, latencySubs, func(_, i int) Handler {
+	subscribeAll(b, sys, 1, subs, func(_, i int) Handler {
 		r := recs[i]
 		return func(p Payload) {
 			l := Now() - p.At

@@ -9,6 +9,7 @@ import (
 
 // eventbusSystem is eventbus with its defaults: a Subscription per
 // subscriber with the default queue capacity, one worker, OverflowBlock.
+// It is a BatchPublisher: a batch is one Topic.PublishBatch call.
 type eventbusSystem struct {
 	bus    *eventbus.Bus
 	topics []*eventbus.Topic[Payload]
@@ -39,6 +40,10 @@ func (s *eventbusSystem) Subscribe(t int, name string, h Handler) error {
 
 func (s *eventbusSystem) Publish(t int, p Payload) error {
 	return s.topics[t].Publish(context.Background(), p)
+}
+
+func (s *eventbusSystem) PublishBatch(t int, ps []Payload) error {
+	return s.topics[t].PublishBatch(context.Background(), ps)
 }
 
 // eventbusCloseLimit bounds Close; generous, because closing 100,000

@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 
 COUNT=${COUNT:-5}
 BENCHTIME=${BENCHTIME:-1s}
-BENCH=${BENCH:-'^Benchmark(Fanout|ParallelPublishers|Topics|Latency|Overflow|OrderedDelivery)$'}
+BENCH=${BENCH:-'^Benchmark(Fanout|ParallelPublishers|Topics|Batch|Latency|Overflow|OrderedDelivery)$'}
 IDLE=${IDLE:-1}
 IDLE_COUNT=${IDLE_COUNT:-1}
 stamp=$(date +%Y%m%d-%H%M%S)

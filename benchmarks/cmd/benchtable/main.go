@@ -6,8 +6,11 @@
 // is the implementation, the rest the workload, and the -GOMAXPROCS suffix
 // is dropped. The last column compares each implementation with the
 // baseline (-baseline, kelindar by default) on the workload's headline
-// metric: deliveries/s for throughput workloads, p99 latency for the
-// latency workload, MiB for the idle-subscriptions workload.
+// metric: deliveries/s for throughput workloads (the batch workload
+// included), p99 latency for the latency workload, MiB for the
+// idle-subscriptions workload. Latency tables also compare the p50 with
+// the channels row, the reference of the latency target, whatever the
+// baseline.
 //
 // Usage:
 //
@@ -18,6 +21,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -196,17 +200,23 @@ type column struct {
 	format func(float64) string
 }
 
-// ratio says which metric the last column compares, and how.
+// ratio is a column that compares a metric with another implementation's:
+// against, or the -baseline implementation when against is empty.
 type ratio struct {
-	unit   string
-	header string
+	unit    string
+	header  string // "baseline" in it is replaced with the implementation
+	against string
 }
 
-// layout picks the columns for a workload from the metrics it reports.
-func layout(units []string) ([]column, ratio) {
+// latencyReference is the implementation latency targets are set against.
+const latencyReference = "channels"
+
+// layout picks the columns for a workload from the metrics it reports,
+// and the ratio columns that end its table.
+func layout(units []string) ([]column, []ratio) {
 	has := func(u string) bool { return slices.Contains(units, u) }
 	var cols []column
-	var rt ratio
+	var rts []ratio
 	switch {
 	case has("p99-us"):
 		cols = []column{
@@ -218,7 +228,7 @@ func layout(units []string) ([]column, ratio) {
 			cols = append(cols, column{"over20us-%", "% over 20 µs", fmtPercent}, column{"over1ms-%", "% over 1 ms", fmtPercent})
 		}
 		cols = append(cols, column{"publishes/s", "publishes/s", fmtRate}, column{"deliveries/s", "deliveries/s", fmtRate})
-		rt = ratio{"p99-us", "p99 ÷ baseline"}
+		rts = []ratio{{"p50-us", "p50 ÷ baseline", latencyReference}, {"p99-us", "p99 ÷ baseline", ""}}
 	case has("MiB"):
 		cols = []column{
 			{"MiB", "MiB", fmtFixed1},
@@ -227,7 +237,7 @@ func layout(units []string) ([]column, ratio) {
 			{"topics", "topics", fmtCount},
 			{"allocs/op", "allocs/op", fmtCount},
 		}
-		rt = ratio{"MiB", "MiB ÷ baseline"}
+		rts = []ratio{{"MiB", "MiB ÷ baseline", ""}}
 	default:
 		ns := column{"ns/publish", "ns/publish", fmtNanos}
 		if !has("ns/publish") {
@@ -239,7 +249,7 @@ func layout(units []string) ([]column, ratio) {
 			{"B/op", "B/op", fmtCount},
 			{"allocs/op", "allocs/op", fmtCount},
 		}
-		rt = ratio{"deliveries/s", "deliveries/s ÷ baseline"}
+		rts = []ratio{{"deliveries/s", "deliveries/s ÷ baseline", ""}}
 	}
 	// Metrics the layout does not know still get a column.
 	skip := []string{"ns/op", "B/op", "allocs/op", "ns/publish", "deliveries/s", "publishes/s"}
@@ -249,7 +259,7 @@ func layout(units []string) ([]column, ratio) {
 		}
 		cols = append(cols, column{u, u, fmtAny})
 	}
-	return cols, rt
+	return cols, rts
 }
 
 // Write prints one markdown table per workload.
@@ -274,8 +284,11 @@ func (r *Results) Write(w io.Writer, baseline string) {
 				runs = max(runs, len(vs))
 			}
 		}
-		cols, rt := layout(units)
-		base, hasBase := r.Median(wl.name+"/"+baseline, rt.unit)
+		cols, rts := layout(units)
+		against := make([]string, len(rts))
+		for i, rt := range rts {
+			against[i] = cmp.Or(rt.against, baseline)
+		}
 
 		fmt.Fprintf(w, "### %s\n\n", title(wl.name))
 		fmt.Fprintf(w, "Median of %d run(s).\n\n", runs)
@@ -283,7 +296,9 @@ func (r *Results) Write(w io.Writer, baseline string) {
 		for _, c := range cols {
 			head = append(head, c.header)
 		}
-		head = append(head, strings.Replace(rt.header, "baseline", baseline, 1))
+		for i, rt := range rts {
+			head = append(head, strings.Replace(rt.header, "baseline", against[i], 1))
+		}
 		writeRow(w, head)
 		sep := make([]string, len(head))
 		sep[0] = "---"
@@ -301,10 +316,14 @@ func (r *Results) Write(w io.Writer, baseline string) {
 					cells = append(cells, "—")
 				}
 			}
-			if v, ok := r.Median(name, rt.unit); ok && hasBase && base != 0 {
-				cells = append(cells, fmtRatio(v/base))
-			} else {
-				cells = append(cells, "—")
+			for i, rt := range rts {
+				v, ok := r.Median(name, rt.unit)
+				base, hasBase := r.Median(wl.name+"/"+against[i], rt.unit)
+				if ok && hasBase && base != 0 {
+					cells = append(cells, fmtRatio(v/base))
+				} else {
+					cells = append(cells, "—")
+				}
 			}
 			writeRow(w, cells)
 		}
