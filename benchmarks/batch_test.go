@@ -49,9 +49,9 @@ func BenchmarkBatch(b *testing.B) {
 func runBatch(b *testing.B, im Impl, subs int) {
 	events := int64(b.N) * batchSize
 	total := events * int64(subs)
-	d := newDeliveries(total)
+	d := newSinks(perTopicWants(events, 1, subs))
 	sys := newSystem(b, im, Config{Topics: 1})
-	subscribeAll(b, sys, 1, subs, func(int, int) Handler { return d.handle })
+	subscribeAll(b, sys, 1, subs, d.handlers(subs))
 	pub := AsBatchPublisher(sys)
 	// One buffer for every batch: PublishBatch keeps none of it.
 	batch := make([]Payload, batchSize)

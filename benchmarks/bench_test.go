@@ -16,9 +16,9 @@ import (
 // timed region ends when every delivery has happened.
 func runThroughput(b *testing.B, im Impl, topics, subsPerTopic, publishers int) {
 	total := int64(b.N) * int64(subsPerTopic)
-	d := newDeliveries(total)
+	d := newSinks(perTopicWants(int64(b.N), topics, subsPerTopic))
 	sys := newSystem(b, im, Config{Topics: topics})
-	subscribeAll(b, sys, topics, subsPerTopic, func(int, int) Handler { return d.handle })
+	subscribeAll(b, sys, topics, subsPerTopic, d.handlers(subsPerTopic))
 	b.ReportAllocs()
 	runtime.GC()
 	b.ResetTimer()
