@@ -177,7 +177,7 @@ func fanoutBatch[T any](ctx context.Context, tc *topicCore, ms []Event[T], errs 
 		o   blockedOffer
 		pos int // offset in the batch of the first event not admitted
 	}
-	var blockedBuf [8]blockedAt
+	var blockedBuf [16]blockedAt
 	blocked := blockedBuf[:0]
 	for _, l := range readers {
 		if l.ReaderRoomCached(last) || l.ReaderRoom(last) {

@@ -112,21 +112,21 @@ type latencyRecorder struct {
 func runLatency(b *testing.B, im Impl, subs int) {
 	events := b.N * latencyRound
 	total := int64(events) * int64(subs)
-	d := newDeliveries(total)
+	d := newSinks(perTopicWants(int64(events), 1, subs))
 	recs := make([]*latencyRecorder, subs)
 	for i := range recs {
 		recs[i] = &latencyRecorder{lat: make([]int64, events)}
 	}
 	sys := newSystem(b, im, Config{Topics: 1})
 	subscribeAll(b, sys, 1, subs, func(_, i int) Handler {
-		r := recs[i]
+		r, count := recs[i], d.all[i].handle
 		return func(p Payload) {
 			l := Now() - p.At
 			r.mu.Lock()
 			r.lat[r.n] = l
 			r.n++
 			r.mu.Unlock()
-			d.handle(p)
+			count(p)
 		}
 	})
 	b.ReportAllocs()

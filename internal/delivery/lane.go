@@ -31,6 +31,10 @@ import (
 // All other state is guarded by mu, which is never held while the root's
 // code runs.
 //
+// Once the worker has claimed every item of a batch it calls the queue's
+// BatchDone, if any, before it takes more, parks or exits, so that the
+// root may count the batch's outcomes together.
+//
 // The lane also keeps its queue's admission counts (enqueued, and the
 // Counters of items dropped or refused) under mu, so that no count can land
 // after the lane has finished: only then may the root retire its counters.
