@@ -823,6 +823,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		"window over maxage": {WithMaxAge(time.Minute), WithDuplicateWindow(time.Hour)},
 		"ack wait":           {WithAckWait(0)},
 		"max ack pending":    {WithMaxAckPending(0)},
+		"max pending pubs":   {WithMaxPendingPublishes(0)},
 		"reconnect wait":     {WithReconnectWait(0)},
 		"nil nats option":    {WithNATSOptions(nil)},
 		"empty stream name":  {WithSharedStream("")},
