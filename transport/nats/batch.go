@@ -74,14 +74,14 @@ func (t *Transport) PublishBatch(ctx context.Context, ms []eventbus.OutgoingMess
 	}
 	for i := range ms {
 		if err := eventbus.ValidateTopicName(ms[i].Topic); err != nil {
-			return failAll(fmt.Errorf("nats: publish batch: message %d: %w", i, err))
+			return failAll(fmt.Errorf("eventbus/nats: publish batch: message %d: %w", i, err))
 		}
 	}
 	if t.isClosed() {
-		return failAll(fmt.Errorf("nats: %s: %w", what, eventbus.ErrBrokerClosed))
+		return failAll(fmt.Errorf("eventbus/nats: %s: %w", what, eventbus.ErrBrokerClosed))
 	}
 	if err := ctx.Err(); err != nil {
-		return failAll(fmt.Errorf("nats: %s: %w", what, err))
+		return failAll(fmt.Errorf("eventbus/nats: %s: %w", what, err))
 	}
 
 	msgs := make([]natsgo.Msg, len(ms))
@@ -290,11 +290,11 @@ func batchError(topic, what string, errs []error) error {
 	for k, g := range groups {
 		switch raw := g.raw; {
 		case errors.Is(raw, context.Canceled) || errors.Is(raw, context.DeadlineExceeded):
-			causes[k] = fmt.Errorf("nats: %s: %d messages not acknowledged when ctx ended: %w", what, g.n, raw)
+			causes[k] = fmt.Errorf("eventbus/nats: %s: %d messages not acknowledged when ctx ended: %w", what, g.n, raw)
 		case errors.Is(raw, eventbus.ErrBrokerClosed) || errors.Is(raw, ErrJetStream) || errors.Is(raw, ErrStreamConflict):
 			causes[k] = raw // the transport's own, from setting a stream up
 		case errors.Is(raw, natsgo.ErrConnectionClosed):
-			causes[k] = fmt.Errorf("nats: %s: %d messages: %w: %w", what, g.n, eventbus.ErrBrokerClosed, raw)
+			causes[k] = fmt.Errorf("eventbus/nats: %s: %d messages: %w: %w", what, g.n, eventbus.ErrBrokerClosed, raw)
 		default:
 			causes[k] = fmt.Errorf("%w: %s: %d messages, the first at index %d: %w", ErrJetStream, what, g.n, g.first, raw)
 		}

@@ -55,7 +55,7 @@ func structuredData(h natsgo.Header, body []byte) ([]byte, error) {
 		}
 		value, err := percentDecode(values[0])
 		if err != nil {
-			return body, fmt.Errorf("nats: binary-mode header %q: %w", name, err)
+			return body, fmt.Errorf("eventbus/nats: binary-mode header %q: %w", name, err)
 		}
 		bin.Attributes[strings.TrimPrefix(lower, binaryPrefix)] = value
 	}
@@ -70,7 +70,7 @@ func structuredData(h natsgo.Header, body []byte) ([]byte, error) {
 	bin.Data = body
 	doc, err := eventbus.CloudEventFromBinary(bin)
 	if err != nil {
-		return body, fmt.Errorf("nats: binary-mode message: %w", err)
+		return body, fmt.Errorf("eventbus/nats: binary-mode message: %w", err)
 	}
 	return doc, nil
 }

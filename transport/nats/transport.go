@@ -200,7 +200,7 @@ func (t *Transport) Close(ctx context.Context) error {
 		select {
 		case <-c.Done():
 		case <-ctx.Done():
-			waitErr = fmt.Errorf("nats: close: consumers still running: %w", ctx.Err())
+			waitErr = fmt.Errorf("eventbus/nats: close: consumers still running: %w", ctx.Err())
 		}
 		if waitErr != nil {
 			break
@@ -282,13 +282,13 @@ func (t *Transport) message(msg *natsgo.Msg, m *eventbus.OutgoingMessage, r *rou
 // package documentation on ordering.
 func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) error {
 	if err := eventbus.ValidateTopicName(m.Topic); err != nil {
-		return fmt.Errorf("nats: publish: %w", err)
+		return fmt.Errorf("eventbus/nats: publish: %w", err)
 	}
 	if t.isClosed() {
-		return fmt.Errorf("nats: publish: %w", eventbus.ErrBrokerClosed)
+		return fmt.Errorf("eventbus/nats: publish: %w", eventbus.ErrBrokerClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nats: publish to %q: %w", m.Topic, err)
+		return fmt.Errorf("eventbus/nats: publish to %q: %w", m.Topic, err)
 	}
 	r := t.routeOf(m.Topic)
 	spec := r.stream
@@ -303,7 +303,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 			return nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("nats: publish to %q: %w (%w)", m.Topic, ctxErr, err)
+			return fmt.Errorf("eventbus/nats: publish to %q: %w (%w)", m.Topic, ctxErr, err)
 		}
 		// No stream answered: it was deleted behind the transport's
 		// back (or lost with a memory-storage server); set it up again once.
@@ -312,7 +312,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 			continue
 		}
 		if t.nc.IsClosed() {
-			return fmt.Errorf("nats: publish to %q: %w: %w", m.Topic, eventbus.ErrBrokerClosed, err)
+			return fmt.Errorf("eventbus/nats: publish to %q: %w: %w", m.Topic, eventbus.ErrBrokerClosed, err)
 		}
 		return fmt.Errorf("%w: publish to %q: %w", ErrJetStream, m.Topic, err)
 	}
@@ -341,7 +341,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 // documentation.
 func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
 	if err := eventbus.ValidateTopicName(c.Topic); err != nil {
-		return nil, fmt.Errorf("nats: subscribe: %w", err)
+		return nil, fmt.Errorf("eventbus/nats: subscribe: %w", err)
 	}
 	if err := t.checkConsumer(ctx, c, deliver == nil); err != nil {
 		return nil, err
@@ -363,7 +363,7 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 // the topic or pattern, and that the transport is open and ctx is not done.
 func (t *Transport) checkConsumer(ctx context.Context, c eventbus.ConsumerConfig, nilDeliver bool) error {
 	if err := eventbus.ValidateSubscriberName(c.Group); err != nil {
-		return fmt.Errorf("nats: subscribe: %w", err)
+		return fmt.Errorf("eventbus/nats: subscribe: %w", err)
 	}
 	switch {
 	case nilDeliver:
@@ -379,10 +379,10 @@ func (t *Transport) checkConsumer(ctx context.Context, c eventbus.ConsumerConfig
 		return err
 	}
 	if t.isClosed() {
-		return fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+		return fmt.Errorf("eventbus/nats: subscribe: %w", eventbus.ErrBrokerClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nats: subscribe to %q: %w", c.Topic, err)
+		return fmt.Errorf("eventbus/nats: subscribe to %q: %w", c.Topic, err)
 	}
 	return nil
 }
@@ -438,7 +438,7 @@ func (t *Transport) startConsumer(ctx context.Context, cons *consumer) (eventbus
 	if t.closed.Load() {
 		t.mu.Unlock()
 		cancel()
-		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+		return nil, fmt.Errorf("eventbus/nats: subscribe: %w", eventbus.ErrBrokerClosed)
 	}
 	t.consumers[cons] = struct{}{}
 	t.mu.Unlock()

@@ -888,7 +888,7 @@ func TestStreamNames(t *testing.T) {
 
 func TestErrorsMatch(t *testing.T) {
 	for _, err := range []error{ErrInvalidOption, ErrConnect, ErrJetStream, ErrStreamConflict} {
-		assert.Regexp(t, "^nats: [a-z]", err.Error())
+		assert.Regexp(t, "^eventbus/nats: [a-z]", err.Error())
 	}
 }
 
