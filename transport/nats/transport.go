@@ -292,8 +292,12 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 	}
 	r := t.routeOf(m.Topic)
 	spec := r.stream
-	msg := new(natsgo.Msg)
-	t.message(msg, &m, r, nil)
+	out := new(struct {
+		msg natsgo.Msg
+		id  [1]string
+	}) // one allocation for both
+	msg := &out.msg
+	t.message(msg, &m, r, out.id[:])
 	for attempt := 0; ; attempt++ {
 		if err := t.ensureStream(ctx, spec, attempt > 0); err != nil {
 			return err
