@@ -67,8 +67,8 @@
 // failed, for example because ctx ended while the server was unreachable,
 // may have stored the event, and is safe to retry with the same ID.
 // WithoutDeduplication turns this off, which spares the server its
-// deduplication work (about a sixth of a publish's cost, BENCHMARKS.md);
-// a retried Publish may then store the event twice.
+// deduplication work (see BENCHMARKS.md); a retried Publish may then
+// store the event twice.
 //
 // Transport is an [eventbus.BatchTransport]: PublishBatch, which
 // Topic.PublishBatch uses, sends every message of a batch with the

@@ -239,8 +239,7 @@ func WithMaxAckPending(n int) Option {
 
 // WithoutDeduplication makes Publish send events without their ID as the
 // message ID and without naming the stream that must store them, which
-// spares the server about a fifth of its work per publish (see
-// BENCHMARKS.md). A Publish that failed and is retried may then store the
+// spares the server its deduplication work (see BENCHMARKS.md). A Publish that failed and is retried may then store the
 // event twice; the consumers' at-least-once handling (the Idempotent
 // middleware) has to absorb such duplicates, as it absorbs redeliveries.
 func WithoutDeduplication() Option {
