@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures BenchmarkThroughput (the bus over NATS against plain JetStream on
-# the same embedded server) and prints benchstat's comparison of the impls.
+# Measures BenchmarkThroughput and BenchmarkPublishBatch (the bus over NATS
+# against plain JetStream on the same embedded server) and prints
+# benchstat's comparison of the impls.
 # Usage: transport/nats/bench.sh [count] [benchtime]   (defaults: 6, 2s)
 # The raw results stay in $OUT (default /tmp/nb.txt). See BENCHMARKS.md.
 set -euo pipefail
@@ -13,5 +14,5 @@ if ! command -v benchstat >/dev/null; then
 		go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 	PATH=$PATH:$(go env GOPATH)/bin
 fi
-go test -run '^$' -bench Throughput -benchtime="$benchtime" -count "$count" | tee "$out"
+go test -run '^$' -bench 'Throughput|PublishBatch' -benchtime="$benchtime" -count "$count" | tee "$out"
 benchstat -col /impl "$out"

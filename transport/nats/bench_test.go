@@ -289,6 +289,194 @@ func benchEventbus(b *testing.B, srv *server.Server, publishers int, id int64, o
 	}
 }
 
+// batchSize is the number of events of each batch in BenchmarkPublishBatch.
+const batchSize = 64
+
+// BenchmarkPublishBatch measures publish-side throughput of batches of
+// batchSize events: Topic.PublishBatch on a bus over this package's
+// Transport (impl=eventbus), against the NATS client's own JetStream API
+// publishing the same number of messages with PublishAsync and waiting for
+// every acknowledgement (impl=plain), on the same embedded server with file
+// storage, in the same run. One op is one event stored and acknowledged;
+// nothing consumes them. Each invocation uses a stream of its own, deleted
+// afterwards.
+//
+// The plain side sends messages of the size of the bus's encoded events,
+// on a subject of the same form, to a stream with the same settings. With
+// dedup=on (the Transport's default) each of its messages carries a
+// message ID and the expected stream, as the bus's do; with dedup=off
+// neither side sends them (WithoutDeduplication on the bus's side).
+func BenchmarkPublishBatch(b *testing.B) {
+	srv := startServer(b, b.TempDir(), -1)
+	var seq atomic.Int64
+	for _, dedup := range []bool{true, false} {
+		name := "dedup=on"
+		var opts []Option
+		if !dedup {
+			name = "dedup=off"
+			opts = append(opts, WithoutDeduplication())
+		}
+		b.Run(name, func(b *testing.B) {
+			b.Run("impl=plain", func(b *testing.B) {
+				benchPlainBatch(b, srv, seq.Add(1), dedup)
+			})
+			b.Run("impl=eventbus", func(b *testing.B) {
+				benchEventbusBatch(b, srv, seq.Add(1), opts...)
+			})
+		})
+	}
+}
+
+// batches calls publish with the sizes of the batches that make up b.N
+// events, batchSize each but the last, and reports the throughput.
+func batches(b *testing.B, publish func(n int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(batchSize, b.N-done)
+		if err := publish(n); err != nil {
+			b.Fatalf("publish a batch: %v", err)
+		}
+		done += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// benchPlainBatch publishes, for each batch, its messages with
+// js.PublishAsync, then waits for PublishAsyncComplete and checks that the
+// client reported no error.
+func benchPlainBatch(b *testing.B, srv *server.Server, id int64, msgID bool) {
+	nc, err := natsgo.Connect(srv.ClientURL())
+	if err != nil {
+		b.Fatalf("connect: %v", err)
+	}
+	defer nc.Close()
+	var asyncErrs atomic.Int64
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *natsgo.Msg, error) {
+		asyncErrs.Add(1)
+	}))
+	if err != nil {
+		b.Fatalf("jetstream: %v", err)
+	}
+	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+	defer cancel()
+	// The subject and stream of a bus topic of the same name's length.
+	topic := fmt.Sprintf("batch%d", id)
+	subject := subjectFor("plainbus", topic)
+	streamName := streamNameFor(subject)
+	if _, err := js.CreateStream(setupCtx, jetstream.StreamConfig{
+		Name:       streamName,
+		Subjects:   []string{subject},
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		Storage:    jetstream.FileStorage,
+		Replicas:   1,
+		MaxBytes:   -1,
+		MaxMsgs:    -1,
+		Duplicates: DefaultDuplicateWindow,
+	}); err != nil {
+		b.Fatalf("create stream: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		defer cancel()
+		if err := js.DeleteStream(ctx, streamName); err != nil {
+			b.Errorf("delete stream: %v", err)
+		}
+	}()
+
+	// A message of the size of the bus's encoded event of the same topic.
+	e := &eventbus.Event[benchMessage]{Payload: benchPayload}
+	e.ID = uuid.New()
+	e.Topic = topic
+	e.Time = time.Now()
+	e.Sequence = 1
+	data, err := eventbus.EncodeCloudEvent(e, eventbus.DefaultSource, nil)
+	if err != nil {
+		b.Fatalf("encode: %v", err)
+	}
+	baseID := uuid.New()
+	var idSeq uint64
+	ctx := context.Background()
+	batches(b, func(n int) error {
+		for range n {
+			var err error
+			if msgID {
+				idSeq++
+				id := baseID
+				binary.BigEndian.PutUint64(id[8:], idSeq)
+				_, err = js.PublishAsync(subject, data,
+					jetstream.WithMsgID(id.String()), jetstream.WithExpectStream(streamName))
+			} else {
+				_, err = js.PublishAsync(subject, data)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if n := asyncErrs.Load(); n > 0 {
+			return fmt.Errorf("%d messages refused", n)
+		}
+		return nil
+	})
+}
+
+// benchEventbusBatch publishes batches of the same payload with
+// Topic.PublishBatch on a bus over this package's Transport.
+func benchEventbusBatch(b *testing.B, srv *server.Server, id int64, opts ...Option) {
+	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+	defer cancel()
+	tr, err := Connect(setupCtx, srv.ClientURL(), opts...)
+	if err != nil {
+		b.Fatalf("connect: %v", err)
+	}
+	name := fmt.Sprintf("batch%d", id)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		defer cancel()
+		if err := tr.js.DeleteStream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, name))); err != nil {
+			b.Errorf("delete stream: %v", err)
+		}
+		if err := tr.Close(ctx); err != nil {
+			b.Errorf("close transport: %v", err)
+		}
+	}()
+	bus, err := eventbus.New(eventbus.WithTransport(tr))
+	if err != nil {
+		b.Fatalf("new bus: %v", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		defer cancel()
+		if err := bus.Close(ctx); err != nil {
+			b.Errorf("close bus: %v", err)
+		}
+	}()
+	topic, err := eventbus.NewTopic[benchMessage](bus, name)
+	if err != nil {
+		b.Fatalf("new topic: %v", err)
+	}
+	// The stream is set up by the first publish, outside the timing.
+	if err := topic.Publish(setupCtx, benchPayload); err != nil {
+		b.Fatalf("first publish: %v", err)
+	}
+	payloads := make([]benchMessage, batchSize)
+	for i := range payloads {
+		payloads[i] = benchPayload
+	}
+	ctx := context.Background()
+	batches(b, func(n int) error {
+		return topic.PublishBatch(ctx, payloads[:n])
+	})
+}
+
 // BenchmarkCloudEventCodec measures, without any broker, what the bus does
 // to each event on its way through a transport and back (encode=cloudevent,
 // decode=cloudevent, with the bus's default codec and source) next to what

@@ -18,16 +18,17 @@ const (
 	contentTypeHeader = "content-type"
 )
 
-// binaryMsg returns the message that carries doc, a structured-mode
-// CloudEvent, in binary content mode on subject; bytes that are not a
-// CloudEvent go as they are, as in structured mode, for the subscribers to
-// dead-letter.
-func binaryMsg(subject string, doc []byte) *natsgo.Msg {
+// binaryMsg returns the headers and body that carry doc, a
+// structured-mode CloudEvent, in binary content mode; bytes that are not a
+// CloudEvent go as they are, without headers, as in structured mode, for
+// the subscribers to dead-letter. The headers have room for extra more
+// entries.
+func binaryMsg(doc []byte, extra int) (natsgo.Header, []byte) {
 	bin, err := eventbus.CloudEventToBinary(doc)
 	if err != nil {
-		return &natsgo.Msg{Subject: subject, Data: doc}
+		return nil, doc
 	}
-	h := make(natsgo.Header, len(bin.Attributes))
+	h := make(natsgo.Header, len(bin.Attributes)+extra)
 	for name, value := range bin.Attributes {
 		if name == "datacontenttype" {
 			h[contentTypeHeader] = []string{value}
@@ -35,7 +36,7 @@ func binaryMsg(subject string, doc []byte) *natsgo.Msg {
 		}
 		h[binaryPrefix+name] = []string{percentEncode(value)}
 	}
-	return &natsgo.Msg{Subject: subject, Header: h, Data: bin.Data}
+	return h, bin.Data
 }
 
 // structuredData returns the structured-mode document of a message: its
@@ -54,7 +55,7 @@ func structuredData(h natsgo.Header, body []byte) ([]byte, error) {
 		}
 		value, err := percentDecode(values[0])
 		if err != nil {
-			return body, fmt.Errorf("nats: binary-mode header %q: %w", name, err)
+			return body, fmt.Errorf("eventbus/nats: binary-mode header %q: %w", name, err)
 		}
 		bin.Attributes[strings.TrimPrefix(lower, binaryPrefix)] = value
 	}
@@ -69,7 +70,7 @@ func structuredData(h natsgo.Header, body []byte) ([]byte, error) {
 	bin.Data = body
 	doc, err := eventbus.CloudEventFromBinary(bin)
 	if err != nil {
-		return body, fmt.Errorf("nats: binary-mode message: %w", err)
+		return body, fmt.Errorf("eventbus/nats: binary-mode message: %w", err)
 	}
 	return doc, nil
 }

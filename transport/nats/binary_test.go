@@ -93,7 +93,7 @@ func TestBinaryModeFromAPlainClient(t *testing.T) {
 
 	publish(natsgo.Header{"ce-specversion": {"1.0"}, "ce-source": {"/s"}, "ce-type": {"t"}}, `{"id":"o-3"}`)
 	dl := letters.WaitN(1)[0].Payload
-	assert.Contains(t, dl.Error, `nats: binary-mode message: eventbus: malformed event: missing required attribute "id"`)
+	assert.Contains(t, dl.Error, `eventbus/nats: binary-mode message: eventbus: malformed event: missing required attribute "id"`)
 	assert.Equal(t, []byte(`{"id":"o-3"}`), dl.Data)
 	bustest.WaitIdle(t, bus)
 	rec.RequireCount(1)

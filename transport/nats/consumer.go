@@ -266,8 +266,8 @@ func settleError(what string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, natsgo.ErrConnectionClosed):
-		return fmt.Errorf("nats: %s: %w: %w", what, eventbus.ErrBrokerClosed, err)
+		return fmt.Errorf("eventbus/nats: %s: %w: %w", what, eventbus.ErrBrokerClosed, err)
 	default:
-		return fmt.Errorf("nats: %s: %w", what, err)
+		return fmt.Errorf("eventbus/nats: %s: %w", what, err)
 	}
 }

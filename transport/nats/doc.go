@@ -67,8 +67,31 @@
 // failed, for example because ctx ended while the server was unreachable,
 // may have stored the event, and is safe to retry with the same ID.
 // WithoutDeduplication turns this off, which spares the server its
-// deduplication work (about a sixth of a publish's cost, BENCHMARKS.md);
-// a retried Publish may then store the event twice.
+// deduplication work (see BENCHMARKS.md); a retried Publish may then
+// store the event twice.
+//
+// Transport is an [eventbus.BatchTransport]: PublishBatch, which
+// Topic.PublishBatch uses, sends every message of a batch with the
+// client's asynchronous publish, on the one connection and in the
+// batch's order, and then collects the server's acknowledgements, so a
+// batch costs about one round trip instead of one per event. The
+// messages are those Publish sends (subject, stream, message ID, content
+// mode), and the server stores those of a topic that it stores in the
+// batch's order. It returns once every message is acknowledged or
+// refused, ctx has ended or the connection is closed; a
+// *eventbus.BatchError then lists, ascending, the indexes of the messages
+// the server did not confirm, with ctx's error for those still waiting
+// when ctx ended. A message listed may still have been stored (its
+// acknowledgement lost, or, with the server unreachable, the message
+// sent from the client's reconnect buffer later), so, as for Publish, it
+// is safe to publish again with the same ID only with deduplication on. A
+// message in flight when the connection drops is listed at once. At most
+// WithMaxPendingPublishes messages of all the batches of a Transport
+// await their acknowledgement at a time: a larger batch sends on as
+// earlier messages are acknowledged, and one that finds no room waits,
+// bounded by its ctx. Nothing is promised about the order of a batch's
+// messages relative to those of other publishes in progress at the same
+// time.
 //
 // # CloudEvents content modes
 //

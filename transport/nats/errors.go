@@ -17,22 +17,22 @@ import "errors"
 var (
 	// ErrInvalidOption is wrapped by every error that reports a bad option
 	// value or a bad ConsumerConfig field.
-	ErrInvalidOption = errors.New("nats: invalid option")
+	ErrInvalidOption = errors.New("eventbus/nats: invalid option")
 
 	// ErrConnect is wrapped by the error of Connect when the server cannot
 	// be reached.
-	ErrConnect = errors.New("nats: cannot connect to the server")
+	ErrConnect = errors.New("eventbus/nats: cannot connect to the server")
 
 	// ErrJetStream is wrapped by the errors of requests to JetStream that
 	// failed: JetStream not enabled on the server or the account, a stream
 	// or consumer that could not be looked up or created, a publish that was
 	// not acknowledged.
-	ErrJetStream = errors.New("nats: jetstream request failed")
+	ErrJetStream = errors.New("eventbus/nats: jetstream request failed")
 
 	// ErrStreamConflict is wrapped by the error of Publish and Subscribe
 	// when the server already has a stream that stands in the way of the
 	// topic's stream: one of the same name with other subjects, storage or
 	// retention, one whose limits cannot be updated, or another stream that
 	// already captures the topic's subject.
-	ErrStreamConflict = errors.New("nats: conflicting stream on the server")
+	ErrStreamConflict = errors.New("eventbus/nats: conflicting stream on the server")
 )

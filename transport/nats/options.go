@@ -41,6 +41,11 @@ const (
 	// DefaultConnectTimeout bounds Connect's dial when ctx has no earlier
 	// deadline.
 	DefaultConnectTimeout = 5 * time.Second
+
+	// DefaultMaxPendingPublishes is how many messages of PublishBatch calls
+	// may be sent and not yet acknowledged by the server at once, over all
+	// the batches of a Transport.
+	DefaultMaxPendingPublishes = 4000
 )
 
 // Option configures a Transport made by New or Connect.
@@ -61,6 +66,8 @@ type config struct {
 	binary          bool
 	logger          *slog.Logger
 
+	maxPendingPublishes int
+
 	// Connect only.
 	reconnectWait time.Duration
 	natsOptions   []natsgo.Option
@@ -75,6 +82,8 @@ func newConfig(opts []Option) (*config, error) {
 		ackWait:       DefaultAckWait,
 		maxAckPending: DefaultMaxAckPending,
 		reconnectWait: DefaultReconnectWait,
+
+		maxPendingPublishes: DefaultMaxPendingPublishes,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -230,13 +239,29 @@ func WithMaxAckPending(n int) Option {
 
 // WithoutDeduplication makes Publish send events without their ID as the
 // message ID and without naming the stream that must store them, which
-// spares the server about a fifth of its work per publish (see
-// BENCHMARKS.md). A Publish that failed and is retried may then store the
+// spares the server its deduplication work (see BENCHMARKS.md). A Publish that failed and is retried may then store the
 // event twice; the consumers' at-least-once handling (the Idempotent
 // middleware) has to absorb such duplicates, as it absorbs redeliveries.
 func WithoutDeduplication() Option {
 	return func(c *config) error {
 		c.noDedup = true
+		return nil
+	}
+}
+
+// WithMaxPendingPublishes sets how many messages of PublishBatch calls may
+// be sent and not yet acknowledged by the server at once, over all the
+// batches in progress on the Transport (DefaultMaxPendingPublishes by
+// default). A batch with more messages sends the next one as an earlier
+// one is acknowledged, and a batch that finds no room waits for it,
+// bounded by its ctx. It does not limit Publish, which waits for each
+// acknowledgement.
+func WithMaxPendingPublishes(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max pending publishes %d, want >= 1", ErrInvalidOption, n)
+		}
+		c.maxPendingPublishes = n
 		return nil
 	}
 }

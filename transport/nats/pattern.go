@@ -27,10 +27,10 @@ var _ eventbus.PatternTransport = (*Transport)(nil)
 // wildcard over topics would take a consumer per stream.
 func (t *Transport) SubscribePattern(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, topic string, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
 	if err := eventbus.ValidatePattern(c.Topic); err != nil {
-		return nil, fmt.Errorf("nats: subscribe to a pattern: %w", err)
+		return nil, fmt.Errorf("eventbus/nats: subscribe to a pattern: %w", err)
 	}
 	if !t.cfg.shared() {
-		return nil, fmt.Errorf("nats: subscribe to pattern %q: a stream per topic, and a consumer reads one stream (WithSharedStream keeps every topic in one): %w",
+		return nil, fmt.Errorf("eventbus/nats: subscribe to pattern %q: a stream per topic, and a consumer reads one stream (WithSharedStream keeps every topic in one): %w",
 			c.Topic, errors.ErrUnsupported)
 	}
 	if err := t.checkConsumer(ctx, c, deliver == nil); err != nil {

@@ -143,7 +143,7 @@ func TestPatternUnsupportedWithStreamPerTopic(t *testing.T) {
 	_, err := tr.SubscribePattern(testCtx(t, waitLong), eventbus.ConsumerConfig{Topic: "orders.*", Group: "audit"},
 		func(context.Context, string, eventbus.InboundMessage) {})
 	require.ErrorIs(t, err, errors.ErrUnsupported)
-	assert.Regexp(t, "^nats: .*WithSharedStream", err.Error())
+	assert.Regexp(t, "^eventbus/nats: .*WithSharedStream", err.Error())
 
 	bus := newBus(t, tr)
 	_, err = bus.SubscribePattern("orders.*", "audit", func(context.Context, eventbus.Message) error { return nil })
@@ -246,7 +246,7 @@ func TestSubscribePatternRejectsBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tr.SubscribePattern(ctx, tc.cfg, tc.deliver)
 			assert.ErrorIs(t, err, tc.want)
-			assert.Regexp(t, "^nats: ", err.Error())
+			assert.Regexp(t, "^eventbus/nats: ", err.Error())
 		})
 	}
 }

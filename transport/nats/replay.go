@@ -142,7 +142,7 @@ func (c *consumer) checkRetained(ctx context.Context, stream string, start event
 			}
 		}
 	}
-	return fmt.Errorf("nats: %w", &eventbus.NotRetainedError{Topic: c.target, Start: start, Oldest: oldest})
+	return fmt.Errorf("eventbus/nats: %w", &eventbus.NotRetainedError{Topic: c.target, Start: start, Oldest: oldest})
 }
 
 // oldestKept returns the sequence of the first message of s at or after

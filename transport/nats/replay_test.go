@@ -148,7 +148,7 @@ func TestReplayStartNotRetained(t *testing.T) {
 		nr, ok := errors.AsType[*eventbus.NotRetainedError](err)
 		require.True(t, ok)
 		assert.Equal(t, eventbus.NotRetainedError{Topic: "t", Start: start, Oldest: 3}, *nr)
-		assert.Regexp(t, "^nats: ", err.Error())
+		assert.Regexp(t, "^eventbus/nats: ", err.Error())
 	}
 	_, err = js.Consumer(testCtx(t, waitLong), stream, "late")
 	assert.ErrorIs(t, err, jetstream.ErrConsumerNotFound, "a failed Subscribe leaves no group")

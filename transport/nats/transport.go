@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/busline/eventbus"
@@ -30,9 +31,22 @@ type Transport struct {
 
 	closeConn sync.Once
 
+	// closed is set under mu, and read without it by the publishes.
+	closed  atomic.Bool
+	routes  sync.Map // topic name → *route
+	streams sync.Map // names of the streams known to be set up → struct{}
+
+	// async publishes the messages of PublishBatch: a JetStream context
+	// of the transport's own on nc, so that its pending acknowledgements
+	// are those of PublishBatch alone; slots holds a token for each of
+	// them (see acquireSlot).
+	async jetstream.JetStream
+	slots chan struct{}
+	// beforeSend, when set by a test, is called by PublishBatch before it
+	// sends the message at index i.
+	beforeSend func(i int)
+
 	mu        sync.Mutex
-	closed    bool
-	streams   map[string]bool // names of the streams known to be set up
 	consumers map[*consumer]struct{}
 }
 
@@ -55,7 +69,10 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Transpor
 	if cfg.connectOnly != "" {
 		return nil, fmt.Errorf("%w: %s applies to Connect only", ErrInvalidOption, cfg.connectOnly)
 	}
-	t := newTransport(js, false, cfg)
+	t, err := newTransport(js, false, cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := t.probe(ctx); err != nil {
 		return nil, err
 	}
@@ -109,7 +126,11 @@ func Connect(ctx context.Context, url string, opts ...Option) (*Transport, error
 		nc.Close()
 		return nil, fmt.Errorf("%w: %w", ErrJetStream, err)
 	}
-	t := newTransport(js, true, cfg)
+	t, err := newTransport(js, true, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if err := t.probe(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -117,16 +138,29 @@ func Connect(ctx context.Context, url string, opts ...Option) (*Transport, error
 	return t, nil
 }
 
-func newTransport(js jetstream.JetStream, owned bool, cfg *config) *Transport {
-	return &Transport{
+func newTransport(js jetstream.JetStream, owned bool, cfg *config) (*Transport, error) {
+	t := &Transport{
 		js:        js,
 		nc:        js.Conn(),
 		owned:     owned,
 		cfg:       cfg,
 		log:       cfg.logger,
-		streams:   make(map[string]bool),
+		slots:     make(chan struct{}, cfg.maxPendingPublishes),
 		consumers: make(map[*consumer]struct{}),
 	}
+	async, err := jetstream.New(t.nc,
+		// The slots keep the pending acknowledgements within
+		// maxPendingPublishes, so the client never stalls a publish for
+		// want of room; its own limit is set above, as a safeguard only.
+		jetstream.WithPublishAsyncMaxPending(2*cfg.maxPendingPublishes),
+		// Every publish that the client took ends in one of these.
+		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *natsgo.Msg, *jetstream.PubAck) { t.releaseSlot() }),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *natsgo.Msg, error) { t.releaseSlot() }))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJetStream, err)
+	}
+	t.async = async
+	return t, nil
 }
 
 // probe fails fast, with a clear error, when the server has no JetStream.
@@ -151,7 +185,7 @@ func (t *Transport) probe(ctx context.Context) error {
 // open. Close may be called again, to wait once more.
 func (t *Transport) Close(ctx context.Context) error {
 	t.mu.Lock()
-	t.closed = true
+	t.closed.Store(true)
 	cs := make([]*consumer, 0, len(t.consumers))
 	for c := range t.consumers {
 		cs = append(cs, c)
@@ -166,7 +200,7 @@ func (t *Transport) Close(ctx context.Context) error {
 		select {
 		case <-c.Done():
 		case <-ctx.Done():
-			waitErr = fmt.Errorf("nats: close: consumers still running: %w", ctx.Err())
+			waitErr = fmt.Errorf("eventbus/nats: close: consumers still running: %w", ctx.Err())
 		}
 		if waitErr != nil {
 			break
@@ -185,10 +219,58 @@ func (t *Transport) Close(ctx context.Context) error {
 	return waitErr
 }
 
-func (t *Transport) isClosed() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.closed
+func (t *Transport) isClosed() bool { return t.closed.Load() }
+
+// route is what Publish needs to know of a topic, worked out once.
+type route struct {
+	subject string
+	stream  streamSpec
+	// expect is the value of the Nats-Expected-Stream header: the stream's
+	// name. Messages share it, and nothing modifies it.
+	expect []string
+}
+
+// routeOf returns the route of topic, a valid topic name.
+func (t *Transport) routeOf(topic string) *route {
+	if r, ok := t.routes.Load(topic); ok {
+		return r.(*route)
+	}
+	spec := t.cfg.streamOf(topic)
+	r := &route{subject: subjectFor(t.cfg.prefix, topic), stream: spec, expect: []string{spec.name}}
+	actual, _ := t.routes.LoadOrStore(topic, r)
+	return actual.(*route)
+}
+
+// message sets msg to the NATS message that carries m on r's subject:
+// m.Data as the body, or in binary mode its attributes as headers, and,
+// unless deduplication is off, m.ID as the message ID and r's stream as
+// the one expected to store it. idValue, when not nil, is a slice of
+// length one to hold the message ID header's value.
+func (t *Transport) message(msg *natsgo.Msg, m *eventbus.OutgoingMessage, r *route, idValue []string) {
+	var h natsgo.Header
+	data := m.Data
+	dedup := !t.cfg.noDedup
+	if t.cfg.binary {
+		extra := 0
+		if dedup {
+			extra = 2
+		}
+		h, data = binaryMsg(m.Data, extra)
+	}
+	if dedup {
+		if idValue == nil {
+			idValue = make([]string, 1)
+		}
+		idValue[0] = m.ID.String()
+		if h == nil {
+			h = make(natsgo.Header, 2)
+		}
+		// The headers that jetstream.WithMsgID and WithExpectStream set,
+		// without the cost of per-publish options.
+		h[jetstream.MsgIDHeader] = idValue
+		h[jetstream.ExpectedStreamHeader] = r.expect
+	}
+	*msg = natsgo.Msg{Subject: r.subject, Header: h, Data: data}
 }
 
 // Publish stores m's Data on the topic's stream, creating the stream on
@@ -200,37 +282,32 @@ func (t *Transport) isClosed() bool {
 // package documentation on ordering.
 func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) error {
 	if err := eventbus.ValidateTopicName(m.Topic); err != nil {
-		return fmt.Errorf("nats: publish: %w", err)
+		return fmt.Errorf("eventbus/nats: publish: %w", err)
 	}
 	if t.isClosed() {
-		return fmt.Errorf("nats: publish: %w", eventbus.ErrBrokerClosed)
+		return fmt.Errorf("eventbus/nats: publish: %w", eventbus.ErrBrokerClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nats: publish to %q: %w", m.Topic, err)
+		return fmt.Errorf("eventbus/nats: publish to %q: %w", m.Topic, err)
 	}
-	subject := subjectFor(t.cfg.prefix, m.Topic)
-	spec := t.cfg.streamOf(m.Topic)
-	msg := &natsgo.Msg{Subject: subject, Data: m.Data}
-	if t.cfg.binary {
-		msg = binaryMsg(subject, m.Data)
-	}
+	r := t.routeOf(m.Topic)
+	spec := r.stream
+	out := new(struct {
+		msg natsgo.Msg
+		id  [1]string
+	}) // one allocation for both
+	msg := &out.msg
+	t.message(msg, &m, r, out.id[:])
 	for attempt := 0; ; attempt++ {
 		if err := t.ensureStream(ctx, spec, attempt > 0); err != nil {
 			return err
 		}
-		var err error
-		if t.cfg.noDedup {
-			_, err = t.js.PublishMsg(ctx, msg)
-		} else {
-			_, err = t.js.PublishMsg(ctx, msg,
-				jetstream.WithMsgID(m.ID.String()),
-				jetstream.WithExpectStream(spec.name))
-		}
+		_, err := t.js.PublishMsg(ctx, msg)
 		if err == nil {
 			return nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("nats: publish to %q: %w (%w)", m.Topic, ctxErr, err)
+			return fmt.Errorf("eventbus/nats: publish to %q: %w (%w)", m.Topic, ctxErr, err)
 		}
 		// No stream answered: it was deleted behind the transport's
 		// back (or lost with a memory-storage server); set it up again once.
@@ -239,7 +316,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 			continue
 		}
 		if t.nc.IsClosed() {
-			return fmt.Errorf("nats: publish to %q: %w: %w", m.Topic, eventbus.ErrBrokerClosed, err)
+			return fmt.Errorf("eventbus/nats: publish to %q: %w: %w", m.Topic, eventbus.ErrBrokerClosed, err)
 		}
 		return fmt.Errorf("%w: publish to %q: %w", ErrJetStream, m.Topic, err)
 	}
@@ -268,7 +345,7 @@ func (t *Transport) Publish(ctx context.Context, m eventbus.OutgoingMessage) err
 // documentation.
 func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, deliver func(ctx context.Context, m eventbus.InboundMessage)) (eventbus.Consumer, error) {
 	if err := eventbus.ValidateTopicName(c.Topic); err != nil {
-		return nil, fmt.Errorf("nats: subscribe: %w", err)
+		return nil, fmt.Errorf("eventbus/nats: subscribe: %w", err)
 	}
 	if err := t.checkConsumer(ctx, c, deliver == nil); err != nil {
 		return nil, err
@@ -290,7 +367,7 @@ func (t *Transport) Subscribe(ctx context.Context, c eventbus.ConsumerConfig, de
 // the topic or pattern, and that the transport is open and ctx is not done.
 func (t *Transport) checkConsumer(ctx context.Context, c eventbus.ConsumerConfig, nilDeliver bool) error {
 	if err := eventbus.ValidateSubscriberName(c.Group); err != nil {
-		return fmt.Errorf("nats: subscribe: %w", err)
+		return fmt.Errorf("eventbus/nats: subscribe: %w", err)
 	}
 	switch {
 	case nilDeliver:
@@ -306,10 +383,10 @@ func (t *Transport) checkConsumer(ctx context.Context, c eventbus.ConsumerConfig
 		return err
 	}
 	if t.isClosed() {
-		return fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+		return fmt.Errorf("eventbus/nats: subscribe: %w", eventbus.ErrBrokerClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nats: subscribe to %q: %w", c.Topic, err)
+		return fmt.Errorf("eventbus/nats: subscribe to %q: %w", c.Topic, err)
 	}
 	return nil
 }
@@ -362,10 +439,10 @@ func (t *Transport) startConsumer(ctx context.Context, cons *consumer) (eventbus
 	runCtx, cancel := context.WithCancel(context.Background())
 	cons.cancel = cancel
 	t.mu.Lock()
-	if t.closed {
+	if t.closed.Load() {
 		t.mu.Unlock()
 		cancel()
-		return nil, fmt.Errorf("nats: subscribe: %w", eventbus.ErrBrokerClosed)
+		return nil, fmt.Errorf("eventbus/nats: subscribe: %w", eventbus.ErrBrokerClosed)
 	}
 	t.consumers[cons] = struct{}{}
 	t.mu.Unlock()
@@ -380,9 +457,7 @@ func (t *Transport) forget(c *consumer) {
 }
 
 func (t *Transport) forgetStream(name string) {
-	t.mu.Lock()
-	delete(t.streams, name)
-	t.mu.Unlock()
+	t.streams.Delete(name)
 }
 
 // ensureStream returns once the stream spec exists with the transport's
@@ -390,10 +465,7 @@ func (t *Transport) forgetStream(name string) {
 // Concurrent first calls may both ask the server, which is harmless.
 func (t *Transport) ensureStream(ctx context.Context, spec streamSpec, refresh bool) error {
 	if !refresh {
-		t.mu.Lock()
-		known := t.streams[spec.name]
-		t.mu.Unlock()
-		if known {
+		if _, known := t.streams.Load(spec.name); known {
 			return nil
 		}
 	}
@@ -416,9 +488,7 @@ func (t *Transport) ensureStream(ctx context.Context, spec streamSpec, refresh b
 	if err := t.setupStream(ctx, want); err != nil {
 		return err
 	}
-	t.mu.Lock()
-	t.streams[spec.name] = true
-	t.mu.Unlock()
+	t.streams.Store(spec.name, struct{}{})
 	return nil
 }
 

@@ -823,6 +823,7 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		"window over maxage": {WithMaxAge(time.Minute), WithDuplicateWindow(time.Hour)},
 		"ack wait":           {WithAckWait(0)},
 		"max ack pending":    {WithMaxAckPending(0)},
+		"max pending pubs":   {WithMaxPendingPublishes(0)},
 		"reconnect wait":     {WithReconnectWait(0)},
 		"nil nats option":    {WithNATSOptions(nil)},
 		"empty stream name":  {WithSharedStream("")},
@@ -887,7 +888,7 @@ func TestStreamNames(t *testing.T) {
 
 func TestErrorsMatch(t *testing.T) {
 	for _, err := range []error{ErrInvalidOption, ErrConnect, ErrJetStream, ErrStreamConflict} {
-		assert.Regexp(t, "^nats: [a-z]", err.Error())
+		assert.Regexp(t, "^eventbus/nats: [a-z]", err.Error())
 	}
 }
 
