@@ -164,15 +164,19 @@ func (g *firstGate) wrap(h Handler[int]) Handler[int] {
 	}
 }
 
+// smallQueues are the two ways a subscription's queue of 4 events gets
+// offers: as a reader of the topic's ring, and in a lane's fifo (two
+// lanes, with every event of the tests on one key).
+var smallQueues = []struct {
+	name string
+	opts []SubscribeOption
+}{
+	{"ring reader", []SubscribeOption{WithQueueCapacity(4)}},
+	{"fifo", []SubscribeOption{WithQueueCapacity(4), WithConcurrency(2)}},
+}
+
 func TestPublishBatchWaitsForRoom(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		opts []SubscribeOption
-	}{
-		{"ring reader", []SubscribeOption{WithQueueCapacity(4)}},
-		// Two lanes, and one key: every event in one lane's fifo.
-		{"fifo", []SubscribeOption{WithQueueCapacity(4), WithConcurrency(2)}},
-	} {
+	for _, tt := range smallQueues {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBus(t)
 			tp := mustTopic[int](t, b, "batch.room")
@@ -196,14 +200,7 @@ func TestPublishBatchWaitsForRoom(t *testing.T) {
 }
 
 func TestPublishBatchCtxEnds(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		opts []SubscribeOption
-	}{
-		{"ring reader", []SubscribeOption{WithQueueCapacity(4)}},
-		// Two lanes, and one key: every event in one lane's fifo.
-		{"fifo", []SubscribeOption{WithQueueCapacity(4), WithConcurrency(2)}},
-	} {
+	for _, tt := range smallQueues {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBus(t)
 			tp := mustTopic[int](t, b, "batch.ctx")

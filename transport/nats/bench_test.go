@@ -235,42 +235,12 @@ func benchPlain(b *testing.B, srv *server.Server, publishers int, id int64, msgI
 // event as CloudEvents JSON, decodes it and acknowledges it after the
 // handler, all with its defaults.
 func benchEventbus(b *testing.B, srv *server.Server, publishers int, id int64, opts ...Option) {
-	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-	defer cancel()
-	tr, err := Connect(setupCtx, srv.ClientURL(), opts...)
-	if err != nil {
-		b.Fatalf("connect: %v", err)
-	}
-	name := fmt.Sprintf("bench%d", id)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := tr.js.DeleteStream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, name))); err != nil {
-			b.Errorf("delete stream: %v", err)
-		}
-		if err := tr.Close(ctx); err != nil {
-			b.Errorf("close transport: %v", err)
-		}
-	}()
-	bus, err := eventbus.New(eventbus.WithTransport(tr))
-	if err != nil {
-		b.Fatalf("new bus: %v", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := bus.Close(ctx); err != nil {
-			b.Errorf("close bus: %v", err)
-		}
-	}()
-	topic, err := eventbus.NewTopic[benchMessage](bus, name)
-	if err != nil {
-		b.Fatalf("new topic: %v", err)
-	}
+	topic, closeAll := benchTopic(b, srv, fmt.Sprintf("bench%d", id), opts...)
+	defer closeAll()
 
 	h := newHandledCounter(b.N)
 	var handleErrs atomic.Int64
-	_, err = topic.Subscribe("bench", func(_ context.Context, e *eventbus.Event[benchMessage]) error {
+	_, err := topic.Subscribe("bench", func(_ context.Context, e *eventbus.Event[benchMessage]) error {
 		if e.Payload.ConversationID == "" {
 			handleErrs.Add(1)
 		}
@@ -431,38 +401,10 @@ func benchPlainBatch(b *testing.B, srv *server.Server, id int64, msgID bool) {
 // benchEventbusBatch publishes batches of the same payload with
 // Topic.PublishBatch on a bus over this package's Transport.
 func benchEventbusBatch(b *testing.B, srv *server.Server, id int64, opts ...Option) {
+	topic, closeAll := benchTopic(b, srv, fmt.Sprintf("batch%d", id), opts...)
+	defer closeAll()
 	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
 	defer cancel()
-	tr, err := Connect(setupCtx, srv.ClientURL(), opts...)
-	if err != nil {
-		b.Fatalf("connect: %v", err)
-	}
-	name := fmt.Sprintf("batch%d", id)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := tr.js.DeleteStream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, name))); err != nil {
-			b.Errorf("delete stream: %v", err)
-		}
-		if err := tr.Close(ctx); err != nil {
-			b.Errorf("close transport: %v", err)
-		}
-	}()
-	bus, err := eventbus.New(eventbus.WithTransport(tr))
-	if err != nil {
-		b.Fatalf("new bus: %v", err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := bus.Close(ctx); err != nil {
-			b.Errorf("close bus: %v", err)
-		}
-	}()
-	topic, err := eventbus.NewTopic[benchMessage](bus, name)
-	if err != nil {
-		b.Fatalf("new topic: %v", err)
-	}
 	// The stream is set up by the first publish, outside the timing.
 	if err := topic.Publish(setupCtx, benchPayload); err != nil {
 		b.Fatalf("first publish: %v", err)
@@ -535,4 +477,45 @@ func BenchmarkCloudEventCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchTopic returns the topic name of a bus over a Transport of srv made
+// with opts, and a function that closes the bus and the Transport and
+// deletes the topic's stream.
+func benchTopic(b *testing.B, srv *server.Server, name string, opts ...Option) (*eventbus.Topic[benchMessage], func()) {
+	setupCtx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+	defer cancel()
+	tr, err := Connect(setupCtx, srv.ClientURL(), opts...)
+	if err != nil {
+		b.Fatalf("connect: %v", err)
+	}
+	closeTransport := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		defer cancel()
+		if err := tr.js.DeleteStream(ctx, streamNameFor(subjectFor(DefaultSubjectPrefix, name))); err != nil {
+			b.Errorf("delete stream: %v", err)
+		}
+		if err := tr.Close(ctx); err != nil {
+			b.Errorf("close transport: %v", err)
+		}
+	}
+	bus, err := eventbus.New(eventbus.WithTransport(tr))
+	if err != nil {
+		closeTransport()
+		b.Fatalf("new bus: %v", err)
+	}
+	closeAll := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+		defer cancel()
+		if err := bus.Close(ctx); err != nil {
+			b.Errorf("close bus: %v", err)
+		}
+		closeTransport()
+	}
+	topic, err := eventbus.NewTopic[benchMessage](bus, name)
+	if err != nil {
+		closeAll()
+		b.Fatalf("new topic: %v", err)
+	}
+	return topic, closeAll
 }
