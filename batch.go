@@ -1,6 +1,7 @@
 package eventbus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,10 +45,7 @@ func (t *Topic[T]) PublishBatch(ctx context.Context, payloads []T, opts ...Publi
 	}
 	tc := t.core
 	b := tc.bus
-	parent := deliveryFrom(ctx)
-	if parent != nil && parent.sub.topic.bus != b {
-		parent = nil
-	}
+	parent := b.publisher(ctx)
 	b.publishBegin()
 	defer b.publishEnd()
 	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
@@ -64,31 +62,12 @@ func (t *Topic[T]) PublishBatch(ctx context.Context, payloads []T, opts ...Publi
 		return nil
 	}
 	events := make([]Event[T], len(payloads))
-	correlationID := cfg.correlationID
-	if correlationID == "" {
-		correlationID, _ = ctx.Value(correlationKey{}).(string)
-	}
-	var causationID uuid.UUID
-	if parent != nil {
-		if h := parent.envelope(); h != nil {
-			causationID = h.ID
-			if correlationID == "" {
-				correlationID = h.CorrelationID
-			}
-		}
-	}
-	if cfg.causationID != uuid.Nil {
-		causationID = cfg.causationID
-	}
+	cfg.fillEnvelope(ctx, &events[0].Envelope, tc.name, parent)
 	for i := range events {
-		e := &events[i]
-		e.Payload = payloads[i]
-		e.Topic = tc.name
-		e.CloudEvent = cfg.cloudEvent
-		e.Key = cfg.key
-		e.Metadata = cfg.metadata
-		e.CorrelationID = correlationID
-		e.CausationID = causationID
+		if i > 0 {
+			events[i].Envelope = events[0].Envelope
+		}
+		events[i].Payload = payloads[i]
 	}
 	if len(b.publishHooks) == 0 {
 		return t.sendBatch(ctx, events)
@@ -220,7 +199,7 @@ func fanoutBatch[T any](ctx context.Context, tc *topicCore, ms []Event[T], errs 
 				}
 				if err != nil {
 					errs = append(errs, err)
-					waitErr = cmpOr(waitErr, err)
+					waitErr = cmp.Or(waitErr, err)
 				}
 			}
 			continue
@@ -251,14 +230,6 @@ func fanoutBatch[T any](ctx context.Context, tc *topicCore, ms []Event[T], errs 
 	return errs
 }
 
-// cmpOr returns a if it is not nil, and b otherwise.
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 // sendBatchThroughTransport encodes events and hands them to the
 // transport: all at once to a BatchTransport, one at a time, stopping at
 // the first failure, to another.
@@ -285,25 +256,22 @@ func sendBatchThroughTransport[T any](ctx context.Context, tc *topicCore, events
 			return be
 		}
 		// A transport that did not say which: none is known stored.
-		return &BatchError{Topic: tc.name, Failed: allIndexes(len(ms)), Err: err}
+		return &BatchError{Topic: tc.name, Failed: indexesFrom(0, len(ms)), Err: err}
 	}
 	for i, m := range ms {
 		if err := b.transport.Publish(ctx, m); err != nil {
-			failed := make([]int, 0, len(ms)-i)
-			for j := i; j < len(ms); j++ {
-				failed = append(failed, j)
-			}
-			return &BatchError{Topic: tc.name, Failed: failed, Err: err}
+			return &BatchError{Topic: tc.name, Failed: indexesFrom(i, len(ms)), Err: err}
 		}
 	}
 	return nil
 }
 
-// allIndexes returns 0, 1, ..., n-1.
-func allIndexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
+// indexesFrom returns from, from+1, ..., n-1: the batch indexes of the
+// events from from on.
+func indexesFrom(from, n int) []int {
+	out := make([]int, 0, n-from)
+	for i := from; i < n; i++ {
+		out = append(out, i)
 	}
 	return out
 }

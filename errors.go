@@ -327,6 +327,7 @@ func trimPrefix(err error) string {
 // broker did not store every event of the batch. It matches [ErrTransport]
 // and the causes in Err.
 type BatchError struct {
+	// Topic is the batch's topic.
 	Topic string
 	// Failed holds the indexes in the batch, ascending, of the events that
 	// the broker did not acknowledge: not stored, or stored without the bus

@@ -292,10 +292,7 @@ func (t *Topic[T]) PublishSync(ctx context.Context, payload T, opts ...PublishOp
 func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts []PublishOption) (bool, error) {
 	tc := t.core
 	b := tc.bus
-	parent := deliveryFrom(ctx)
-	if parent != nil && parent.sub.topic.bus != b {
-		parent = nil // a handler of another bus: no causal link, no drain privilege
-	}
+	parent := b.publisher(ctx)
 	b.publishBegin()
 	defer b.publishEnd()
 	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
@@ -307,26 +304,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 		return false, err
 	}
 	e := &Event[T]{Payload: payload}
-	e.Topic = tc.name
-	e.CloudEvent = cfg.cloudEvent
-	e.Key = cfg.key
-	e.Metadata = cfg.metadata
-	e.CorrelationID = cfg.correlationID
-	e.ID = cfg.id
-	if e.CorrelationID == "" {
-		e.CorrelationID, _ = ctx.Value(correlationKey{}).(string)
-	}
-	if parent != nil {
-		if h := parent.envelope(); h != nil {
-			e.CausationID = h.ID
-			if e.CorrelationID == "" {
-				e.CorrelationID = h.CorrelationID
-			}
-		}
-	}
-	if cfg.causationID != uuid.Nil {
-		e.CausationID = cfg.causationID
-	}
+	cfg.fillEnvelope(ctx, &e.Envelope, tc.name, parent)
 	if len(b.publishHooks) > 0 {
 		var buf [4]func(Message, error)
 		dones := b.beginPublish(ctx, &e.Envelope, buf[:0])
@@ -356,6 +334,43 @@ func (t *Topic[T]) send(ctx context.Context, e *Event[T], wait *syncWait) error 
 		defer wait.finish(nil) // the publisher's own share
 	}
 	return tc.fanout(ctx, e, wait)
+}
+
+// publisher returns the delivery whose handler publishes with ctx, nil
+// when ctx is not a handler's of b: a handler of another bus has no causal
+// link with b's events and no privilege to publish while b drains.
+func (b *Bus) publisher(ctx context.Context) *deliveryContext {
+	parent := deliveryFrom(ctx)
+	if parent != nil && parent.sub.topic.bus != b {
+		return nil
+	}
+	return parent
+}
+
+// fillEnvelope sets env, the envelope of a new event of topic published
+// with cfg by the handler of parent (nil: not by a handler), as far as it
+// is known before the event is stamped: the options' fields, the
+// correlation ID from the options, else ctx (WithCorrelation), else the
+// parent event's, and the causation ID from the options, else the parent
+// event's ID. It writes in place: the publish path does not copy an
+// envelope.
+func (cfg *publishConfig) fillEnvelope(ctx context.Context, env *Envelope, topic string, parent *deliveryContext) {
+	env.ID, env.Topic, env.Key, env.Metadata = cfg.id, topic, cfg.key, cfg.metadata
+	env.CorrelationID, env.CloudEvent = cfg.correlationID, cfg.cloudEvent
+	if env.CorrelationID == "" {
+		env.CorrelationID, _ = ctx.Value(correlationKey{}).(string)
+	}
+	if parent != nil {
+		if h := parent.envelope(); h != nil {
+			env.CausationID = h.ID
+			if env.CorrelationID == "" {
+				env.CorrelationID = h.CorrelationID
+			}
+		}
+	}
+	if cfg.causationID != uuid.Nil {
+		env.CausationID = cfg.causationID
+	}
 }
 
 // stamp sets the event's ID and time, and its correlation ID to the text of

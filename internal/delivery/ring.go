@@ -185,12 +185,7 @@ func (r *Ring[T, O]) Publish(it T, shares func(readers int)) (readers []*Lane[T,
 	defer r.mu.Unlock()
 	if len(r.readers) > 0 {
 		pos = r.tail.Load()
-		sp := r.slots.Load()
-		if sp == nil { // made at the first publish, so idle topics cost no ring
-			sp = new(make([]T, RingInitialSlots))
-			r.slots.Store(sp)
-		}
-		slots := *sp
+		slots := r.slotsLocked()
 		if pos-r.minTaken >= uint64(len(slots)) {
 			slots = r.makeRoom(pos)
 		}
@@ -220,12 +215,7 @@ func (r *Ring[T, O]) PublishBatch(its []T) (readers []*Lane[T, O], first uint64,
 		return r.readers, r.tail.Load(), r.subs
 	}
 	first = r.tail.Load()
-	sp := r.slots.Load()
-	if sp == nil {
-		sp = new(make([]T, RingInitialSlots))
-		r.slots.Store(sp)
-	}
-	slots := *sp
+	slots := r.slotsLocked()
 	// Room for the last position is room for all: a reader demoted to make
 	// it is demoted before any of them is written, so that each queue gets
 	// every item of the batch one way.
@@ -241,6 +231,17 @@ func (r *Ring[T, O]) PublishBatch(its []T) (readers []*Lane[T, O], first uint64,
 		r.tail.Store(last + 1)
 	}
 	return r.readers, first, r.subs
+}
+
+// slotsLocked returns the ring's slots, making them at the first publish,
+// so that idle topics cost no ring. Under mu.
+func (r *Ring[T, O]) slotsLocked() []T {
+	sp := r.slots.Load()
+	if sp == nil {
+		sp = new(make([]T, RingInitialSlots))
+		r.slots.Store(sp)
+	}
+	return *sp
 }
 
 // MaxBatchItems is the most items PublishBatch takes at once: a quarter of
