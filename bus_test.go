@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -398,6 +399,42 @@ func TestMetadataOptions(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidOption, name)
 	}
 	assert.Equal(t, uint64(3), tp.Stats().Published, "rejected publishes are not counted")
+}
+
+// A handler's publishes are caused by the event it handles while its
+// lane's worker claims, evictions take the events after it and a
+// goroutine the handler started reads its ctx meanwhile (run with -race).
+func TestCausationWhileEventsAreEvicted(t *testing.T) {
+	b := newBus(t)
+	in := mustTopic[int](t, b, "in")
+	out := mustTopic[uuid.UUID](t, b, "out")
+	const events = 2000
+	type pair struct{ handled, causation uuid.UUID }
+	pairs := make(chan pair, events)
+	mustSubscribe(t, out, "check", func(_ context.Context, e *Event[uuid.UUID]) error {
+		pairs <- pair{e.Payload, e.CausationID}
+		return nil
+	}, WithQueueCapacity(events))
+	var readers sync.WaitGroup
+	relay := mustSubscribe(t, in, "relay", func(ctx context.Context, e *Event[int]) error {
+		readers.Go(func() { _, _ = DeliveryFromContext(ctx) })
+		return out.Publish(ctx, e.ID)
+	}, WithConcurrency(2), WithQueueCapacity(4), WithOverflow(OverflowDropOldest))
+	ctx := testCtx(t)
+	for i := range events {
+		require.NoError(t, in.Publish(ctx, i))
+	}
+	require.NoError(t, b.WaitIdle(ctx))
+	readers.Wait()
+	close(pairs)
+	n := 0
+	for p := range pairs {
+		assert.Equal(t, p.handled, p.causation)
+		n++
+	}
+	st := relay.Stats()
+	assert.Equal(t, st.Delivered, uint64(n), "one publish per handled event")
+	assert.Equal(t, uint64(events), st.Delivered+st.Dropped.Evicted)
 }
 
 func TestCorrelationAndCausation(t *testing.T) {

@@ -29,7 +29,7 @@ func (s *Subscription) deliver(lane int, it item) {
 		s.counters.InFlight.Add(1)
 		d.inFlight = true
 	}
-	d.begin(it.msg, it.done)
+	d.begin(it.done)
 	err := s.invoke(d, it.msg)
 	if err == nil && it.done == nil && d.deadLettered.Load() == nil {
 		d.delivered++

@@ -43,10 +43,17 @@ type deliveryKey struct{}
 // for every delivery so a delivery allocates nothing; it is therefore only
 // meaningful while the handler runs. Its cancellation is the subscription's:
 // Unsubscribe and a forced Close cancel it.
+//
+// The event being handled is not written into it per delivery: a lane's
+// context asks the lane which item its worker claimed last (see envelope),
+// which costs the readers (a handler's publish, DeliveryFromContext, a
+// report of running handlers) the lane's lock and spares every delivery an
+// atomic write. A context made outside the workers (handlerContext) holds
+// its event in current instead.
 type deliveryContext struct {
 	context.Context
 	sub        *Subscription
-	current    atomic.Pointer[Envelope] // of the event being handled
+	current    atomic.Pointer[Envelope] // of a context made outside the lanes
 	attempt    atomic.Int32
 	deliveries atomic.Int32
 	// deadLettered holds the handler chain's error once the DeadLetter
@@ -58,6 +65,10 @@ type deliveryContext struct {
 	// delivered counts the deliveries of the lane's current batch that
 	// succeeded and are not yet in the subscription's Delivered.
 	inFlight  bool
+	// onLane says that the context is lane's, whose worker's current item
+	// is the event being handled.
+	onLane    bool
+	lane      int32
 	delivered uint64
 }
 
@@ -68,8 +79,7 @@ func (d *deliveryContext) Value(key any) any {
 	return d.Context.Value(key)
 }
 
-func (d *deliveryContext) begin(m Message, done completion) {
-	d.current.Store(m.EventEnvelope())
+func (d *deliveryContext) begin(done completion) {
 	// Most deliveries leave these as they found them: a load spares the
 	// atomic write (a locked instruction) that a store would cost each time.
 	if d.attempt.Load() != 1 {
@@ -83,9 +93,17 @@ func (d *deliveryContext) begin(m Message, done completion) {
 	}
 }
 
-// envelope returns the envelope of the event being handled, or nil before
-// the first delivery.
-func (d *deliveryContext) envelope() *Envelope { return d.current.Load() }
+// envelope returns the envelope of the event being handled, or nil when
+// there is none (a lane whose worker is between batches).
+func (d *deliveryContext) envelope() *Envelope {
+	if env := d.current.Load(); env != nil || !d.onLane {
+		return env
+	}
+	if it, ok := d.sub.queue.Current(int(d.lane)); ok {
+		return it.msg.EventEnvelope()
+	}
+	return nil
+}
 
 func deliveryFrom(ctx context.Context) *deliveryContext {
 	if ctx == nil {

@@ -154,6 +154,7 @@ func newSubscription(tc *topicCore, name string, handler MessageHandler, cfg sub
 	s.cancel = cancel
 	for i := range s.contexts {
 		s.contexts[i].Context, s.contexts[i].sub = ctx, s
+		s.contexts[i].onLane, s.contexts[i].lane = true, int32(i)
 	}
 	s.queue.Init(delivery.QueueConfig[item, *Subscription]{
 		Owner:     s,

@@ -18,11 +18,13 @@ type stepRig struct {
 	release chan struct{}
 }
 
-func newStepRig(t *testing.T, capacity int) *stepRig {
+func newStepRig(t *testing.T, capacity int) *stepRig { return newPolicyStepRig(t, capacity, Block) }
+
+func newPolicyStepRig(t *testing.T, capacity int, policy Policy) *stepRig {
 	r := &stepRig{workers: NewWorkers(func() {}), started: make(chan num, 1024), release: make(chan struct{}, 1024)}
 	var counters Counters
 	r.q = NewQueue(QueueConfig[num, string]{
-		Owner: "sub", Lanes: 1, Capacity: capacity, Policy: Block, Counters: &counters, Workers: r.workers,
+		Owner: "sub", Lanes: 1, Capacity: capacity, Policy: policy, Counters: &counters, Workers: r.workers,
 		Deliver: func(_ string, _ int, it num) {
 			r.started <- it
 			<-r.release
