@@ -64,7 +64,7 @@ type deliveryContext struct {
 	// inFlight says that the subscription's InFlight counts the lane, and
 	// delivered counts the deliveries of the lane's current batch that
 	// succeeded and are not yet in the subscription's Delivered.
-	inFlight  bool
+	inFlight bool
 	// onLane says that the context is lane's, whose worker's current item
 	// is the event being handled.
 	onLane    bool
