@@ -59,16 +59,16 @@ type deliveryContext struct {
 	// deadLettered holds the handler chain's error once the DeadLetter
 	// middleware has published the event as a dead letter.
 	deadLettered atomic.Pointer[error]
+	// lane is the index of the lane the context is that of, when onLane:
+	// that lane's worker's current item is the event being handled.
+	lane   int32
+	onLane bool
 
 	// Only the lane's worker uses these (see Subscription.deliver).
 	// inFlight says that the subscription's InFlight counts the lane, and
 	// delivered counts the deliveries of the lane's current batch that
 	// succeeded and are not yet in the subscription's Delivered.
-	inFlight bool
-	// onLane says that the context is lane's, whose worker's current item
-	// is the event being handled.
-	onLane    bool
-	lane      int32
+	inFlight  bool
 	delivered uint64
 }
 
