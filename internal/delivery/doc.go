@@ -13,6 +13,8 @@
 //     reader Lane.ReaderRoom and Lane.WaitRing), the lane's worker hands
 //     them to the Queue's deliver callback one at a time, and Queue.Close
 //     stops it, letting the workers finish or discarding what is queued.
+//     Queue.Current tells which item a lane's worker is at, so that the
+//     worker need not publish it per item.
 //   - Workers owns every worker goroutine of a bus, and the timers that
 //     retire idle ones: Workers.Wait returns once they have all ended.
 //

@@ -26,8 +26,10 @@ import (
 // under mu in the same way, so every item is claimed exactly once. The
 // worker only reads the batch's slots as it claims them; slots are written
 // under mu alone (the worker's refill, an eviction, a discarding close), so
-// Oldest may read the first unclaimed slot under mu. A claimed item stays
-// in its slot until the next refill, or until the worker parks or exits.
+// Oldest may read the first unclaimed slot under mu, and Current the
+// worker's own. A claimed item stays in its slot until the next refill, or
+// until the worker parks or exits; evictions and a discarding close clear
+// the slots they claim.
 // All other state is guarded by mu, which is never held while the root's
 // code runs.
 //
