@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"context"
 	"sync"
 	"testing"
 
@@ -57,48 +56,18 @@ func TestCurrentIsTheWorkersItemThroughEvictionsAndClose(t *testing.T) {
 // that reader sees the items in order.
 func TestCurrentIsSafeWhileItemsMove(t *testing.T) {
 	for _, policy := range []Policy{Block, DropOldest} {
-		workers := NewWorkers(func() {})
-		var counters Counters
-		var q *Queue[num, string]
 		var wrong sync.Map
-		q = NewQueue(QueueConfig[num, string]{
-			Owner: "sub", Lanes: 1, Capacity: 8, Policy: policy, Counters: &counters, Workers: workers,
-			Deliver: func(_ string, _ int, it num) {
-				if cur, ok := q.Current(0); !ok || cur != it {
-					wrong.Store(it, cur)
-				}
-			},
-			Finished: func(string) {},
-		})
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		wg.Go(func() {
-			last := 0
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if cur, ok := q.Current(0); ok {
-					assert.GreaterOrEqual(t, cur.n, last, "policy %d: the current item moved back", policy)
-					last = cur.n
-				}
+		last := 0
+		whileItemsMove(t, policy, func(q *Queue[num, string], it num) {
+			if cur, ok := q.Current(0); !ok || cur != it {
+				wrong.Store(it, cur)
+			}
+		}, func(q *Queue[num, string]) {
+			if cur, ok := q.Current(0); ok {
+				assert.GreaterOrEqual(t, cur.n, last, "policy %d: the current item moved back", policy)
+				last = cur.n
 			}
 		})
-		l := q.Lane(0)
-		for i := 1; i <= 5000; i++ {
-			if policy == Block {
-				_, err := l.OfferWait(context.Background(), num{i})
-				require.NoError(t, err)
-			} else {
-				l.Offer(num{i})
-			}
-		}
-		close(stop)
-		wg.Wait()
-		q.Close(false, Shutdown, nil)
-		workers.Wait()
 		wrong.Range(func(k, v any) bool {
 			t.Errorf("policy %d: delivering %v, Current said %v", policy, k, v)
 			return true

@@ -93,40 +93,53 @@ func TestOldestOfARingReaderIsItsNextPosition(t *testing.T) {
 // items (run with -race): the heads it sees only move forward.
 func TestOldestIsSafeWhileItemsMove(t *testing.T) {
 	for _, policy := range []Policy{Block, DropOldest} {
-		workers := NewWorkers(func() {})
-		var counters Counters
-		q := NewQueue(QueueConfig[num, string]{
-			Owner: "sub", Lanes: 1, Capacity: 8, Policy: policy, Counters: &counters, Workers: workers,
-			Deliver: func(string, int, num) {}, Finished: func(string) {},
-		})
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		wg.Go(func() {
-			last := 0
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for _, it := range q.Oldest(nil) {
-					assert.GreaterOrEqual(t, it.n, last, "policy %d: the head moved back", policy)
-					last = it.n
-				}
+		last := 0
+		whileItemsMove(t, policy, func(*Queue[num, string], num) {}, func(q *Queue[num, string]) {
+			for _, it := range q.Oldest(nil) {
+				assert.GreaterOrEqual(t, it.n, last, "policy %d: the head moved back", policy)
+				last = it.n
 			}
 		})
-		l := q.Lane(0)
-		for i := 1; i <= 5000; i++ {
-			if policy == Block {
-				_, err := l.OfferWait(context.Background(), num{i})
-				require.NoError(t, err)
-			} else {
-				l.Offer(num{i})
-			}
-		}
-		close(stop)
-		wg.Wait()
-		q.Close(false, Shutdown, nil)
-		workers.Wait()
 	}
+}
+
+// whileItemsMove offers 5,000 items to a one-lane queue of capacity 8
+// under policy, whose worker calls deliver with each item, and calls look
+// from another goroutine over and over until every item is offered; then
+// it closes the queue and waits for its worker.
+func whileItemsMove(t *testing.T, policy Policy, deliver func(*Queue[num, string], num), look func(*Queue[num, string])) {
+	t.Helper()
+	workers := NewWorkers(func() {})
+	var counters Counters
+	var q *Queue[num, string]
+	q = NewQueue(QueueConfig[num, string]{
+		Owner: "sub", Lanes: 1, Capacity: 8, Policy: policy, Counters: &counters, Workers: workers,
+		Deliver:  func(_ string, _ int, it num) { deliver(q, it) },
+		Finished: func(string) {},
+	})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			look(q)
+		}
+	})
+	l := q.Lane(0)
+	for i := 1; i <= 5000; i++ {
+		if policy == Block {
+			_, err := l.OfferWait(context.Background(), num{i})
+			require.NoError(t, err)
+		} else {
+			l.Offer(num{i})
+		}
+	}
+	close(stop)
+	wg.Wait()
+	q.Close(false, Shutdown, nil)
+	workers.Wait()
 }
