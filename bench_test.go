@@ -128,6 +128,45 @@ func TestPublishAllocatesOnlyTheEnvelope(t *testing.T) {
 	}
 }
 
+// BenchmarkRelay measures an event whose handler publishes another, as a
+// relay does: the publish, the delivery, and the handler's publish, which
+// looks up the handled event for the new event's causation and
+// correlation IDs.
+func BenchmarkRelay(b *testing.B) {
+	bus, topic, _ := benchBus(b, 0)
+	out, err := NewTopic[int](bus, "relay.out")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Only the worker touches relayed until it closes done.
+	relayed, done := 0, make(chan struct{})
+	_, err = topic.Subscribe("relay", func(ctx context.Context, e *Event[int]) error {
+		if err := out.Publish(ctx, e.Payload); err != nil {
+			b.Error(err)
+		}
+		if relayed++; relayed == b.N {
+			close(done)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := topic.Publish(ctx, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+	b.StopTimer()
+	if err := bus.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkEnvelope measures what stamping one event costs, part by part,
 // next to a whole Publish with no subscriber: the floor under any publish
 // that carries a full envelope.
