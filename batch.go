@@ -48,7 +48,7 @@ func (t *Topic[T]) PublishBatch(ctx context.Context, payloads []T, opts ...Publi
 	parent := b.publisher(ctx)
 	b.publishBegin()
 	defer b.publishEnd()
-	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
+	if b.refuses(parent != nil) {
 		return ErrClosed
 	}
 	var cfg publishConfig

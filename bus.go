@@ -140,6 +140,13 @@ func (b *Bus) reportFailure(ctx context.Context, err *DeliveryError) {
 	b.onError(ctx, err)
 }
 
+// refuses reports whether b turns away a publish or a new topic: every
+// one once it has stopped, and while it closes all but those of its own
+// handlers (inside, the bus's own work such as dead letters).
+func (b *Bus) refuses(inside bool) bool {
+	return b.stopped.Load() || (b.closing.Load() && !inside)
+}
+
 // publishBegin registers a publish in progress; publishEnd ends it.
 func (b *Bus) publishBegin() { b.publishesStarted.Add(1) }
 

@@ -157,7 +157,7 @@ func newTopic[T any](bus *Bus, name string, internal bool, opts ...TopicOption) 
 	defer bus.patterns.unlockTopics()
 	bus.mu.Lock()
 	defer bus.mu.Unlock()
-	if bus.stopped.Load() || (bus.closing.Load() && !internal) {
+	if bus.refuses(internal) {
 		return nil, ErrClosed
 	}
 	if tc, ok := bus.topics[name]; ok {
@@ -295,7 +295,7 @@ func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts 
 	parent := b.publisher(ctx)
 	b.publishBegin()
 	defer b.publishEnd()
-	if b.stopped.Load() || (b.closing.Load() && parent == nil) {
+	if b.refuses(parent != nil) {
 		return false, ErrClosed
 	}
 
