@@ -164,13 +164,7 @@ func benchPlain(b *testing.B, srv *server.Server, publishers int, id int64, msgI
 	if err != nil {
 		b.Fatalf("create stream: %v", err)
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := js.DeleteStream(ctx, streamName); err != nil {
-			b.Errorf("delete stream: %v", err)
-		}
-	}()
+	defer deleteBenchStream(b, js, streamName)
 	cons, err := stream.CreateOrUpdateConsumer(setupCtx, jetstream.ConsumerConfig{
 		Durable:       "bench",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -349,13 +343,7 @@ func benchPlainBatch(b *testing.B, srv *server.Server, id int64, msgID bool) {
 	}); err != nil {
 		b.Fatalf("create stream: %v", err)
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
-		defer cancel()
-		if err := js.DeleteStream(ctx, streamName); err != nil {
-			b.Errorf("delete stream: %v", err)
-		}
-	}()
+	defer deleteBenchStream(b, js, streamName)
 
 	// A message of the size of the bus's encoded event of the same topic.
 	e := &eventbus.Event[benchMessage]{Payload: benchPayload}
@@ -518,4 +506,13 @@ func benchTopic(b *testing.B, srv *server.Server, name string, opts ...Option) (
 		b.Fatalf("new topic: %v", err)
 	}
 	return topic, closeAll
+}
+
+// deleteBenchStream deletes a stream a benchmark made, when it ends.
+func deleteBenchStream(b *testing.B, js jetstream.JetStream, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), benchSetupTimeout)
+	defer cancel()
+	if err := js.DeleteStream(ctx, name); err != nil {
+		b.Errorf("delete stream: %v", err)
+	}
 }
