@@ -152,18 +152,7 @@ func benchPlain(b *testing.B, srv *server.Server, publishers int, id int64, msgI
 	// The same stream settings as the transport's.
 	subject := fmt.Sprintf("plain.bench%d", id)
 	streamName := fmt.Sprintf("plain_bench%d", id)
-	stream, err := js.CreateStream(setupCtx, jetstream.StreamConfig{
-		Name:       streamName,
-		Subjects:   []string{subject},
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld,
-		Storage:    jetstream.FileStorage,
-		Replicas:   1,
-		Duplicates: DefaultDuplicateWindow,
-	})
-	if err != nil {
-		b.Fatalf("create stream: %v", err)
-	}
+	stream := createBenchStream(setupCtx, b, js, streamName, subject)
 	defer deleteBenchStream(b, js, streamName)
 	cons, err := stream.CreateOrUpdateConsumer(setupCtx, jetstream.ConsumerConfig{
 		Durable:       "bench",
@@ -330,19 +319,7 @@ func benchPlainBatch(b *testing.B, srv *server.Server, id int64, msgID bool) {
 	topic := fmt.Sprintf("batch%d", id)
 	subject := subjectFor("plainbus", topic)
 	streamName := streamNameFor(subject)
-	if _, err := js.CreateStream(setupCtx, jetstream.StreamConfig{
-		Name:       streamName,
-		Subjects:   []string{subject},
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld,
-		Storage:    jetstream.FileStorage,
-		Replicas:   1,
-		MaxBytes:   -1,
-		MaxMsgs:    -1,
-		Duplicates: DefaultDuplicateWindow,
-	}); err != nil {
-		b.Fatalf("create stream: %v", err)
-	}
+	createBenchStream(setupCtx, b, js, streamName, subject)
 	defer deleteBenchStream(b, js, streamName)
 
 	// A message of the size of the bus's encoded event of the same topic.
@@ -506,6 +483,26 @@ func benchTopic(b *testing.B, srv *server.Server, name string, opts ...Option) (
 		b.Fatalf("new topic: %v", err)
 	}
 	return topic, closeAll
+}
+
+// createBenchStream makes a stream with the transport's settings, for a
+// benchmark's plain side.
+func createBenchStream(ctx context.Context, b *testing.B, js jetstream.JetStream, name, subject string) jetstream.Stream {
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   []string{subject},
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		Storage:    jetstream.FileStorage,
+		Replicas:   1,
+		MaxBytes:   -1,
+		MaxMsgs:    -1,
+		Duplicates: DefaultDuplicateWindow,
+	})
+	if err != nil {
+		b.Fatalf("create stream: %v", err)
+	}
+	return stream
 }
 
 // deleteBenchStream deletes a stream a benchmark made, when it ends.
