@@ -45,11 +45,10 @@ func (t *Topic[T]) PublishBatch(ctx context.Context, payloads []T, opts ...Publi
 	}
 	tc := t.core
 	b := tc.bus
-	parent := b.publisher(ctx)
-	b.publishBegin()
+	parent, err := b.admit(ctx)
 	defer b.publishEnd()
-	if b.refuses(parent != nil) {
-		return ErrClosed
+	if err != nil {
+		return err
 	}
 	var cfg publishConfig
 	if err := cfg.apply(opts); err != nil {
@@ -76,7 +75,7 @@ func (t *Topic[T]) PublishBatch(ctx context.Context, payloads []T, opts ...Publi
 	for i := range events {
 		dones[i] = b.beginPublish(ctx, &events[i].Envelope, nil)
 	}
-	err := t.sendBatch(ctx, events)
+	err = t.sendBatch(ctx, events)
 	var failed []int
 	if be, ok := errors.AsType[*BatchError](err); ok {
 		failed = be.Failed

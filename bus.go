@@ -147,6 +147,18 @@ func (b *Bus) refuses(inside bool) bool {
 	return b.stopped.Load() || (b.closing.Load() && !inside)
 }
 
+// admit begins a publish with ctx, which the caller must end with
+// publishEnd whatever admit returns, and returns the delivery whose handler
+// publishes (nil: none of b's), or ErrClosed when b refuses the publish.
+func (b *Bus) admit(ctx context.Context) (*deliveryContext, error) {
+	parent := b.publisher(ctx)
+	b.publishBegin()
+	if b.refuses(parent != nil) {
+		return nil, ErrClosed
+	}
+	return parent, nil
+}
+
 // publishBegin registers a publish in progress; publishEnd ends it.
 func (b *Bus) publishBegin() { b.publishesStarted.Add(1) }
 

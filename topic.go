@@ -292,11 +292,10 @@ func (t *Topic[T]) PublishSync(ctx context.Context, payload T, opts ...PublishOp
 func (t *Topic[T]) publish(ctx context.Context, payload T, wait *syncWait, opts []PublishOption) (bool, error) {
 	tc := t.core
 	b := tc.bus
-	parent := b.publisher(ctx)
-	b.publishBegin()
+	parent, err := b.admit(ctx)
 	defer b.publishEnd()
-	if b.refuses(parent != nil) {
-		return false, ErrClosed
+	if err != nil {
+		return false, err
 	}
 
 	var cfg publishConfig
